@@ -1,0 +1,92 @@
+//! Where an ebrun instance keeps its state, and the names of the host objects it creates.
+//!
+//! `--root` (or `EBRUN_ROOT`) moves everything: the persistent state under the root, the
+//! per-boot state under `/run/<prefix>`, and the prefix that names host objects (cgroup
+//! parents, bpffs pins). The default root `/var/lib/ebrun` has the prefix `ebrun`; any other
+//! root gets `ebrun-<8 hex digits of a hash of its path>`, so instances never clash.
+
+use std::path::{Path, PathBuf};
+
+/// The default persistent root, as Docker's `/var/lib/docker`.
+pub const DEFAULT_ROOT: &str = "/var/lib/ebrun";
+
+/// All locations of one ebrun instance.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    root: PathBuf,
+    prefix: String,
+}
+
+impl Paths {
+    /// Paths for the instance rooted at `root` (made absolute; not created).
+    pub fn new(root: impl AsRef<Path>) -> Self {
+        let root = std::path::absolute(root.as_ref()).unwrap_or_else(|_| root.as_ref().into());
+        let prefix = if root == Path::new(DEFAULT_ROOT) {
+            "ebrun".to_string()
+        } else {
+            format!("ebrun-{:08x}", fnv1a(root.as_os_str().as_encoded_bytes()) as u32)
+        };
+        Paths { root, prefix }
+    }
+
+    /// The persistent root (images, layers, containers).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The prefix naming this instance's host objects: cgroup parents, bpffs dir.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Per-boot state (dies with the boot): `/run/<prefix>`.
+    pub fn run_dir(&self) -> PathBuf {
+        PathBuf::from("/run").join(&self.prefix)
+    }
+
+    /// The image store's directory.
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("image")
+    }
+
+    /// Directory of all containers.
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    /// Directory of one container.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    /// Where this instance pins its BPF programs, maps and links.
+    pub fn bpffs_dir(&self) -> PathBuf {
+        PathBuf::from("/sys/fs/bpf").join(&self.prefix)
+    }
+}
+
+/// 64-bit FNV-1a: a stable, dependency-free hash for naming (not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_root_has_plain_prefix() {
+        assert_eq!(Paths::new(DEFAULT_ROOT).prefix(), "ebrun");
+    }
+
+    #[test]
+    fn other_roots_get_distinct_stable_prefixes() {
+        let a = Paths::new("/tmp/a");
+        let b = Paths::new("/tmp/b");
+        assert_ne!(a.prefix(), b.prefix());
+        assert_eq!(a.prefix(), Paths::new("/tmp/a").prefix());
+        assert!(a.prefix().starts_with("ebrun-") && a.prefix().len() == 14);
+    }
+}

@@ -1,0 +1,143 @@
+//! Shared harness for the end-to-end tests: each test gets its own ebrun instance (its own
+//! `--root`, hence its own prefix for cgroups and bpffs pins), runs the real binary, and tears
+//! everything down on drop, also when the test fails.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The ebrun binary under test: `EBRUN_BIN`, else the workspace's debug build.
+pub fn ebrun_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("EBRUN_BIN") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/ebrun")
+}
+
+/// Where `cargo xtask image` left the test images (OCI layouts and archives).
+pub fn images_dir() -> PathBuf {
+    std::env::var_os("EBRUN_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/ebrun/images"))
+}
+
+/// An OCI layout of a test image, e.g. `image_layout("busybox")`.
+pub fn image_layout(name: &str) -> PathBuf {
+    images_dir().join(name)
+}
+
+/// One isolated ebrun instance.
+pub struct Instance {
+    root: tempfile::TempDir,
+}
+
+impl Instance {
+    /// A fresh instance with an empty root.
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("ebrun-test-")
+            .tempdir_in(std::env::var_os("EBRUN_TEST_TMP").unwrap_or_else(|| "/var/tmp".into()))
+            .expect("create test root");
+        Instance { root }
+    }
+
+    /// A fresh instance with the busybox test image imported as `busybox:latest`.
+    pub fn with_busybox() -> Self {
+        let inst = Self::new();
+        inst.ok(&[
+            "image",
+            "import",
+            image_layout("busybox").to_str().unwrap(),
+            "busybox:latest",
+        ]);
+        inst
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// A command running ebrun against this instance.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(ebrun_bin());
+        cmd.arg("--root").arg(self.root()).args(args);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs ebrun and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("spawn ebrun")
+    }
+
+    /// Runs ebrun, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ebrun {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// The host objects this instance may create; empty when nothing is left behind.
+    pub fn host_objects(&self) -> Vec<String> {
+        host_objects_of(self.root(), &self.prefix())
+    }
+
+    /// The prefix ebrun derives from this root (`ebrun system info` would say the same).
+    pub fn prefix(&self) -> String {
+        self.ok(&["system", "prefix"]).trim().to_string()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.run(&["system", "teardown"]);
+    }
+}
+
+/// Mounts under `root`, cgroup dirs and bpffs pins named with `prefix`, processes whose
+/// command line mentions `root`.
+pub fn host_objects_of(root: &Path, prefix: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let root_s = root.to_string_lossy().to_string();
+    if let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") {
+        for line in mountinfo.lines() {
+            if line.contains(&root_s) {
+                found.push(format!("mount: {line}"));
+            }
+        }
+    }
+    for base in cgroup_bases() {
+        let dir = base.join(prefix);
+        if dir.exists() {
+            found.push(format!("cgroup: {}", dir.display()));
+        }
+    }
+    let pins = Path::new("/sys/fs/bpf").join(prefix);
+    if pins.exists() {
+        found.push(format!("bpffs: {}", pins.display()));
+    }
+    found
+}
+
+/// Every cgroup hierarchy's mount point (v1 controllers and the cgroup2 mount).
+pub fn cgroup_bases() -> Vec<PathBuf> {
+    let mut bases = Vec::new();
+    if let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") {
+        for line in mountinfo.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            if let Some(sep) = fields.iter().position(|f| *f == "-") {
+                let fstype = fields.get(sep + 1).copied().unwrap_or("");
+                if fstype == "cgroup" || fstype == "cgroup2" {
+                    bases.push(PathBuf::from(fields[4]));
+                }
+            }
+        }
+    }
+    bases
+}
