@@ -12,9 +12,18 @@ use std::process::Command;
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let ebpf_dir = manifest_dir.join("../ebpf");
-    println!("cargo:rerun-if-changed={}", ebpf_dir.join("ebrun-ebpf/src").display());
-    println!("cargo:rerun-if-changed={}", ebpf_dir.join("ebrun-ebpf/Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", ebpf_dir.join("ebrun-common/src").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        ebpf_dir.join("ebrun-ebpf/src").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        ebpf_dir.join("ebrun-ebpf/Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        ebpf_dir.join("ebrun-common/src").display()
+    );
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let target_dir = manifest_dir.join("../target/bpf");
 
@@ -25,13 +34,21 @@ fn main() {
         .arg(ebpf_dir.join("ebrun-ebpf/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
-        .env("CARGO_ENCODED_RUSTFLAGS", "-Cdebuginfo=2\x1f-Clink-arg=--btf");
-    for key in ["RUSTC", "RUSTC_WORKSPACE_WRAPPER", "RUSTFLAGS", "CARGO_TARGET_DIR"] {
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            "-Cdebuginfo=2\x1f-Clink-arg=--btf",
+        );
+    for key in [
+        "RUSTC",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+    ] {
         cmd.env_remove(key);
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run rustup to build the eBPF programs: {e}; run `cargo xtask setup`"));
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!("cannot run rustup to build the eBPF programs: {e}; run `cargo xtask setup`")
+    });
     if !status.success() {
         panic!("building ebpf/ebrun-ebpf failed ({status}); `cargo xtask setup` installs nightly rust-src and bpf-linker");
     }

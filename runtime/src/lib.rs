@@ -1,10 +1,24 @@
 //! ebrun: a container runtime with eBPF metering built in.
 //!
 //! The library exposes the operations; the `ebrun` binary (src/main.rs) is a thin clap front
-//! end over it. One module per kernel subsystem.
+//! end over it. One module per kernel subsystem:
+//! - [`image`]: the image store (import, layers, whiteouts)
+//! - [`rootfs`]: overlayfs root, kernel filesystems, masked paths, pivot_root
+//! - [`process`]: namespaces, the in-child set-up until exec, supervision
+//! - [`cgroups`]: v1, hybrid and v2 behind one interface
+//! - [`bpf`]: loading, pinning and reading the eBPF meters
+//! - [`container`]: create / run / remove, built on the above
+//! - [`undo`]: the one mechanism that makes every host change undoable
+//! - [`state`]: atomic state files and locks
 
+pub mod bpf;
+pub mod cgroups;
+// pub mod container;  (enabled once the image store lands)
 pub mod image;
 pub mod paths;
+pub mod process;
+pub mod rootfs;
 pub mod state;
+pub mod undo;
 
 pub use paths::Paths;

@@ -24,7 +24,10 @@ impl Paths {
         let prefix = if root == Path::new(DEFAULT_ROOT) {
             "ebrun".to_string()
         } else {
-            format!("ebrun-{:08x}", fnv1a(root.as_os_str().as_encoded_bytes()) as u32)
+            format!(
+                "ebrun-{:08x}",
+                fnv1a(root.as_os_str().as_encoded_bytes()) as u32
+            )
         };
         Paths { root, prefix }
     }

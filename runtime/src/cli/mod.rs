@@ -7,17 +7,35 @@ use clap::{Parser, Subcommand};
 use ebrun::Paths;
 
 pub mod image;
+#[cfg(feature = "container-wip")]
+pub mod inspect;
+#[cfg(feature = "container-wip")]
+pub mod rm;
+#[cfg(feature = "container-wip")]
+pub mod run;
+#[cfg(feature = "container-wip")]
+pub mod system;
 
 /// Global flags and the chosen command.
 #[derive(Debug, Parser)]
-#[command(name = "ebrun", version, about = "A container runtime with eBPF metering built in")]
+#[command(
+    name = "ebrun",
+    version,
+    about = "A container runtime with eBPF metering built in"
+)]
 pub struct Cli {
     /// Root of ebrun's persistent state; also names its host objects.
     #[arg(long, global = true, env = "EBRUN_ROOT", default_value = ebrun::paths::DEFAULT_ROOT)]
     pub root: std::path::PathBuf,
 
     /// Log level (error, warn, info, debug, trace).
-    #[arg(long = "log-level", short = 'l', global = true, env = "EBRUN_LOG", default_value = "warn")]
+    #[arg(
+        long = "log-level",
+        short = 'l',
+        global = true,
+        env = "EBRUN_LOG",
+        default_value = "warn"
+    )]
     pub log_level: String,
 
     #[command(subcommand)]
@@ -38,6 +56,19 @@ pub enum Command {
     Images(image::ImagesArgs),
     /// Remove one or more images.
     Rmi(image::RmiArgs),
+    #[cfg(feature = "container-wip")]
+    /// Create and run a new container from an image.
+    Run(run::RunArgs),
+    #[cfg(feature = "container-wip")]
+    /// Remove one or more containers.
+    Rm(rm::RmArgs),
+    #[cfg(feature = "container-wip")]
+    /// Return low-level information on containers.
+    Inspect(inspect::InspectArgs),
+    #[cfg(feature = "container-wip")]
+    /// Manage this ebrun instance.
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 /// Runs the chosen command and returns the process exit code.
@@ -46,5 +77,13 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Image(cmd) => image::image_command(ctx, cmd),
         Command::Images(args) => image::images(ctx, args),
         Command::Rmi(args) => image::rmi(ctx, args),
+        #[cfg(feature = "container-wip")]
+        Command::Run(args) => run::run(ctx, args),
+        #[cfg(feature = "container-wip")]
+        Command::Rm(args) => rm::rm(ctx, args),
+        #[cfg(feature = "container-wip")]
+        Command::Inspect(args) => inspect::inspect(ctx, args),
+        #[cfg(feature = "container-wip")]
+        Command::System(cmd) => system::system(ctx, cmd),
     }
 }

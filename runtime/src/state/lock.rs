@@ -32,13 +32,12 @@ impl StateLock {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| {
-            StateError::Io {
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| StateError::Io {
                 op: "lock",
                 path: path.to_path_buf(),
                 source: errno.into(),
-            }
-        })?;
+            })?;
         Ok(StateLock { _lock: lock })
     }
 }

@@ -1,0 +1,64 @@
+//! cgroups behind one interface for legacy v1, hybrid (v1 controllers + a cgroup2 dir per
+//! container, as on the development machine) and pure cgroup v2 hosts.
+//!
+//! eBPF sees only cgroup2 ids, so on hybrid hosts every container gets a cgroup2 directory of
+//! its own beside its v1 directories (PLATFORM.md).
+
+mod container;
+mod layout;
+
+pub use container::ContainerCgroups;
+pub use layout::{unified_mount, Layout};
+
+use std::path::{Path, PathBuf};
+
+/// Errors of the cgroups module.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("create cgroup {path}: {message}")]
+    Create { path: String, message: String },
+    #[error("add process {pid} to cgroup {path}: {message}")]
+    AddTask {
+        pid: i32,
+        path: String,
+        message: String,
+    },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no cgroup2 hierarchy is mounted (looked for {0})")]
+    NoCgroup2(&'static str),
+}
+
+/// SIGKILLs every process listed in a cgroup directory's `cgroup.procs`.
+pub fn kill_all(dir: &Path) {
+    let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+        return;
+    };
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// The mount point of every cgroup hierarchy (v1 controllers and cgroup2).
+pub fn hierarchy_roots() -> Vec<PathBuf> {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let sep = fields.iter().position(|f| *f == "-")?;
+            let fstype = *fields.get(sep + 1)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(fields[4]))
+        })
+        .collect()
+}

@@ -1,0 +1,49 @@
+//! `ebrun rm [-f] CONTAINER...`
+
+use anyhow::Result;
+use clap::Args;
+
+use ebrun::container::{self, ContainerStore, Status};
+
+use super::Context;
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL).
+    #[arg(short, long)]
+    force: bool,
+    /// Containers to remove (name, id or unique id prefix).
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
+    let store = ContainerStore::new(&ctx.paths);
+    let mut code = 0;
+    for key in &args.containers {
+        let result = store.lookup(key).and_then(|config| {
+            let state = store.load_state(&config.id)?;
+            if state.status == Status::Running {
+                if !args.force {
+                    eprintln!(
+                        "Error response from daemon: cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                        config.name
+                    );
+                    return Ok(false);
+                }
+                container::kill_processes(&ctx.paths, &config);
+            }
+            container::remove(&ctx.paths, &config)?;
+            Ok(true)
+        });
+        match result {
+            Ok(true) => println!("{key}"),
+            Ok(false) => code = 1,
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,112 @@
+//! `ebrun run`: Docker's flags, mapped one hop to [`ebrun::container::RunSpec`].
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use ebrun::container::{self, RunSpec};
+
+use super::Context;
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to copy it from this environment).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<PathBuf>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long = "hostname")]
+    hostname: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Keep STDIN open even if not attached.
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long = "tty")]
+    tty: bool,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long = "read-only")]
+    read_only: bool,
+    /// The image to run.
+    image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+/// `-e KEY` copies KEY from ebrun's environment (and drops it if unset), as Docker does.
+fn resolve_env(entry: &str) -> Option<String> {
+    if entry.contains('=') {
+        Some(entry.to_string())
+    } else {
+        std::env::var(entry).ok().map(|v| format!("{entry}={v}"))
+    }
+}
+
+/// `--env-file`: one KEY=VALUE (or KEY) per line; blank lines and `#` comments skipped.
+fn read_env_file(path: &PathBuf) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("invalid --env-file {}: cannot read it", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(resolve_env)
+        .collect())
+}
+
+impl RunArgs {
+    fn into_spec(self) -> Result<RunSpec> {
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            env.extend(read_env_file(file)?);
+        }
+        env.extend(self.env.iter().filter_map(|e| resolve_env(e)));
+        Ok(RunSpec {
+            image: self.image,
+            name: self.name,
+            cmd: self.command,
+            entrypoint: self.entrypoint,
+            env,
+            workdir: self.workdir,
+            user: self.user,
+            hostname: self.hostname,
+            tty: self.tty,
+            interactive: self.interactive,
+            read_only: self.read_only,
+            auto_remove: self.rm,
+        })
+    }
+}
+
+pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
+    let spec = args.into_spec()?;
+    match container::run_foreground(&ctx.paths, &spec) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("ebrun: {e}");
+            Ok(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! `ebrun system ...`: instance-wide operations.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use ebrun::container::{self, ContainerStore};
+
+use super::Context;
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Print the prefix naming this root's host objects (cgroups, bpffs pins).
+    #[command(hide = true)]
+    Prefix,
+    /// Remove every container of this root and every host object it created (cgroups,
+    /// bpffs pins, per-boot state). Images stay. Used by the tests' clean-up.
+    #[command(hide = true)]
+    Teardown,
+}
+
+pub fn system(ctx: &Context, cmd: SystemCommand) -> Result<i32> {
+    match cmd {
+        SystemCommand::Prefix => {
+            println!("{}", ctx.paths.prefix());
+            Ok(0)
+        }
+        SystemCommand::Teardown => teardown(ctx),
+    }
+}
+
+fn teardown(ctx: &Context) -> Result<i32> {
+    let store = ContainerStore::new(&ctx.paths);
+    let mut failures = 0;
+    for config in store.list() {
+        container::kill_processes(&ctx.paths, &config);
+        if let Err(e) = container::remove(&ctx.paths, &config) {
+            eprintln!("ebrun: {e}");
+            failures += 1;
+        }
+    }
+    for base in ebrun::cgroups::hierarchy_roots() {
+        let dir = base.join(ctx.paths.prefix());
+        if dir.exists() {
+            if let Err(e) = std::fs::remove_dir(&dir) {
+                eprintln!("ebrun: remove {}: {e}", dir.display());
+                failures += 1;
+            }
+        }
+    }
+    ebrun::bpf::unload(&ctx.paths.bpffs_dir())?;
+    let _ = std::fs::remove_dir_all(ctx.paths.run_dir());
+    Ok(if failures == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,120 @@
+//! `create`: resolve the image, reserve the name, make the container's directory and files.
+//! Every step is recorded in a journal; any failure undoes what was done.
+
+use std::path::PathBuf;
+
+use super::config::{now_rfc3339, ContainerConfig, ContainerState};
+use super::spec::{self, RunSpec};
+use super::store::ContainerStore;
+use super::{id, io_err, names, ContainerError};
+use crate::image::ImageStore;
+use crate::process::ProcessSpec;
+use crate::undo::{HostChange, Journal};
+use crate::Paths;
+
+/// /etc/hosts as Docker writes it for a container without a network address.
+const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// A created (not yet started) container.
+pub struct Created {
+    pub config: ContainerConfig,
+}
+
+/// Creates a container from `spec`; nothing is left behind if it fails.
+pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> {
+    let images = ImageStore::open(paths)?;
+    let image = images.resolve(&spec.image)?;
+    let image_config = image.config.config().as_ref();
+    let (entrypoint, cmd) = spec::command(spec, image_config);
+    let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+    if args.is_empty() {
+        return Err(ContainerError::NoCommand);
+    }
+    let id = id::new_id();
+    let hostname = spec
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id::short(&id).to_string());
+    let process = ProcessSpec {
+        args,
+        env: spec::environment(spec, image_config, &hostname),
+        cwd: spec
+            .workdir
+            .clone()
+            .or_else(|| {
+                image_config
+                    .and_then(|c| c.working_dir().clone())
+                    .filter(|w| !w.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from("/")),
+        user: spec
+            .user
+            .clone()
+            .or_else(|| image_config.and_then(|c| c.user().clone()))
+            .unwrap_or_default(),
+        hostname,
+        tty: spec.tty,
+        interactive: spec.interactive,
+    };
+    if !process.cwd.is_absolute() {
+        return Err(ContainerError::InvalidFlag {
+            flag: "--workdir",
+            value: process.cwd.display().to_string(),
+            reason: "the working directory must be an absolute path".into(),
+        });
+    }
+
+    let containers = ContainerStore::new(paths);
+    let mut journal = Journal::new();
+    let _lock = containers.lock()?;
+    let existing = containers.list();
+    let name = match &spec.name {
+        Some(name) => {
+            names::validate(name)?;
+            let name = name.trim_start_matches('/').to_string();
+            if let Some(other) = existing.iter().find(|c| c.name == name) {
+                return Err(ContainerError::NameInUse {
+                    name,
+                    id: other.id.clone(),
+                });
+            }
+            name
+        }
+        None => names::random(&id, |n| existing.iter().any(|c| c.name == n)),
+    };
+
+    let dir = containers.dir(&id);
+    std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    journal.record(HostChange::Dir { path: dir.clone() });
+    for sub in ["upper", "work", "merged"] {
+        let path = dir.join(sub);
+        std::fs::create_dir(&path).map_err(io_err("create", &path))?;
+    }
+    let hostname_file = dir.join("hostname");
+    std::fs::write(&hostname_file, format!("{}\n", process.hostname))
+        .map_err(io_err("write", &hostname_file))?;
+    let hosts_file = dir.join("hosts");
+    std::fs::write(&hosts_file, HOSTS).map_err(io_err("write", &hosts_file))?;
+
+    let config = ContainerConfig {
+        id: id.clone(),
+        name,
+        image: spec.image.clone(),
+        image_id: image.id.clone(),
+        created: now_rfc3339(),
+        process,
+        entrypoint,
+        cmd,
+        read_only: spec.read_only,
+        auto_remove: spec.auto_remove,
+        layers: images.layer_dirs(&image),
+        changes: journal.changes().to_vec(),
+    };
+    containers.save_state(&id, &ContainerState::default())?;
+    containers.save_config(&config)?;
+    journal.commit();
+    tracing::debug!(id = %config.id, name = %config.name, "container created");
+    Ok(Created { config })
+}

@@ -1,0 +1,82 @@
+//! Containers: the spec a user asks for, its persisted config and state, creation as a
+//! sequence of undoable host changes, the foreground run, and removal.
+
+mod config;
+mod create;
+mod id;
+mod kill;
+mod names;
+mod remove;
+mod run;
+mod spec;
+mod store;
+
+pub use config::{ContainerConfig, ContainerState, Status};
+pub use create::{create, Created};
+pub use id::short as short_id;
+pub use kill::kill_processes;
+pub use remove::remove;
+pub use run::run_foreground;
+pub use spec::RunSpec;
+pub use store::ContainerStore;
+
+/// Errors of the container module.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("{0}")]
+    Image(#[from] crate::image::ImageError),
+    #[error("{0}")]
+    State(#[from] crate::state::StateError),
+    #[error("{0}")]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error("{0}")]
+    Bpf(#[from] crate::bpf::BpfError),
+    #[error("{0}")]
+    Process(#[from] crate::process::ProcessError),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("Multiple IDs found with provided prefix: {0}")]
+    Ambiguous(String),
+    #[error("No command specified")]
+    NoCommand,
+    #[error("invalid {flag} value {value:?}: {reason}")]
+    InvalidFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("could not remove container {id}: {message}")]
+    Remove { id: String, message: String },
+    /// The container's process could not be started (exit code 125, 126 or 127).
+    #[error("{0}")]
+    Start(crate::process::StartFailure),
+}
+
+impl ContainerError {
+    /// The exit code Docker uses for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ContainerError::Start(f) => f.exit_code,
+            _ => 125,
+        }
+    }
+}
+
+fn io_err(
+    op: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let path = path.to_path_buf();
+    move |source| ContainerError::Io { op, path, source }
+}

@@ -1,0 +1,133 @@
+//! What the user asked for on the command line (`ebrun run` flags), before the image config
+//! is merged in.
+
+use std::path::PathBuf;
+
+/// `ebrun run` options; each field is one Docker flag.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    /// IMAGE as typed.
+    pub image: String,
+    /// `--name`
+    pub name: Option<String>,
+    /// CMD... after the image.
+    pub cmd: Vec<String>,
+    /// `--entrypoint` (`Some("")` clears the image's entrypoint).
+    pub entrypoint: Option<String>,
+    /// `-e KEY=VALUE` / `-e KEY` and `--env-file` lines, already resolved to `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// `-w`
+    pub workdir: Option<PathBuf>,
+    /// `-u USER[:GROUP]`
+    pub user: Option<String>,
+    /// `-h`
+    pub hostname: Option<String>,
+    /// `-t`
+    pub tty: bool,
+    /// `-i`
+    pub interactive: bool,
+    /// `--read-only`
+    pub read_only: bool,
+    /// `--rm`
+    pub auto_remove: bool,
+}
+
+/// Default PATH when neither the image nor the user sets one (Docker's).
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The command as Docker assembles it: (entrypoint, cmd).
+pub(super) fn command(
+    spec: &RunSpec,
+    image: Option<&oci_spec::image::Config>,
+) -> (Vec<String>, Vec<String>) {
+    let image_entrypoint = image
+        .and_then(|c| c.entrypoint().clone())
+        .unwrap_or_default();
+    let image_cmd = image.and_then(|c| c.cmd().clone()).unwrap_or_default();
+    let entrypoint = match &spec.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => image_entrypoint,
+    };
+    let cmd = if !spec.cmd.is_empty() {
+        spec.cmd.clone()
+    } else if spec.entrypoint.is_some() {
+        // A new entrypoint drops the image's CMD, as in Docker.
+        Vec::new()
+    } else {
+        image_cmd
+    };
+    (entrypoint, cmd)
+}
+
+/// The environment: image env, then the user's (same key wins), plus PATH, HOSTNAME and
+/// TERM as Docker adds them.
+pub(super) fn environment(
+    spec: &RunSpec,
+    image: Option<&oci_spec::image::Config>,
+    hostname: &str,
+) -> Vec<String> {
+    let mut env: Vec<String> = Vec::new();
+    let mut set = |entry: String| {
+        let key = entry.split('=').next().unwrap_or("").to_string();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(entry);
+    };
+    set(DEFAULT_PATH.to_string());
+    set(format!("HOSTNAME={hostname}"));
+    if spec.tty {
+        set("TERM=xterm".to_string());
+    }
+    for e in image.and_then(|c| c.env().clone()).unwrap_or_default() {
+        set(e);
+    }
+    for e in &spec.env {
+        set(e.clone());
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::ConfigBuilder;
+
+    fn image() -> oci_spec::image::Config {
+        ConfigBuilder::default()
+            .entrypoint(vec!["/entry".to_string()])
+            .cmd(vec!["serve".to_string()])
+            .env(vec!["PATH=/opt/bin".to_string(), "A=1".to_string()])
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn docker_command_rules() {
+        let img = image();
+        let mut spec = RunSpec::default();
+        assert_eq!(
+            command(&spec, Some(&img)),
+            (vec!["/entry".into()], vec!["serve".into()])
+        );
+        spec.cmd = vec!["other".into()];
+        assert_eq!(command(&spec, Some(&img)).1, vec!["other".to_string()]);
+        spec.cmd.clear();
+        spec.entrypoint = Some("sh".into());
+        assert_eq!(command(&spec, Some(&img)), (vec!["sh".into()], vec![]));
+        spec.entrypoint = Some(String::new());
+        assert_eq!(command(&spec, Some(&img)), (vec![], vec![]));
+    }
+
+    #[test]
+    fn user_env_overrides_image_env() {
+        let img = image();
+        let spec = RunSpec {
+            env: vec!["A=2".into(), "B=3".into()],
+            ..Default::default()
+        };
+        let env = environment(&spec, Some(&img), "h");
+        assert!(env.contains(&"PATH=/opt/bin".to_string()));
+        assert!(env.contains(&"A=2".to_string()) && !env.contains(&"A=1".to_string()));
+        assert!(env.contains(&"HOSTNAME=h".to_string()) && env.contains(&"B=3".to_string()));
+    }
+}

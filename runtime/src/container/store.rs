@@ -1,0 +1,80 @@
+//! Finding containers by name, full id or unique id prefix, and reading/writing their files
+//! under `<root>/containers`.
+
+use std::path::PathBuf;
+
+use super::config::{ContainerConfig, ContainerState};
+use super::ContainerError;
+use crate::state::{read_json, write_json_atomic, StateLock};
+use crate::Paths;
+
+/// The containers of one ebrun instance.
+pub struct ContainerStore {
+    paths: Paths,
+}
+
+impl ContainerStore {
+    pub fn new(paths: &Paths) -> Self {
+        ContainerStore {
+            paths: paths.clone(),
+        }
+    }
+
+    /// Serializes name reservation and removal across ebrun processes.
+    pub fn lock(&self) -> Result<StateLock, ContainerError> {
+        Ok(StateLock::exclusive(
+            &self.paths.containers_dir().join(".lock"),
+        )?)
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.paths.container_dir(id)
+    }
+
+    /// Every container's config, skipping directories without a readable one (a create
+    /// killed half-way; reconciled elsewhere).
+    pub fn list(&self) -> Vec<ContainerConfig> {
+        let Ok(entries) = std::fs::read_dir(self.paths.containers_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| read_json(&e.path().join("config.json")).ok())
+            .collect()
+    }
+
+    /// Docker's lookup order: exact name, full id, unique id prefix.
+    pub fn lookup(&self, key: &str) -> Result<ContainerConfig, ContainerError> {
+        let key = key.strip_prefix('/').unwrap_or(key);
+        let all = self.list();
+        if let Some(c) = all.iter().find(|c| c.name == key || c.id == key) {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&ContainerConfig> = all.iter().filter(|c| c.id.starts_with(key)).collect();
+        match matches.as_slice() {
+            [one] if !key.is_empty() => Ok((*one).clone()),
+            [] | [_] => Err(ContainerError::NotFound(key.to_string())),
+            _ => Err(ContainerError::Ambiguous(key.to_string())),
+        }
+    }
+
+    pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
+        Ok(write_json_atomic(
+            &self.dir(&config.id).join("config.json"),
+            config,
+        )?)
+    }
+
+    pub fn load_state(&self, id: &str) -> Result<ContainerState, ContainerError> {
+        let path = self.dir(id).join("state.json");
+        if !path.exists() {
+            return Ok(ContainerState::default());
+        }
+        Ok(read_json(&path)?)
+    }
+
+    pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
+        Ok(write_json_atomic(&self.dir(id).join("state.json"), state)?)
+    }
+}

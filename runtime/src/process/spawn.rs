@@ -1,0 +1,145 @@
+//! Parent side of container creation: clone the child into new namespaces, hold it until
+//! the parent has placed it in its cgroups, then release it and learn whether exec worked.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+use super::child::{self, ChildContext};
+use super::{supervise, ProcessError, ProcessSpec};
+use crate::rootfs::RootfsSpec;
+
+/// Stack for the cloned child. The child runs in its own copy of the address space (no
+/// CLONE_VM), so this only needs to be big enough for the set-up code before exec.
+const CHILD_STACK: usize = 1 << 20;
+
+/// Namespaces every container gets. The cgroup namespace is entered by the child itself,
+/// after the parent has moved it into its cgroups, so that its cgroup becomes the root.
+fn namespaces() -> CloneFlags {
+    CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWNET
+}
+
+/// A child held before exec.
+pub struct Spawned {
+    pub pid: Pid,
+    go: File,
+    errors: File,
+    console: Option<std::os::unix::net::UnixStream>,
+    /// With `-t`, once started: the master side of the container's terminal.
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// Why the container's process did not start: Docker's exit code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    pub exit_code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Clones the container's first process into new namespaces. It waits for [`Spawned::start`].
+/// The forwarded signals are blocked in the caller from here on (see [`supervise`]).
+pub fn spawn(spec: &ProcessSpec, rootfs: &RootfsSpec) -> Result<Spawned, ProcessError> {
+    let sys = |op| move |source| ProcessError::Sys { op, source };
+    let (go_rx, go_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+    let (err_rx, err_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+    // With -t the child creates its terminal inside the container and sends us the master.
+    let (console_parent, console_child) = if spec.tty {
+        let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|source| ProcessError::Io {
+            op: "socketpair",
+            source,
+        })?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+    let devnull: OwnedFd = File::open("/dev/null")
+        .map_err(|source| ProcessError::Io {
+            op: "open /dev/null",
+            source,
+        })?
+        .into();
+    let ctx = ChildContext {
+        spec,
+        rootfs,
+        go: go_rx.as_raw_fd(),
+        errors: err_tx.as_raw_fd(),
+        close_in_child: [
+            Some(go_tx.as_raw_fd()),
+            Some(err_rx.as_raw_fd()),
+            console_parent.as_ref().map(|s| s.as_raw_fd()),
+        ],
+        console: console_child.as_ref().map(|s| s.as_raw_fd()),
+        devnull: devnull.as_raw_fd(),
+    };
+    supervise::block_forwarded_signals().map_err(sys("block signals"))?;
+    let mut stack = vec![0u8; CHILD_STACK];
+    // SAFETY: this process is single-threaded on the run path, so the child's copy of the
+    // address space is consistent (no lock held by another thread). The callback never
+    // returns into the parent's frames: it ends in exec or _exit.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(|| child::run(&ctx)),
+            &mut stack,
+            namespaces(),
+            Some(nix::sys::signal::Signal::SIGCHLD as i32),
+        )
+    }
+    .map_err(sys("clone"))?;
+    // The child's ends stay with the child only.
+    drop(go_rx);
+    drop(err_tx);
+    drop(console_child);
+    drop(devnull);
+    Ok(Spawned {
+        pid,
+        go: File::from(go_tx),
+        errors: File::from(err_rx),
+        console: console_parent,
+        pty_master: None,
+    })
+}
+
+impl Spawned {
+    /// Releases the child and waits until it has exec'ed (Ok) or failed (its exit code and
+    /// message; the child is reaped).
+    pub fn start(&mut self) -> Result<(), StartFailure> {
+        let released = self.go.write_all(b"g");
+        let mut report = String::new();
+        let _ = self.errors.read_to_string(&mut report);
+        if report.is_empty() && released.is_ok() {
+            if let Some(console) = self.console.take() {
+                self.pty_master = super::pty::recv_fd(console.as_raw_fd()).ok().flatten();
+            }
+            return Ok(());
+        }
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        let (code, message) = report
+            .split_once(' ')
+            .and_then(|(c, m)| Some((c.parse().ok()?, m.to_string())))
+            .unwrap_or((125, "container process died before exec".to_string()));
+        Err(StartFailure {
+            exit_code: code,
+            message,
+        })
+    }
+
+    /// Kills the held child and reaps it (used when set-up fails before `start`).
+    pub fn abort(self) {
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+    }
+}

@@ -1,0 +1,84 @@
+//! The container's root filesystem: an overlayfs of the image's layers with a per-container
+//! upper dir, the kernel filesystems Docker mounts (/proc, read-only /sys, /dev as tmpfs with
+//! the standard nodes, devpts, /dev/shm, mqueue), Docker's masked and read-only paths, and
+//! pivot_root into it.
+//!
+//! [`setup`] runs inside the container's new mount namespace (in the child, before exec), so
+//! every mount disappears with the namespace: nothing to unmount on the host afterwards.
+
+mod devices;
+mod masked;
+mod mounts;
+mod overlay;
+mod pivot;
+
+use std::path::PathBuf;
+
+pub use overlay::overlay_options;
+
+/// Errors of the rootfs module.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("mount {what} on {target}: {source}")]
+    Mount {
+        what: String,
+        target: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{op} {path}: {source}")]
+    Sys {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("overlay mount options for {layers} layers exceed the kernel's page-size limit")]
+    TooManyLayers { layers: usize },
+}
+
+/// A file from the container's directory bind-mounted over a path in the container.
+#[derive(Debug, Clone)]
+pub struct BindFile {
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub destination: PathBuf,
+}
+
+/// Everything needed to build a container's root.
+#[derive(Debug, Clone)]
+pub struct RootfsSpec {
+    /// Image layer directories, bottom layer first.
+    pub layers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub merged: PathBuf,
+    /// /etc/hostname, /etc/hosts, /etc/resolv.conf, as Docker bind-mounts them.
+    pub bind_files: Vec<BindFile>,
+    pub read_only: bool,
+}
+
+/// Builds the root and pivots into it. Call in the container's own mount namespace.
+pub fn setup(spec: &RootfsSpec) -> Result<(), RootfsError> {
+    mounts::make_private_root()?;
+    overlay::mount_overlay(spec)?;
+    mounts::mount_kernel_filesystems(&spec.merged)?;
+    devices::populate_dev(&spec.merged)?;
+    for file in &spec.bind_files {
+        mounts::bind_file(&spec.merged, file)?;
+    }
+    pivot::pivot_into(&spec.merged)?;
+    masked::mask_paths()?;
+    masked::read_only_paths()?;
+    if spec.read_only {
+        mounts::remount_root_read_only()?;
+    }
+    Ok(())
+}

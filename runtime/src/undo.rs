@@ -1,0 +1,145 @@
+//! Every host change is undoable (ARCHITECTURE.md point 7).
+//!
+//! Creating a container is a sequence of steps, each recorded here as a [`HostChange`] right
+//! after it is made. If creation fails, the [`Journal`] is dropped un-committed and undoes the
+//! done steps in reverse. A committed journal's changes are saved with the container, and
+//! `rm` (or clean-up after `--rm`) undoes the very same list. One mechanism, used everywhere.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One change made to the host, with everything needed to undo it later, in any process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HostChange {
+    /// A directory tree ebrun created.
+    Dir { path: PathBuf },
+    /// A cgroup directory (v1 controller or cgroup2); its processes are killed on undo.
+    Cgroup { path: PathBuf },
+    /// A cgroup2 id registered in the pinned BPF maps of the instance pinned at `pin_dir`.
+    BpfCgroup { pin_dir: PathBuf, cgroup_id: u64 },
+}
+
+impl HostChange {
+    /// Undoes this change; a change already undone (or never fully made) is not an error.
+    pub fn undo(&self) -> std::io::Result<()> {
+        match self {
+            HostChange::Dir { path } => match std::fs::remove_dir_all(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            HostChange::Cgroup { path } => remove_cgroup_dir(path),
+            HostChange::BpfCgroup { pin_dir, cgroup_id } => {
+                crate::bpf::forget_cgroup(pin_dir, *cgroup_id).map_err(std::io::Error::other)
+            }
+        }
+    }
+}
+
+/// Undoes `changes` in reverse order, logging (not stopping at) failures.
+/// Returns the changes that could not be undone.
+pub fn undo_all(changes: &[HostChange]) -> Vec<(HostChange, std::io::Error)> {
+    let mut failed = Vec::new();
+    for change in changes.iter().rev() {
+        if let Err(e) = change.undo() {
+            tracing::warn!(?change, error = %e, "could not undo host change");
+            failed.push((change.clone(), e));
+        }
+    }
+    failed
+}
+
+/// Kills every process left in a cgroup directory and removes it, retrying while the kernel
+/// finishes tearing the processes down.
+fn remove_cgroup_dir(path: &Path) -> std::io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut last = None;
+    for attempt in 0..200 {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        crate::cgroups::kill_all(path);
+        std::thread::sleep(Duration::from_millis(if attempt < 20 { 1 } else { 10 }));
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("cgroup busy")))
+}
+
+/// The undo list of an operation in progress. Dropped without [`Journal::commit`], it undoes
+/// everything recorded, newest first.
+#[derive(Debug, Default)]
+pub struct Journal {
+    changes: Vec<HostChange>,
+}
+
+impl Journal {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a change that has just been made.
+    pub fn record(&mut self, change: HostChange) {
+        self.changes.push(change);
+    }
+
+    /// What has been recorded so far, oldest first.
+    pub fn changes(&self) -> &[HostChange] {
+        &self.changes
+    }
+
+    /// Keeps the changes: they now belong to whoever persists the returned list.
+    pub fn commit(mut self) -> Vec<HostChange> {
+        std::mem::take(&mut self.changes)
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if !self.changes.is_empty() {
+            tracing::debug!(steps = self.changes.len(), "rolling back");
+            undo_all(&self.changes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_journal_undoes_in_reverse() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outer = tmp.path().join("outer");
+        let inner = outer.join("inner");
+        {
+            let mut journal = Journal::new();
+            std::fs::create_dir(&outer).unwrap();
+            journal.record(HostChange::Dir {
+                path: outer.clone(),
+            });
+            std::fs::create_dir(&inner).unwrap();
+            journal.record(HostChange::Dir {
+                path: inner.clone(),
+            });
+        }
+        assert!(!outer.exists());
+    }
+
+    #[test]
+    fn committed_journal_keeps_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("kept");
+        let mut journal = Journal::new();
+        std::fs::create_dir(&dir).unwrap();
+        journal.record(HostChange::Dir { path: dir.clone() });
+        let changes = journal.commit();
+        assert!(dir.exists());
+        assert!(undo_all(&changes).is_empty());
+        assert!(!dir.exists());
+    }
+}

@@ -1,0 +1,549 @@
+//! `ebrun run` end to end: namespaces, the overlay root, exit codes, the process's
+//! environment, and nothing left behind.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::Instance;
+use serde_json::Value;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn inspect(inst: &Instance, name: &str) -> Value {
+    let out = inst.ok(&["inspect", name]);
+    let v: Value = serde_json::from_str(&out).expect("inspect JSON");
+    v[0].clone()
+}
+
+/// The container's cgroup directories under every hierarchy, whether or not they exist.
+fn cgroup_dirs(inst: &Instance, id: &str) -> Vec<PathBuf> {
+    let prefix = inst.prefix();
+    common::cgroup_bases()
+        .into_iter()
+        .map(|b| b.join(&prefix).join(id))
+        .collect()
+}
+
+/// Asserts that no trace of a container remains: directory, cgroups, mounts, processes.
+fn assert_container_gone(inst: &Instance, id: &str) {
+    assert!(
+        !inst.root().join("containers").join(id).exists(),
+        "container directory left behind"
+    );
+    for dir in cgroup_dirs(inst, id) {
+        assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains(inst.root().to_str().unwrap()),
+        "mount left behind under the root"
+    );
+}
+
+/// Every container id that exists in this instance.
+fn container_ids(inst: &Instance) -> Vec<String> {
+    std::fs::read_dir(inst.root().join("containers"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn pid_1_is_the_command_and_host_processes_are_invisible() {
+    let inst = Instance::with_busybox();
+    assert_eq!(
+        inst.ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"])
+            .trim(),
+        "1"
+    );
+    let ps = inst.ok(&["run", "--rm", "busybox", "ps", "-o", "pid,comm"]);
+    let lines: Vec<&str> = ps.lines().skip(1).collect();
+    assert_eq!(lines.len(), 1, "only ps itself is visible: {ps}");
+    assert!(lines[0].trim().starts_with("1 "), "{ps}");
+}
+
+#[test]
+fn hostname_is_set_and_defaults_to_the_short_id() {
+    let inst = Instance::with_busybox();
+    assert_eq!(
+        inst.ok(&["run", "--rm", "-h", "web01", "busybox", "hostname"])
+            .trim(),
+        "web01"
+    );
+    assert_eq!(
+        inst.ok(&[
+            "run",
+            "--rm",
+            "--hostname",
+            "db",
+            "busybox",
+            "cat",
+            "/etc/hostname"
+        ])
+        .trim(),
+        "db"
+    );
+    inst.ok(&["run", "--name", "named", "busybox", "true"]);
+    let id = inspect(&inst, "named")["Id"].as_str().unwrap().to_string();
+    let out = inst.ok(&["run", "--name", "h2", "busybox", "hostname"]);
+    let id2 = inspect(&inst, "h2")["Id"].as_str().unwrap().to_string();
+    assert_eq!(out.trim(), &id2[..12]);
+    assert_ne!(id, id2);
+}
+
+#[test]
+fn host_mounts_are_invisible_and_root_is_overlay() {
+    let inst = Instance::with_busybox();
+    let mounts = inst.ok(&["run", "--rm", "busybox", "cat", "/proc/self/mountinfo"]);
+    let root = inst.root().to_str().unwrap().to_string();
+    assert!(!mounts.contains(&root), "host paths visible:\n{mounts}");
+    assert!(!mounts.contains("/work"), "host mounts visible:\n{mounts}");
+    let root_line = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .expect("a mount at /");
+    assert!(root_line.contains(" - overlay "), "{root_line}");
+    for path in [
+        "/proc ",
+        "/sys ",
+        "/dev ",
+        "/dev/pts ",
+        "/dev/shm ",
+        "/dev/mqueue ",
+    ] {
+        assert!(mounts.contains(path), "{path} missing:\n{mounts}");
+    }
+}
+
+#[test]
+fn overlay_shows_layers_whiteouts_and_keeps_writes_in_the_upper_dir() {
+    let inst = Instance::with_busybox();
+    assert_eq!(
+        inst.ok(&["run", "--rm", "busybox", "cat", "/hello.txt"]),
+        "hello from layer 2\n"
+    );
+    // Whited out by layer 2; /etc/opaque was made opaque and only holds layer 2's file.
+    let out = inst.run(&["run", "--rm", "busybox", "test", "-e", "/etc/deleteme"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        inst.ok(&["run", "--rm", "busybox", "ls", "/etc/opaque"])
+            .trim(),
+        "c"
+    );
+
+    inst.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /newfile && rm /hello.txt",
+    ]);
+    let doc = inspect(&inst, "writer");
+    let upper = PathBuf::from(doc["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(upper.join("newfile")).unwrap(),
+        "data\n"
+    );
+    // The deletion is a whiteout in the upper dir; the layer itself is untouched.
+    assert!(upper.join("hello.txt").exists());
+    for lower in doc["GraphDriver"]["Data"]["LowerDir"]
+        .as_str()
+        .unwrap()
+        .split(':')
+    {
+        assert!(!PathBuf::from(lower).join("newfile").exists());
+    }
+    // Another container from the same image sees none of it.
+    assert_eq!(
+        inst.ok(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "test -e /newfile || cat /hello.txt"
+        ]),
+        "hello from layer 2\n"
+    );
+    inst.ok(&["rm", "writer"]);
+}
+
+#[test]
+fn exit_codes_follow_docker() {
+    let inst = Instance::with_busybox();
+    assert_eq!(
+        inst.run(&["run", "--rm", "busybox", "true"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        inst.run(&["run", "--rm", "busybox", "sh", "-c", "exit 3"])
+            .status
+            .code(),
+        Some(3)
+    );
+
+    let out = inst.run(&["run", "--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("executable file not found in $PATH"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = inst.run(&["run", "--rm", "busybox", "/notexec.sh"]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = inst.run(&["run", "--rm", "busybox", "/etc"]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+
+    let out = inst.run(&["run", "--rm", "nosuchimage:1.0", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("Unable to find image 'nosuchimage:1.0' locally"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = inst.run(&["run", "--rm", "--name", "-bad", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("Invalid container name"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = inst.run(&["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("unable to find user nosuchuser"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = inst.run(&["run", "--rm", "--no-such-flag", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+
+    // Killed by a signal: 128 + signal number.
+    let out = inst.run(&["run", "--rm", "busybox", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(out.status.code(), Some(137));
+
+    // Every one of those was --rm or never created: nothing is left.
+    assert!(
+        container_ids(&inst).is_empty(),
+        "{:?}",
+        container_ids(&inst)
+    );
+    assert!(inst.host_objects().iter().all(|o| !o.starts_with("mount")));
+}
+
+#[test]
+fn failed_start_without_rm_keeps_a_created_container_and_no_host_objects() {
+    let inst = Instance::with_busybox();
+    let out = inst.run(&["run", "--name", "broken", "busybox", "nosuchcommand"]);
+    assert_eq!(out.status.code(), Some(127));
+    let doc = inspect(&inst, "broken");
+    assert_eq!(doc["State"]["Status"], "created");
+    assert_eq!(doc["State"]["ExitCode"], 127);
+    let id = doc["Id"].as_str().unwrap().to_string();
+    for dir in cgroup_dirs(&inst, &id) {
+        assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+    }
+    inst.ok(&["rm", "broken"]);
+    assert_container_gone(&inst, &id);
+}
+
+#[test]
+fn rm_removes_everything_and_name_conflicts_are_refused() {
+    let inst = Instance::with_busybox();
+    inst.ok(&["run", "--name", "once", "busybox", "true"]);
+    let id = inspect(&inst, "once")["Id"].as_str().unwrap().to_string();
+    let out = inst.run(&["run", "--name", "once", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("is already in use by container"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(container_ids(&inst), vec![id.clone()]);
+    // Unique id prefix addresses the container.
+    assert_eq!(inst.ok(&["rm", &id[..5]]).trim(), &id[..5]);
+    assert_container_gone(&inst, &id);
+    let out = inst.run(&["rm", "once"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("No such container: once"));
+}
+
+#[test]
+fn rm_flag_leaves_nothing_behind() {
+    let inst = Instance::with_busybox();
+    inst.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /file; sleep 0.1 & true",
+    ]);
+    assert!(container_ids(&inst).is_empty());
+    let prefix = inst.prefix();
+    for base in common::cgroup_bases() {
+        let parent = base.join(&prefix);
+        let children: Vec<_> = std::fs::read_dir(&parent)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            children.is_empty(),
+            "cgroups left under {}",
+            parent.display()
+        );
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(inst.root().to_str().unwrap()));
+}
+
+#[test]
+fn env_workdir_user_and_entrypoint_come_from_image_or_flags() {
+    let inst = Instance::with_busybox();
+    let env_file = inst.root().join("env.list");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n\nB=file\n").unwrap();
+    let env = inst.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "-e",
+        "B=flag",
+        "-h",
+        "envhost",
+        "busybox",
+        "env",
+    ]);
+    for expected in [
+        "A=1",
+        "FROM_FILE=yes",
+        "B=flag",
+        "HOSTNAME=envhost",
+        "HOME=/root",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ] {
+        assert!(
+            env.lines().any(|l| l == expected),
+            "{expected} missing:\n{env}"
+        );
+    }
+    assert_eq!(
+        inst.ok(&["run", "--rm", "-w", "/tmp/new", "busybox", "pwd"])
+            .trim(),
+        "/tmp/new"
+    );
+    assert_eq!(inst.ok(&["run", "--rm", "busybox", "pwd"]).trim(), "/");
+    assert_eq!(
+        inst.ok(&["run", "--rm", "-u", "app", "busybox", "id"])
+            .trim(),
+        "uid=1000(app) gid=1000(app) groups=1000(app)"
+    );
+    assert_eq!(
+        inst.ok(&["run", "--rm", "-u", "1000:0", "busybox", "id", "-g"])
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        inst.ok(&[
+            "run",
+            "--rm",
+            "-u",
+            "app",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $HOME"
+        ])
+        .trim(),
+        "/home/app"
+    );
+    assert_eq!(
+        inst.ok(&["run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"])
+            .trim(),
+        "a b"
+    );
+    // No command at all: the image's CMD (sh) runs and reads an empty stdin.
+    assert_eq!(inst.ok(&["run", "--rm", "busybox"]), "");
+}
+
+#[test]
+fn read_only_root_refuses_writes_but_tmpfs_dev_works() {
+    let inst = Instance::with_busybox();
+    let out = inst.run(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    inst.ok(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ok > /dev/shm/f",
+    ]);
+}
+
+#[test]
+fn default_security_settings_hold() {
+    let inst = Instance::with_busybox();
+    let status = inst.ok(&["run", "--rm", "busybox", "cat", "/proc/self/status"]);
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    // Docker's default capability set: 0x00000000a80425fb.
+    assert_eq!(field("CapEff:"), "00000000a80425fb");
+    assert_eq!(field("CapBnd:"), "00000000a80425fb");
+    assert_eq!(field("NoNewPrivs:"), "1");
+    let user = inst.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "app",
+        "busybox",
+        "cat",
+        "/proc/self/status",
+    ]);
+    assert!(user.contains("CapEff:\t0000000000000000"), "{user}");
+    // /proc/sys is read-only, /proc/kcore masked, /sys read-only.
+    let out = inst.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/kernel/domainname",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(
+        inst.ok(&["run", "--rm", "busybox", "wc", "-c", "/proc/kcore"])
+            .split_whitespace()
+            .next(),
+        Some("0")
+    );
+    let out = inst.run(&["run", "--rm", "busybox", "touch", "/sys/x"]);
+    assert_ne!(out.status.code(), Some(0));
+    let devs = inst.ok(&["run", "--rm", "busybox", "ls", "/dev"]);
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "ptmx", "fd",
+    ] {
+        assert!(
+            devs.split_whitespace().any(|x| x == d),
+            "/dev/{d} missing: {devs}"
+        );
+    }
+    assert!(
+        !devs.split_whitespace().any(|x| x == "vda" || x == "kvm"),
+        "{devs}"
+    );
+}
+
+#[test]
+fn tty_gives_the_process_a_terminal_of_its_own() {
+    let inst = Instance::with_busybox();
+    let out = inst.ok(&["run", "--rm", "-t", "busybox", "tty"]);
+    assert_eq!(out.trim_end(), "/dev/pts/0");
+    let out = inst.run(&["run", "--rm", "busybox", "tty"]);
+    assert_eq!(stdout(&out).trim(), "not a tty");
+    let out = inst.ok(&["run", "--rm", "-t", "busybox", "sh", "-c", "echo a; echo b"]);
+    assert_eq!(out, "a\r\nb\r\n");
+}
+
+#[test]
+fn signals_sent_to_ebrun_reach_the_container() {
+    let inst = Instance::with_busybox();
+    let mut child = inst
+        .command(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.05; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // SAFETY: kill(2) on the pid of a child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    assert_eq!(rest, "got TERM\n");
+    assert_eq!(status.code(), Some(42));
+}
+
+#[test]
+fn exec_counter_counts_execs_of_the_container_only() {
+    let inst = Instance::with_busybox();
+    // sh, then exec env -> env -> env -> true: five execve calls in the container.
+    inst.ok(&[
+        "run",
+        "--name",
+        "execs",
+        "busybox",
+        "sh",
+        "-c",
+        "exec env env env true",
+    ]);
+    let doc = inspect(&inst, "execs");
+    assert!(doc["Ebrun"]["CgroupId"].as_u64().unwrap() > 0);
+    assert_eq!(doc["Ebrun"]["Meters"]["Execs"], 5, "{doc}");
+    // Busier container, separate counter.
+    inst.ok(&[
+        "run",
+        "--name",
+        "execs2",
+        "busybox",
+        "sh",
+        "-c",
+        "/bin/true; /bin/true; exec true",
+    ]);
+    let doc2 = inspect(&inst, "execs2");
+    assert_eq!(doc2["Ebrun"]["Meters"]["Execs"], 4, "{doc2}");
+    assert_eq!(inspect(&inst, "execs")["Ebrun"]["Meters"]["Execs"], 5);
+    // Programs, links and maps are pinned for this instance only, and rm drops the entries.
+    let pins = std::path::Path::new("/sys/fs/bpf").join(inst.prefix());
+    assert!(pins.join("maps/EXEC_COUNT").exists());
+    assert!(pins.join("links/exec_count").exists());
+    inst.ok(&["rm", "execs", "execs2"]);
+}

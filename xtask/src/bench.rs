@@ -1,0 +1,412 @@
+//! `cargo xtask bench`: measures `ebrun run --rm busybox true` against `crun run` and
+//! `runc run` of the same root filesystem, and reports medians, p90s, ratios and the
+//! project's targets (faster than runc; within 1.5x of crun). It reports; it does not fail
+//! on a missed target (only when a case cannot run at all).
+//!
+//! To add a case, push a [`Case`] in [`cases`]; to add a target, a [`Target`] in [`TARGETS`].
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::util::{self, TempDir};
+use crate::{image, oci};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Measured runs per case.
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
+    /// Unmeasured runs per case before the measured ones.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+}
+
+/// One thing to measure: a command run to completion, `runs` times.
+pub struct Case {
+    pub name: String,
+    pub cmd: Vec<OsString>,
+    /// Printed under the table (e.g. how the command deviates from the plain one).
+    pub note: Option<String>,
+}
+
+/// A goal: the median of `case` at most `max_ratio` times the median of `reference`.
+pub struct Target {
+    pub what: &'static str,
+    pub case: &'static str,
+    pub reference: &'static str,
+    pub max_ratio: f64,
+    /// Whether the ratio must be strictly below `max_ratio`.
+    pub strict: bool,
+}
+
+pub const TARGETS: &[Target] = &[
+    Target {
+        what: "faster than runc",
+        case: "ebrun",
+        reference: "runc",
+        max_ratio: 1.0,
+        strict: true,
+    },
+    Target {
+        what: "within 1.5x of crun",
+        case: "ebrun",
+        reference: "crun",
+        max_ratio: 1.5,
+        strict: false,
+    },
+];
+
+/// The container id used for crun and runc (one container at a time, deleted after each run).
+fn container_id(runtime: &str) -> String {
+    format!("ebrun-bench-{runtime}-{}", std::process::id())
+}
+
+/// What the cases share: an ebrun root with the busybox image, and an OCI bundle per
+/// reference runtime over one unpacked root filesystem. Dropping it removes everything.
+struct Fixture {
+    ebrun: PathBuf,
+    ebrun_root: PathBuf,
+    /// (runtime, its state root) for `delete -f` at the end.
+    runtimes: Vec<(&'static str, PathBuf)>,
+    work: TempDir,
+}
+
+impl Fixture {
+    fn new(ebrun: &Path) -> Result<Self> {
+        let work = TempDir::new_in(Path::new("/var/tmp"), "ebrun-bench-")?;
+        let mut fixture = Fixture {
+            ebrun: ebrun.to_path_buf(),
+            ebrun_root: work.path().join("root"),
+            runtimes: Vec::new(),
+            work,
+        };
+        let layout = util::images_dir().join(image::BUSYBOX_LAYOUT);
+        util::run(
+            Command::new(&fixture.ebrun)
+                .arg("--root")
+                .arg(&fixture.ebrun_root)
+                .args(["image", "import"])
+                .arg(&layout)
+                .arg("busybox:latest"),
+        )?;
+        let unpacked = fixture.work.path().join("unpacked");
+        util::run(
+            Command::new("umoci")
+                .args(["unpack", "--image"])
+                .arg(format!("{}:latest", layout.display()))
+                .arg(&unpacked),
+        )?;
+        let rootfs = unpacked.join("rootfs");
+        for runtime in ["crun", "runc"] {
+            let bundle = fixture.bundle(runtime);
+            std::fs::create_dir_all(&bundle)?;
+            util::output(Command::new(runtime).arg("spec").current_dir(&bundle))?;
+            let path = bundle.join("config.json");
+            let mut spec: Value = serde_json::from_slice(
+                &std::fs::read(&path).with_context(|| format!("read {}", path.display()))?,
+            )?;
+            spec["process"]["args"] = serde_json::json!(["true"]);
+            spec["process"]["terminal"] = Value::Bool(false);
+            spec["root"]["path"] = Value::String(rootfs.to_string_lossy().into_owned());
+            std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)?;
+            let state = fixture.state_root(runtime);
+            std::fs::create_dir_all(&state)?;
+            fixture.runtimes.push((runtime, state));
+        }
+        Ok(fixture)
+    }
+
+    fn bundle(&self, runtime: &str) -> PathBuf {
+        self.work.path().join(format!("bundle-{runtime}"))
+    }
+
+    fn state_root(&self, runtime: &str) -> PathBuf {
+        self.work.path().join(format!("state-{runtime}"))
+    }
+
+    /// `<runtime> --root STATE run --bundle BUNDLE ID`.
+    fn oci_run(&self, runtime: &str) -> Vec<OsString> {
+        vec![
+            runtime.into(),
+            "--root".into(),
+            self.state_root(runtime).into(),
+            "run".into(),
+            "--bundle".into(),
+            self.bundle(runtime).into(),
+            container_id(runtime).into(),
+        ]
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for (runtime, state) in &self.runtimes {
+            let _ = Command::new(runtime)
+                .arg("--root")
+                .arg(state)
+                .args(["delete", "-f", &container_id(runtime)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = Command::new(&self.ebrun)
+            .arg("--root")
+            .arg(&self.ebrun_root)
+            .args(["system", "teardown"])
+            .stdin(Stdio::null())
+            .status();
+        // `work` is removed after this, refusing to cross any mount left behind.
+    }
+}
+
+/// A hybrid cgroup host: cgroup2 mounted at /sys/fs/cgroup/unified (crun refuses these).
+fn hybrid_cgroups() -> bool {
+    util::mounts().is_ok_and(|mounts| {
+        mounts
+            .iter()
+            .any(|m| m.mount_point == Path::new("/sys/fs/cgroup/unified") && m.fstype == "cgroup2")
+    })
+}
+
+/// The cases to measure.
+fn cases(fixture: &Fixture) -> Vec<Case> {
+    let mut ebrun: Vec<OsString> = vec![
+        fixture.ebrun.clone().into(),
+        "--root".into(),
+        fixture.ebrun_root.clone().into(),
+    ];
+    ebrun.extend(["run", "--rm", "busybox", "true"].map(OsString::from));
+
+    let mut crun = fixture.oci_run("crun");
+    let mut crun_note = None;
+    if hybrid_cgroups() {
+        // crun refuses hybrid hosts: run it in a private mount namespace without cgroup2.
+        let mut wrapped: Vec<OsString> = [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            r#"umount /sys/fs/cgroup/unified && exec "$0" "$@""#,
+        ]
+        .map(OsString::from)
+        .to_vec();
+        wrapped.append(&mut crun);
+        crun = wrapped;
+        crun_note = Some(
+            "crun: hybrid cgroup host, so crun runs inside `unshare -m` with \
+             /sys/fs/cgroup/unified unmounted; that adds about 3 ms per run to crun's numbers"
+                .to_string(),
+        );
+    }
+
+    vec![
+        Case {
+            name: "ebrun".into(),
+            cmd: ebrun,
+            note: None,
+        },
+        Case {
+            name: "crun".into(),
+            cmd: crun,
+            note: crun_note,
+        },
+        Case {
+            name: "runc".into(),
+            cmd: fixture.oci_run("runc"),
+            note: None,
+        },
+    ]
+}
+
+/// Runs the command once; its duration, or why it failed.
+fn time_once(cmd: &[OsString]) -> Result<Duration> {
+    let mut command = Command::new(&cmd[0]);
+    command
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let out = command
+        .output()
+        .with_context(|| format!("cannot run {}", util::display_cmd(&command)))?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            util::display_cmd(&command),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(elapsed)
+}
+
+/// Summary of one case's measured runs.
+struct Stats {
+    median: Duration,
+    p90: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+fn stats(samples: &[Duration]) -> Stats {
+    let mut s = samples.to_vec();
+    s.sort();
+    let n = s.len();
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2
+    };
+    // Nearest rank.
+    let p90 = s[(n * 9).div_ceil(10).max(1) - 1];
+    Stats {
+        median,
+        p90,
+        min: s[0],
+        max: s[n - 1],
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn first_line(cmd: &mut Command) -> String {
+    util::try_output(cmd)
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown version".into())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    util::require_root("bench")?;
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let layout = util::images_dir().join(image::BUSYBOX_LAYOUT);
+    if !oci::layout_complete(&layout) {
+        bail!("{} is missing: run `cargo xtask setup`", layout.display());
+    }
+    util::run(util::cargo().args(["build", "--release", "-p", "ebrun"]))?;
+    let ebrun = util::target_dir().join("release/ebrun");
+
+    let fixture = Fixture::new(&ebrun)?;
+    let cases = cases(&fixture);
+    println!();
+    println!(
+        "versions: {}; {}; {}",
+        first_line(Command::new(&ebrun).arg("--version")),
+        first_line(Command::new("crun").arg("--version")),
+        first_line(Command::new("runc").arg("--version")),
+    );
+    println!(
+        "{} warm-up runs, then {} measured runs per case",
+        args.warmup, args.runs
+    );
+
+    let mut results: Vec<(String, Result<Stats>)> = Vec::new();
+    for case in &cases {
+        println!("measuring {}: {}", case.name, {
+            let mut c = Command::new(&case.cmd[0]);
+            c.args(&case.cmd[1..]);
+            util::display_cmd(&c)
+        });
+        let measured = (|| -> Result<Stats> {
+            for _ in 0..args.warmup {
+                time_once(&case.cmd)?;
+            }
+            let samples = (0..args.runs)
+                .map(|_| time_once(&case.cmd))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(stats(&samples))
+        })();
+        results.push((case.name.clone(), measured));
+    }
+
+    println!();
+    println!(
+        "{:<10} {:>6} {:>11} {:>11} {:>11} {:>11}",
+        "case", "runs", "median", "p90", "min", "max"
+    );
+    for (name, result) in &results {
+        match result {
+            Ok(s) => println!(
+                "{:<10} {:>6} {:>11} {:>11} {:>11} {:>11}",
+                name,
+                args.runs,
+                ms(s.median),
+                ms(s.p90),
+                ms(s.min),
+                ms(s.max)
+            ),
+            Err(e) => println!("{name:<10} FAILED: {e:#}"),
+        }
+    }
+    let median = |name: &str| -> Option<f64> {
+        results
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(|s| s.median.as_secs_f64())
+    };
+    println!();
+    for target in TARGETS {
+        let ratio = median(target.case)
+            .zip(median(target.reference))
+            .map(|(a, b)| a / b);
+        let (ratio_text, verdict) = match ratio {
+            Some(r) => {
+                let pass = if target.strict {
+                    r < target.max_ratio
+                } else {
+                    r <= target.max_ratio
+                };
+                (format!("{r:.2}x"), if pass { "PASS" } else { "FAIL" })
+            }
+            None => ("n/a".to_string(), "FAIL"),
+        };
+        println!(
+            "{}/{} = {:<6} target: {:<22} {}",
+            target.case, target.reference, ratio_text, target.what, verdict
+        );
+    }
+    for case in &cases {
+        if let Some(note) = &case.note {
+            println!("note: {note}");
+        }
+    }
+    drop(fixture);
+
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!("case(s) could not run: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p90() {
+        let d: Vec<Duration> = (1..=10).map(Duration::from_millis).collect();
+        let s = stats(&d);
+        assert_eq!(s.median, Duration::from_micros(5500));
+        assert_eq!(s.p90, Duration::from_millis(9));
+        let s = stats(&d[..3]);
+        assert_eq!(s.median, Duration::from_millis(2));
+        assert_eq!(s.p90, Duration::from_millis(3));
+        assert_eq!(stats(&d[..1]).p90, Duration::from_millis(1));
+    }
+}
