@@ -13,7 +13,7 @@
 
 pub mod bpf;
 pub mod cgroups;
-// pub mod container;  (enabled once the image store lands)
+pub mod container;
 pub mod image;
 pub mod paths;
 pub mod process;

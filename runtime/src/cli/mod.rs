@@ -7,13 +7,9 @@ use clap::{Parser, Subcommand};
 use ebrun::Paths;
 
 pub mod image;
-#[cfg(feature = "container-wip")]
 pub mod inspect;
-#[cfg(feature = "container-wip")]
 pub mod rm;
-#[cfg(feature = "container-wip")]
 pub mod run;
-#[cfg(feature = "container-wip")]
 pub mod system;
 
 /// Global flags and the chosen command.
@@ -56,16 +52,12 @@ pub enum Command {
     Images(image::ImagesArgs),
     /// Remove one or more images.
     Rmi(image::RmiArgs),
-    #[cfg(feature = "container-wip")]
     /// Create and run a new container from an image.
     Run(run::RunArgs),
-    #[cfg(feature = "container-wip")]
     /// Remove one or more containers.
     Rm(rm::RmArgs),
-    #[cfg(feature = "container-wip")]
     /// Return low-level information on containers.
     Inspect(inspect::InspectArgs),
-    #[cfg(feature = "container-wip")]
     /// Manage this ebrun instance.
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -77,13 +69,9 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Image(cmd) => image::image_command(ctx, cmd),
         Command::Images(args) => image::images(ctx, args),
         Command::Rmi(args) => image::rmi(ctx, args),
-        #[cfg(feature = "container-wip")]
         Command::Run(args) => run::run(ctx, args),
-        #[cfg(feature = "container-wip")]
         Command::Rm(args) => rm::rm(ctx, args),
-        #[cfg(feature = "container-wip")]
         Command::Inspect(args) => inspect::inspect(ctx, args),
-        #[cfg(feature = "container-wip")]
         Command::System(cmd) => system::system(ctx, cmd),
     }
 }
