@@ -1,28 +1,574 @@
-//! `ebrun image import|ls|rm|inspect`, `ebrun images`, `ebrun rmi`.
-//! (Being written.)
+//! `ebrun image import|load|ls|rm|inspect|prune`, `ebrun images`, `ebrun rmi`: thin front ends
+//! over [`ebrun::image`], printing what Docker prints.
 
-use anyhow::Result;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use ebrun::image::display::{self, Table};
+use ebrun::image::reference::{familiar_match, Reference};
+use ebrun::image::template::Template;
+use ebrun::image::{inspect, ImageError, ImageRecord, ImageStore, ImportOutcome};
 
 use super::Context;
 
+/// Docker's exit code when a command partly failed (`rmi` of a missing image, ...).
+const EXIT_FAILURE: i32 = 1;
+
+/// `ebrun image ...`
 #[derive(Debug, Subcommand)]
-pub enum ImageCommand {}
-
-#[derive(Debug, Args)]
-pub struct ImagesArgs {}
-
-#[derive(Debug, Args)]
-pub struct RmiArgs {}
-
-pub fn image_command(_ctx: &Context, cmd: ImageCommand) -> Result<i32> {
-    match cmd {}
+pub enum ImageCommand {
+    /// Import an image from an OCI layout directory, an OCI archive or a `docker save` tar.
+    Import(ImportArgs),
+    /// Load images from a tar archive or STDIN (like `docker load`).
+    Load(LoadArgs),
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images.
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
+    /// Display detailed information on one or more images.
+    Inspect(InspectArgs),
+    /// Remove unused images.
+    Prune(PruneArgs),
 }
 
-pub fn images(_ctx: &Context, _args: ImagesArgs) -> Result<i32> {
+/// `ebrun image import PATH [NAME[:TAG]]`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An OCI layout directory, an OCI archive, or a `docker save` archive (tar, tar.gz,
+    /// tar.zst).
+    pub path: PathBuf,
+    /// Tag the image NAME[:TAG] (default: the names recorded in the source).
+    pub name: Option<String>,
+    /// Suppress the progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `ebrun image load [-i FILE]`
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from a tar archive file instead of STDIN.
+    #[arg(short, long)]
+    pub input: Option<PathBuf>,
+    /// Suppress the progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `ebrun images` / `ebrun image ls`
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only images matching REPOSITORY[:TAG] (wildcards allowed).
+    pub reference: Option<String>,
+    /// Show all images (ebrun keeps no intermediate images, so the same as without).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show digests.
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE],
+    /// before=IMAGE, since=IMAGE).
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format output: `table`, `table TEMPLATE`, `json`, or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `ebrun rmi` / `ebrun image rm`
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Accepted for compatibility; unused layers are always deleted.
+    #[arg(long)]
+    pub no_prune: bool,
+    /// Images to remove: names, ids or id prefixes.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `ebrun image inspect`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format the output using a Go template, or `json`.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Images to inspect.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `ebrun image prune`
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all images no container uses, not just dangling ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// Dispatches `ebrun image <sub>`.
+pub fn image_command(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
+    match cmd {
+        ImageCommand::Import(args) => import(ctx, args),
+        ImageCommand::Load(args) => load(ctx, args),
+        ImageCommand::Ls(args) => images(ctx, args),
+        ImageCommand::Rm(args) => rmi(ctx, args),
+        ImageCommand::Inspect(args) => inspect_images(ctx, args),
+        ImageCommand::Prune(args) => prune(ctx, args),
+    }
+}
+
+fn open_store(ctx: &Context) -> Result<ImageStore> {
+    ImageStore::open(&ctx.paths).context("opening the image store")
+}
+
+/// Docker's `load` output: notices, then `Loaded image: NAME` per name (or the id).
+fn print_loaded(outcome: &ImportOutcome) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for notice in &outcome.notices {
+        writeln!(out, "{notice}")?;
+    }
+    for loaded in &outcome.loaded {
+        if loaded.names.is_empty() {
+            writeln!(out, "Loaded image ID: {}", loaded.image.id)?;
+        }
+        for name in &loaded.names {
+            writeln!(out, "Loaded image: {name}")?;
+        }
+    }
+    Ok(())
+}
+
+fn import(ctx: &Context, args: ImportArgs) -> Result<i32> {
+    let store = open_store(ctx)?;
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    // ImageError messages name the source and the part of it at fault.
+    let outcome = store.import_all(&args.path, args.name.as_deref(), progress)?;
+    print_loaded(&outcome)?;
     Ok(0)
 }
 
-pub fn rmi(_ctx: &Context, _args: RmiArgs) -> Result<i32> {
+fn load(ctx: &Context, args: LoadArgs) -> Result<i32> {
+    let store = open_store(ctx)?;
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let outcome = match &args.input {
+        Some(path) => store.import_all(path, None, progress)?,
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                anyhow::bail!("requested load from stdin, but stdin is empty");
+            }
+            store.import_reader(stdin.lock(), None, progress)?
+        }
+    };
+    print_loaded(&outcome)?;
+    Ok(0)
+}
+
+/// One `docker images` row.
+struct Row<'a> {
+    image: &'a ImageRecord,
+    repository: String,
+    tag: String,
+    digest: String,
+}
+
+/// Docker's `imageFormatTaggedAndDigest`: a row per tag (times each digest of its repository
+/// with `--digests`), digest-only repositories as `<none>` tags, untagged images as
+/// `<none> <none>`.
+fn rows_of<'a>(
+    image: &'a ImageRecord,
+    tags: &[Reference],
+    digests: &[Reference],
+    show_digests: bool,
+) -> Vec<Row<'a>> {
+    let row = |repository: String, tag: &str, digest: &str| Row {
+        image,
+        repository,
+        tag: tag.to_string(),
+        digest: digest.to_string(),
+    };
+    if tags.is_empty() && digests.is_empty() {
+        return vec![row("<none>".into(), "<none>", "<none>")];
+    }
+    let mut rows = Vec::new();
+    let mut repos: Vec<String> = tags.iter().map(Reference::familiar_name).collect();
+    repos.dedup();
+    for repo in &repos {
+        let repo_digests: Vec<&str> = digests
+            .iter()
+            .filter(|d| &d.familiar_name() == repo)
+            .filter_map(|d| d.digest())
+            .collect();
+        for t in tags.iter().filter(|t| &t.familiar_name() == repo) {
+            let tag = t.tag().unwrap_or("<none>");
+            if !show_digests || repo_digests.is_empty() {
+                rows.push(row(repo.clone(), tag, "<none>"));
+            } else {
+                for d in &repo_digests {
+                    rows.push(row(repo.clone(), tag, d));
+                }
+            }
+        }
+    }
+    let mut digest_only: Vec<&Reference> = digests
+        .iter()
+        .filter(|d| !repos.contains(&d.familiar_name()))
+        .collect();
+    digest_only.sort_by_key(|d| d.familiar());
+    let mut seen_repo = Vec::new();
+    for d in digest_only {
+        if show_digests {
+            rows.push(row(
+                d.familiar_name(),
+                "<none>",
+                d.digest().unwrap_or("<none>"),
+            ));
+        } else if !seen_repo.contains(&d.familiar_name()) {
+            seen_repo.push(d.familiar_name());
+            rows.push(row(d.familiar_name(), "<none>", ""));
+        }
+    }
+    rows
+}
+
+/// The fields a `--format` template sees for a row (Docker's image context).
+fn row_value(row: &Row, trunc: bool, now: DateTime<Utc>) -> Value {
+    let image = row.image;
+    let created = image.created_at();
+    let size = display::human_size(image.size);
+    json!({
+        "Containers": "N/A",
+        "CreatedAt": created.map(display::go_time).unwrap_or_default(),
+        "CreatedSince": display::since(created, now),
+        "Digest": row.digest,
+        "ID": if trunc { image.short_id().to_string() } else { image.id.clone() },
+        "Repository": row.repository,
+        "SharedSize": "N/A",
+        "Size": size,
+        "Tag": row.tag,
+        "UniqueSize": "N/A",
+        "VirtualSize": size,
+    })
+}
+
+/// The header a `table` template prints: the template run on the column titles.
+fn header_value() -> Value {
+    json!({
+        "Containers": "CONTAINERS",
+        "CreatedAt": "CREATED AT",
+        "CreatedSince": "CREATED",
+        "Digest": "DIGEST",
+        "ID": "IMAGE ID",
+        "Repository": "REPOSITORY",
+        "SharedSize": "SHARED SIZE",
+        "Size": "SIZE",
+        "Tag": "TAG",
+        "UniqueSize": "UNIQUE SIZE",
+        "VirtualSize": "SIZE",
+    })
+}
+
+/// Parsed `--filter`s of `images`.
+#[derive(Default)]
+struct Filters {
+    dangling: Option<bool>,
+    references: Vec<String>,
+    labels: Vec<(String, Option<String>)>,
+    before: Option<Option<DateTime<Utc>>>,
+    since: Option<Option<DateTime<Utc>>>,
+}
+
+fn parse_filters(store: &ImageStore, args: &ImagesArgs) -> Result<Filters, String> {
+    let mut f = Filters::default();
+    if let Some(r) = &args.reference {
+        f.references.push(r.clone());
+    }
+    for raw in &args.filter {
+        let (key, value) = raw
+            .split_once('=')
+            .ok_or_else(|| format!("bad format of filter (expected name=value): {raw}"))?;
+        match key {
+            "dangling" => {
+                f.dangling = Some(match value.to_lowercase().as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(format!("invalid filter 'dangling={value}'")),
+                })
+            }
+            "reference" => f.references.push(value.to_string()),
+            "label" => f.labels.push(match value.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (value.to_string(), None),
+            }),
+            "before" | "since" => {
+                let image = store.resolve(value).map_err(|e| e.to_string())?;
+                let t = Some(image.created_at());
+                if key == "before" {
+                    f.before = t;
+                } else {
+                    f.since = t;
+                }
+            }
+            _ => return Err(format!("invalid filter '{key}'")),
+        }
+    }
+    Ok(f)
+}
+
+/// `ebrun images` / `ebrun image ls`.
+pub fn images(ctx: &Context, args: ImagesArgs) -> Result<i32> {
+    let store = open_store(ctx)?;
+    let filters = match parse_filters(&store, &args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(EXIT_FAILURE);
+        }
+    };
+    let now = Utc::now();
+    let trunc = !args.no_trunc;
+    let list = store.list()?;
+    let mut rows = Vec::new();
+    for image in &list {
+        if filters.dangling.is_some_and(|d| d != image.is_dangling()) {
+            continue;
+        }
+        let labels = image
+            .exec_config()
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default();
+        if !filters.labels.iter().all(|(k, v)| match v {
+            Some(v) => labels.get(k) == Some(v),
+            None => labels.contains_key(k),
+        }) {
+            continue;
+        }
+        if let Some(before) = filters.before {
+            if image.created_at() >= before {
+                continue;
+            }
+        }
+        if let Some(since) = filters.since {
+            if image.created_at() <= since {
+                continue;
+            }
+        }
+        let parse = |list: &[String]| -> Vec<Reference> {
+            list.iter()
+                .filter_map(|s| Reference::parse(s).ok())
+                .filter(|r| {
+                    filters.references.is_empty()
+                        || filters.references.iter().any(|p| familiar_match(p, r))
+                })
+                .collect()
+        };
+        let tags = parse(&image.repo_tags);
+        let digests = parse(&image.repo_digests);
+        if !filters.references.is_empty() && tags.is_empty() && digests.is_empty() {
+            continue;
+        }
+        rows.extend(rows_of(image, &tags, &digests, args.digests));
+    }
+
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        for row in &rows {
+            let id = if trunc {
+                row.image.short_id().to_string()
+            } else {
+                row.image.id.clone()
+            };
+            writeln!(out, "{id}")?;
+        }
+        return Ok(0);
+    }
+    let default_format = if args.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let format = match args.format.as_deref() {
+        None | Some("") | Some("table") => default_format.to_string(),
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) => f.to_string(),
+    };
+    let (is_table, body) = match format.strip_prefix("table") {
+        Some(rest) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
+            (true, rest.trim_start_matches([' ', '\t']).to_string())
+        }
+        _ => (false, format.clone()),
+    };
+    let body = body.replace("\\t", "\t").replace("\\n", "\n");
+    let template = match Template::parse(&body) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(EXIT_FAILURE);
+        }
+    };
+    let render = |v: &Value| template.execute(v).map_err(|e| anyhow::anyhow!(e));
+    if is_table {
+        let mut table = Table::new();
+        table.line(&render(&header_value())?);
+        for row in &rows {
+            table.line(&render(&row_value(row, trunc, now))?);
+        }
+        write!(out, "{}", table.render())?;
+    } else {
+        for row in &rows {
+            writeln!(out, "{}", render(&row_value(row, trunc, now))?)?;
+        }
+    }
+    Ok(0)
+}
+
+/// The id of a container using `image_id`: scans `<root>/containers/*/config.json` for a
+/// top-level `"image_id"` equal to it.
+fn container_using(containers_dir: &Path, image_id: &str) -> Option<String> {
+    let entries = std::fs::read_dir(containers_dir).ok()?;
+    for entry in entries.flatten() {
+        let Ok(bytes) = std::fs::read(entry.path().join("config.json")) else {
+            continue;
+        };
+        let Ok(config) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        if config.get("image_id").and_then(Value::as_str) == Some(image_id) {
+            let id = config
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| entry.file_name().to_string_lossy().into_owned());
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// `ebrun rmi` / `ebrun image rm`: Docker's lines; `Error: ...` and exit 1 for failures.
+pub fn rmi(ctx: &Context, args: RmiArgs) -> Result<i32> {
+    let store = open_store(ctx)?;
+    let containers = ctx.paths.containers_dir();
+    let in_use = |id: &str| container_using(&containers, id);
+    let mut code = 0;
+    for image in &args.images {
+        match store.remove(image, args.force, &in_use) {
+            Ok(lines) => {
+                let mut out = std::io::stdout().lock();
+                for line in lines {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = EXIT_FAILURE;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `ebrun image inspect`: a JSON array like Docker's, or a template per image.
+fn inspect_images(ctx: &Context, args: InspectArgs) -> Result<i32> {
+    let store = open_store(ctx)?;
+    let template = match args.format.as_deref() {
+        None | Some("") | Some("json") => None,
+        Some(f) => match Template::parse(f) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return Ok(EXIT_FAILURE);
+            }
+        },
+    };
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for name in &args.images {
+        match store.resolve(name) {
+            Ok(image) => found.push(inspect::inspect(&store, &image)),
+            Err(ImageError::NotFound { .. }) => errors.push(format!("No such image: {name}")),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match template {
+        None => {
+            let mut buf = Vec::new();
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+            serde::Serialize::serialize(&found, &mut ser)?;
+            out.write_all(&buf)?;
+            writeln!(out)?;
+        }
+        Some(t) => {
+            for image in &found {
+                match t.execute(&serde_json::to_value(image)?) {
+                    Ok(s) => writeln!(out, "{s}")?,
+                    Err(e) => {
+                        eprintln!("Error: {e}");
+                        return Ok(EXIT_FAILURE);
+                    }
+                }
+            }
+        }
+    }
+    drop(out);
+    for e in &errors {
+        eprintln!("Error: {e}");
+    }
+    Ok(if errors.is_empty() { 0 } else { EXIT_FAILURE })
+}
+
+/// `ebrun image prune`.
+fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
+    if !args.force {
+        let what = if args.all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        };
+        print!("{what}\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let store = open_store(ctx)?;
+    let containers = ctx.paths.containers_dir();
+    let report = store.prune(args.all, &|id: &str| container_using(&containers, id))?;
+    let mut out = std::io::stdout().lock();
+    if !report.lines.is_empty() {
+        writeln!(out, "Deleted Images:")?;
+        for line in &report.lines {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        display::human_size(report.reclaimed)
+    )?;
     Ok(0)
 }

@@ -1,0 +1,486 @@
+//! End-to-end tests of the image store through the real `ebrun` binary: `image import` of
+//! each format, `images`, `rmi`, `image inspect`, refused corrupt images, concurrent imports.
+//! The test images come from `cargo xtask image` (`/var/cache/ebrun/images`).
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Instance;
+use serde_json::Value;
+
+/// A test image file, with a clear message when `cargo xtask image` has not been run.
+fn test_image(name: &str) -> PathBuf {
+    let p = common::image_layout(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo xtask image` first",
+        p.display()
+    );
+    p
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Names in a directory, sorted (empty if it does not exist).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 64];
+    // SAFETY: NUL-terminated strings and a buffer of buf.len() writable bytes.
+    let rc = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (rc >= 0).then(|| buf[..rc as usize].to_vec())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+fn inspect(inst: &Instance, image: &str) -> Value {
+    let out = inst.ok(&["image", "inspect", image]);
+    let v: Value = serde_json::from_str(&out).expect("inspect prints JSON");
+    v[0].clone()
+}
+
+/// The state an instance's image store must be in when it holds no image.
+fn assert_store_empty(inst: &Instance) {
+    let store = inst.root().join("image");
+    assert_eq!(
+        entries(&store.join("layers")),
+        Vec::<String>::new(),
+        "no layer, no temp dir"
+    );
+    assert_eq!(
+        entries(&store.join("images")),
+        Vec::<String>::new(),
+        "no image record"
+    );
+    assert_eq!(
+        entries(&store.join("tmp")),
+        Vec::<String>::new(),
+        "no scratch file"
+    );
+    let repos = std::fs::read_to_string(store.join("repositories.json")).unwrap_or_default();
+    assert!(!repos.contains("sha256:"), "no tag left: {repos}");
+    assert_eq!(inst.ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn imports_each_format_and_lists_it() {
+    let cases: [(&str, Option<&str>, &str); 4] = [
+        (
+            "busybox",
+            Some("busybox:latest"),
+            "Loaded image: busybox:latest\n",
+        ),
+        ("busybox-oci.tar", None, "Loaded image: busybox:latest\n"),
+        ("busybox-docker.tar", None, "Loaded image: busybox:latest\n"),
+        (
+            "busybox-docker.tar",
+            Some("localhost:5000/team/bb:v1"),
+            "Loaded image: localhost:5000/team/bb:v1\n",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (file, name, expect) in cases {
+        let inst = Instance::new();
+        let src = test_image(file);
+        let mut args = vec!["image", "import", path_str(&src)];
+        args.extend(name);
+        assert_eq!(inst.ok(&args), expect, "{file}");
+
+        let table = inst.ok(&["images"]);
+        let mut lines = table.lines();
+        assert_eq!(
+            lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+            ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+        );
+        let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
+        let (repo, tag) = expect
+            .trim_start_matches("Loaded image: ")
+            .trim_end()
+            .rsplit_once(':')
+            .unwrap();
+        assert_eq!(&row[..2], [repo, tag], "{table}");
+        assert_eq!(row[2].len(), 12);
+        assert!(row.last().unwrap().ends_with("MB") || row.last().unwrap().ends_with("kB"));
+        assert!(table.contains(" ago "), "{table}");
+        ids.push(inst.ok(&["images", "-q", "--no-trunc"]).trim().to_string());
+    }
+    // The three formats carry the same image.
+    assert!(
+        ids.iter().all(|i| i == &ids[0] && i.starts_with("sha256:")),
+        "{ids:?}"
+    );
+
+    // A layout whose ref.name is only a tag ("latest") stays untagged without a name.
+    let inst = Instance::new();
+    let out = inst.ok(&["image", "import", path_str(&test_image("busybox"))]);
+    assert_eq!(out, format!("Loaded image ID: {}\n", ids[0]));
+    let row = inst.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    assert_eq!(row, format!("<none>:<none> {}\n", &ids[0][7..19]));
+}
+
+#[test]
+fn layers_hold_overlayfs_whiteouts() {
+    let inst = Instance::with_busybox();
+    let upper = inst.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Data.UpperDir}}",
+        "busybox",
+    ]);
+    let top = PathBuf::from(upper.trim());
+    let wh = std::fs::symlink_metadata(top.join("etc/deleteme")).expect("whiteout");
+    assert!(wh.file_type().is_char_device());
+    assert_eq!(wh.rdev(), 0);
+    assert!(!top.join("etc/.wh.deleteme").exists());
+    assert_eq!(
+        lgetxattr(&top.join("etc/opaque"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
+    assert!(!top.join("etc/opaque/.wh..wh..opq").exists());
+    let lower = inst.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Data.LowerDir}}",
+        "busybox",
+    ]);
+    let base = PathBuf::from(lower.trim());
+    assert!(base.join("bin/busybox").is_file() || base.join("bin/sh").exists());
+    assert!(base.starts_with(inst.root()));
+}
+
+#[test]
+fn wrong_layer_digest_is_refused_and_nothing_stays() {
+    let inst = Instance::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("busybox");
+    copy_dir(&test_image("busybox"), &layout);
+    // Corrupt the biggest blob (a layer), keeping its size.
+    let blobs = layout.join("blobs/sha256");
+    let biggest = entries(&blobs)
+        .into_iter()
+        .max_by_key(|n| std::fs::metadata(blobs.join(n)).unwrap().len())
+        .unwrap();
+    let path = blobs.join(&biggest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let out = inst.run(&["image", "import", path_str(&layout), "busybox"]);
+    assert_eq!(out.status.code(), Some(125), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("digest mismatch"), "{err}");
+    assert!(err.contains(&format!("expected sha256:{biggest}")), "{err}");
+    assert!(err.contains("layer"), "{err}");
+    assert_eq!(stdout(&out), "");
+    assert_store_empty(&inst);
+}
+
+#[test]
+fn wrong_diff_id_in_docker_archive_is_refused_and_nothing_stays() {
+    let inst = Instance::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("x");
+    std::fs::create_dir(&dir).unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(test_image("busybox-docker.tar"))
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let layer = manifest[0]["Layers"][0].as_str().unwrap().to_string();
+    let path = dir.join(&layer);
+    let target = std::fs::canonicalize(&path).unwrap();
+    let mut bytes = std::fs::read(&target).unwrap();
+    // Flip a byte of the first member's content (after its 512-byte header).
+    bytes[600] ^= 0x55;
+    std::fs::write(&target, &bytes).unwrap();
+    let archive = tmp.path().join("bad.tar");
+    let st = Command::new("tar")
+        .arg("-cf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&dir)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    let out = inst.run(&["image", "import", path_str(&archive)]);
+    assert_eq!(out.status.code(), Some(125), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("diff id") && err.contains("digest mismatch"),
+        "{err}"
+    );
+    assert!(err.contains(&layer), "{err}");
+    assert_store_empty(&inst);
+}
+
+#[test]
+fn rmi_removes_image_and_unused_layers() {
+    let inst = Instance::with_busybox();
+    let id = inspect(&inst, "busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let short = &id[7..19];
+    inst.ok(&[
+        "image",
+        "import",
+        path_str(&test_image("busybox-oci.tar")),
+        "busybox:v2",
+    ]);
+    assert_eq!(
+        entries(&inst.root().join("image/layers")).len(),
+        2,
+        "layers are shared"
+    );
+
+    // Untagging one of two tags keeps the image.
+    assert_eq!(inst.ok(&["rmi", "busybox:v2"]), "Untagged: busybox:v2\n");
+    assert_eq!(inst.ok(&["images", "-q"]), format!("{short}\n"));
+
+    // A container using the image blocks removal.
+    let cdir = inst.root().join("containers/0123456789abcdef");
+    std::fs::create_dir_all(&cdir).unwrap();
+    std::fs::write(
+        cdir.join("config.json"),
+        format!(r#"{{"id": "0123456789abcdef0123", "image_id": "{id}"}}"#),
+    )
+    .unwrap();
+    let out = inst.run(&["rmi", "busybox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("Error: conflict: unable to remove repository reference \"busybox\" (must force) - container 0123456789ab is using its referenced image {short}\n")
+    );
+    let out = inst.run(&["rmi", "-f", short]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("image is being used by container 0123456789ab"));
+    std::fs::remove_dir_all(&cdir).unwrap();
+
+    // The last tag: untagged, deleted, and its layers with it.
+    let out = inst.ok(&["rmi", "busybox"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Untagged: busybox:latest");
+    assert!(lines.contains(&format!("Deleted: {id}").as_str()), "{out}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("Deleted: sha256:"))
+            .count(),
+        3,
+        "{out}"
+    );
+    assert_store_empty(&inst);
+    assert_eq!(
+        entries(&inst.root().join("image/blobs/sha256")),
+        Vec::<String>::new()
+    );
+
+    // Gone: Docker's wording, exit 1.
+    let out = inst.run(&["rmi", "busybox", "nope:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "Error: No such image: busybox:latest\nError: No such image: nope:1\n"
+    );
+}
+
+#[test]
+fn image_inspect_has_dockers_shape() {
+    let inst = Instance::with_busybox();
+    let v = inspect(&inst, "busybox");
+    let id = v["Id"].as_str().unwrap();
+    assert!(id.starts_with("sha256:") && id.len() == 71);
+    assert_eq!(v["RepoTags"], serde_json::json!(["busybox:latest"]));
+    assert!(v["RepoDigests"].is_array());
+    assert!(v["Created"].as_str().unwrap().contains('T'));
+    assert_eq!(v["Architecture"], "amd64");
+    assert_eq!(v["Os"], "linux");
+    assert!(v["Size"].as_u64().unwrap() > 100_000);
+    let config = &v["Config"];
+    for key in [
+        "Env",
+        "Cmd",
+        "Entrypoint",
+        "WorkingDir",
+        "User",
+        "Volumes",
+        "Labels",
+    ] {
+        assert!(config.get(key).is_some(), "Config.{key} missing: {config}");
+    }
+    assert!(config["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e.as_str().unwrap().starts_with("PATH=")));
+    assert_eq!(v["RootFS"]["Type"], "layers");
+    let layers = v["RootFS"]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(v["GraphDriver"]["Name"], "overlay2");
+    let upper = v["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
+    assert!(Path::new(upper).is_dir());
+    assert!(upper.contains(layers[1].as_str().unwrap().trim_start_matches("sha256:")));
+
+    // The same image by id, short id and full name; templates.
+    for r in [
+        id,
+        &id[7..19],
+        &id[7..10],
+        "docker.io/library/busybox:latest",
+    ] {
+        assert_eq!(
+            inst.ok(&["image", "inspect", "-f", "{{.Id}}", r]),
+            format!("{id}\n")
+        );
+    }
+    assert_eq!(
+        inst.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .RepoTags}} {{.RootFS.Type}} {{len .RootFS.Layers}}",
+            "busybox"
+        ]),
+        "[\"busybox:latest\"] layers 2\n"
+    );
+
+    // Missing: an empty array and Docker's error, exit 1.
+    let out = inst.run(&["image", "inspect", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "[]\n");
+    assert_eq!(stderr(&out), "Error: No such image: nope\n");
+}
+
+#[test]
+fn images_output_formats() {
+    let inst = Instance::with_busybox();
+    let id = inspect(&inst, "busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let table = inst.ok(&["images"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.starts_with("REPOSITORY   TAG       IMAGE ID       CREATED"));
+    assert_eq!(
+        inst.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "busybox:latest\n"
+    );
+    assert_eq!(inst.ok(&["image", "ls", "-q"]), format!("{}\n", &id[7..19]));
+    assert_eq!(inst.ok(&["images", "--no-trunc", "-q"]), format!("{id}\n"));
+    let json: Value =
+        serde_json::from_str(inst.ok(&["images", "--format", "json"]).trim()).unwrap();
+    assert_eq!(json["Repository"], "busybox");
+    assert_eq!(json["Tag"], "latest");
+    assert_eq!(json["ID"], &id[7..19]);
+    assert!(json["CreatedSince"].as_str().unwrap().ends_with(" ago"));
+    assert!(json["Size"].as_str().unwrap().ends_with("MB"));
+    // Filters and the reference argument.
+    assert_eq!(
+        inst.ok(&["images", "-q", "busybox"]),
+        format!("{}\n", &id[7..19])
+    );
+    assert_eq!(inst.ok(&["images", "-q", "other"]), "");
+    assert_eq!(inst.ok(&["images", "-q", "--filter", "dangling=true"]), "");
+    assert_eq!(
+        inst.ok(&["images", "-q", "--filter", "reference=busy*"]),
+        format!("{}\n", &id[7..19])
+    );
+}
+
+#[test]
+fn concurrent_imports_do_not_corrupt_the_store() {
+    let inst = Instance::new();
+    let sources = [
+        test_image("busybox"),
+        test_image("busybox-oci.tar"),
+        test_image("busybox-docker.tar"),
+        test_image("busybox"),
+    ];
+    let children: Vec<_> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, src)| {
+            inst.command(&["image", "import", path_str(src), &format!("c{i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let mut tags: Vec<String> = inst
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["c0:latest", "c1:latest", "c2:latest", "c3:latest"]);
+    let layers = entries(&inst.root().join("image/layers"));
+    assert_eq!(
+        layers.len(),
+        2,
+        "each layer unpacked once, no temp dir left: {layers:?}"
+    );
+
+    // Concurrent removals of all four tags leave an empty store.
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            inst.command(&["rmi", &format!("c{i}")])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    assert_store_empty(&inst);
+}
