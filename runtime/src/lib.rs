@@ -6,6 +6,7 @@
 //! - [`rootfs`]: overlayfs root, kernel filesystems, masked paths, pivot_root
 //! - [`process`]: namespaces, the in-child set-up until exec, supervision
 //! - [`cgroups`]: v1, hybrid and v2 behind one interface
+//! - [`network`]: bridges, veths, firewall, IPAM, ports, DNS files
 //! - [`bpf`]: loading, pinning and reading the eBPF meters
 //! - [`container`]: create / run / remove, built on the above
 //! - [`undo`]: the one mechanism that makes every host change undoable
@@ -15,6 +16,7 @@ pub mod bpf;
 pub mod cgroups;
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod paths;
 pub mod process;
 pub mod rootfs;

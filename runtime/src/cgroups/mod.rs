@@ -6,9 +6,11 @@
 
 mod container;
 mod layout;
+mod resources;
 
 pub use container::ContainerCgroups;
 pub use layout::{unified_mount, Layout};
+pub use resources::Resources;
 
 use std::path::{Path, PathBuf};
 

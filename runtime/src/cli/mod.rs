@@ -8,6 +8,8 @@ use ebrun::Paths;
 
 pub mod image;
 pub mod inspect;
+pub mod network_flags;
+pub mod resource_flags;
 pub mod rm;
 pub mod run;
 pub mod system;

@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     read_only: bool,
+    #[command(flatten)]
+    resources: super::resource_flags::ResourceFlags,
+    #[command(flatten)]
+    network: super::network_flags::NetworkFlags,
     /// The image to run.
     image: String,
     /// The command and its arguments.
@@ -96,6 +100,8 @@ impl RunArgs {
             interactive: self.interactive,
             read_only: self.read_only,
             auto_remove: self.rm,
+            resources: self.resources.to_resources()?,
+            network: self.network.to_spec()?,
         })
     }
 }

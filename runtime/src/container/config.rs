@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::ContainerCgroups;
+use crate::cgroups::{ContainerCgroups, Resources};
+use crate::network::{NetworkSpec, NetworkState};
 use crate::process::ProcessSpec;
 use crate::undo::HostChange;
 
@@ -27,6 +28,12 @@ pub struct ContainerConfig {
     pub cmd: Vec<String>,
     pub read_only: bool,
     pub auto_remove: bool,
+    /// Resource limits (`-m`, `--cpus`, ...).
+    #[serde(default)]
+    pub resources: Resources,
+    /// Networking (`--net`, `-p`, `--dns`, ...).
+    #[serde(default)]
+    pub network: NetworkSpec,
     /// Image layer directories, bottom first.
     pub layers: Vec<PathBuf>,
     /// Host changes that live as long as the container; `rm` undoes them.
@@ -69,6 +76,9 @@ pub struct ContainerState {
     /// or at `rm` (counters stay readable until the container is removed).
     #[serde(default)]
     pub run_changes: Vec<HostChange>,
+    /// What the network set-up made for the current run (addresses, ports).
+    #[serde(default)]
+    pub network: NetworkState,
 }
 
 impl Default for ContainerState {
@@ -82,6 +92,7 @@ impl Default for ContainerState {
             finished_at: None,
             cgroups: None,
             run_changes: Vec::new(),
+            network: NetworkState::default(),
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         tty: spec.tty,
         interactive: spec.interactive,
     };
+    spec.network.validate(paths)?;
     if !process.cwd.is_absolute() {
         return Err(ContainerError::InvalidFlag {
             flag: "--workdir",
@@ -97,6 +98,8 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         .map_err(io_err("write", &hostname_file))?;
     let hosts_file = dir.join("hosts");
     std::fs::write(&hosts_file, HOSTS).map_err(io_err("write", &hosts_file))?;
+    let resolv_file = dir.join("resolv.conf");
+    std::fs::write(&resolv_file, host_resolv_conf()).map_err(io_err("write", &resolv_file))?;
 
     let config = ContainerConfig {
         id: id.clone(),
@@ -109,6 +112,8 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         cmd,
         read_only: spec.read_only,
         auto_remove: spec.auto_remove,
+        resources: spec.resources.clone(),
+        network: spec.network.clone(),
         layers: images.layer_dirs(&image),
         changes: journal.changes().to_vec(),
     };
@@ -117,4 +122,21 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
     journal.commit();
     tracing::debug!(id = %config.id, name = %config.name, "container created");
     Ok(Created { config })
+}
+
+/// The host's /etc/resolv.conf without loopback resolvers (unreachable from a container's
+/// own network namespace), as Docker filters it. The network set-up may rewrite it.
+fn host_resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    host.lines()
+        .filter(|line| {
+            let mut words = line.split_whitespace();
+            !(words.next() == Some("nameserver")
+                && words
+                    .next()
+                    .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+                    .is_some_and(|a| a.is_loopback()))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }

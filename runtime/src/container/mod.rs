@@ -9,6 +9,7 @@ mod names;
 mod remove;
 mod run;
 mod spec;
+mod start;
 mod store;
 
 pub use config::{ContainerConfig, ContainerState, Status};
@@ -33,6 +34,8 @@ pub enum ContainerError {
     Bpf(#[from] crate::bpf::BpfError),
     #[error("{0}")]
     Process(#[from] crate::process::ProcessError),
+    #[error("{0}")]
+    Network(#[from] crate::network::NetworkError),
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,

@@ -30,6 +30,10 @@ pub struct RunSpec {
     pub read_only: bool,
     /// `--rm`
     pub auto_remove: bool,
+    /// `-m`, `--cpus`, `--pids-limit`, ... (see the cgroups module).
+    pub resources: crate::cgroups::Resources,
+    /// `--net`, `-p`, `--dns`, `--add-host`, ... (see the network module).
+    pub network: crate::network::NetworkSpec,
 }
 
 /// Default PATH when neither the image nor the user sets one (Docker's).

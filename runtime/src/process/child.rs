@@ -25,8 +25,12 @@ pub(super) struct ChildContext<'a> {
     pub go: RawFd,
     /// Write end of the error pipe (close-on-exec: EOF tells the parent exec worked).
     pub errors: RawFd,
-    /// The parent's ends of the pipes and the pty master.
-    pub close_in_child: [Option<RawFd>; 3],
+    /// The parent's ends of the pipes and of the console socket.
+    pub close_in_child: [Option<RawFd>; 6],
+    /// With piped stdio: the child's ends for stdin, stdout, stderr.
+    pub stdio: [Option<RawFd>; 3],
+    /// `--net container:X`: the namespace to join.
+    pub join_netns: Option<RawFd>,
     /// With `-t`: the socket to send the terminal's master to the parent over.
     pub console: Option<RawFd>,
     pub devnull: RawFd,
@@ -62,6 +66,13 @@ pub(super) fn run(ctx: &ChildContext<'_>) -> isize {
 
 fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
     let spec = ctx.spec;
+    if let Some(fd) = ctx.join_netns {
+        // SAFETY: `fd` is an open namespace file descriptor owned by this process.
+        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
+            .map_err(fail(EXIT_RUNTIME, "join network namespace"))?;
+        let _ = close(fd);
+    }
     unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail(EXIT_RUNTIME, "cgroup namespace"))?;
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
     rootfs::setup(ctx.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
@@ -119,17 +130,26 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
 }
 
 /// stdin/stdout/stderr: a terminal on the container's devpts with `-t` (its master goes
-/// to the parent); otherwise the caller's, stdin from /dev/null unless `-i`.
+/// to the parent); otherwise the pipes of a monitor or the caller's own, stdin from
+/// /dev/null unless `-i`.
 fn stdio(ctx: &ChildContext<'_>) -> Result<(), Failure> {
     if let Some(console) = ctx.console {
         let master = super::pty::open_in_container().map_err(fail(EXIT_RUNTIME, "terminal"))?;
         super::pty::send_fd(console, master.as_raw_fd())
             .map_err(fail(EXIT_RUNTIME, "send terminal"))?;
         let _ = close(console);
-    } else if !ctx.spec.interactive {
-        // SAFETY: both fds are open in this process; dup2 onto stdin.
-        if unsafe { libc::dup2(ctx.devnull, 0) } < 0 {
-            return Err((EXIT_RUNTIME, "dup2 /dev/null".into()));
+    } else {
+        let stdin = ctx.stdio[0].or((!ctx.spec.interactive).then_some(ctx.devnull));
+        for (target, fd) in [(0, stdin), (1, ctx.stdio[1]), (2, ctx.stdio[2])] {
+            if let Some(fd) = fd {
+                // SAFETY: both fds are open in this process; dup2 onto a standard descriptor.
+                if unsafe { libc::dup2(fd, target) } < 0 {
+                    return Err((EXIT_RUNTIME, "dup2 stdio".into()));
+                }
+            }
+        }
+        for fd in ctx.stdio.into_iter().flatten() {
+            let _ = close(fd);
         }
     }
     let _ = close(ctx.devnull);

@@ -13,7 +13,7 @@ mod user;
 
 pub use caps::DEFAULT_CAPABILITIES;
 pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
-pub use spawn::{spawn, Spawned, StartFailure};
+pub use spawn::{spawn, Spawned, StartFailure, StdioMode};
 pub use supervise::{supervise, ExitStatus};
 pub use user::UserSpec;
 

@@ -11,20 +11,34 @@ use nix::unistd::Pid;
 
 use super::child::{self, ChildContext};
 use super::{supervise, ProcessError, ProcessSpec};
+use crate::network::NetnsMode;
 use crate::rootfs::RootfsSpec;
 
 /// Stack for the cloned child. The child runs in its own copy of the address space (no
 /// CLONE_VM), so this only needs to be big enough for the set-up code before exec.
 const CHILD_STACK: usize = 1 << 20;
 
-/// Namespaces every container gets. The cgroup namespace is entered by the child itself,
-/// after the parent has moved it into its cgroups, so that its cgroup becomes the root.
-fn namespaces() -> CloneFlags {
-    CloneFlags::CLONE_NEWNS
+/// Namespaces every container gets (the network namespace depends on `--net`). The cgroup
+/// namespace is entered by the child itself, after the parent has moved it into its cgroups,
+/// so that its cgroup becomes the root.
+fn namespaces(netns: &NetnsMode) -> CloneFlags {
+    let base = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWIPC;
+    match netns {
+        NetnsMode::New => base | CloneFlags::CLONE_NEWNET,
+        NetnsMode::Host | NetnsMode::Join(_) => base,
+    }
+}
+
+/// Where the container's stdin, stdout and stderr go (ignored with `-t`: the terminal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioMode {
+    /// The caller's own (foreground `ebrun run`); stdin is /dev/null unless `-i`.
+    Inherit,
+    /// Pipes the caller reads (and writes, with `-i`): a detached container's monitor.
+    Piped,
 }
 
 /// A child held before exec.
@@ -35,6 +49,10 @@ pub struct Spawned {
     console: Option<std::os::unix::net::UnixStream>,
     /// With `-t`, once started: the master side of the container's terminal.
     pub pty_master: Option<OwnedFd>,
+    /// With [`StdioMode::Piped`]: the container's stdout and stderr, and its stdin with `-i`.
+    pub stdout: Option<File>,
+    pub stderr: Option<File>,
+    pub stdin: Option<File>,
 }
 
 /// Why the container's process did not start: Docker's exit code and message.
@@ -50,9 +68,43 @@ impl std::fmt::Display for StartFailure {
     }
 }
 
+/// The pipes of [`StdioMode::Piped`]: (parent's end, child's end) per stream.
+struct Pipes {
+    stdin: Option<(OwnedFd, OwnedFd)>,
+    stdout: Option<(OwnedFd, OwnedFd)>,
+    stderr: Option<(OwnedFd, OwnedFd)>,
+}
+
+fn pipes(spec: &ProcessSpec, mode: StdioMode) -> nix::Result<Pipes> {
+    if mode == StdioMode::Inherit || spec.tty {
+        return Ok(Pipes {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        });
+    }
+    let out = |p: (OwnedFd, OwnedFd)| (p.0, p.1);
+    let stdin = if spec.interactive {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        Some((w, r))
+    } else {
+        None
+    };
+    Ok(Pipes {
+        stdin,
+        stdout: Some(out(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)),
+        stderr: Some(out(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)),
+    })
+}
+
 /// Clones the container's first process into new namespaces. It waits for [`Spawned::start`].
 /// The forwarded signals are blocked in the caller from here on (see [`supervise`]).
-pub fn spawn(spec: &ProcessSpec, rootfs: &RootfsSpec) -> Result<Spawned, ProcessError> {
+pub fn spawn(
+    spec: &ProcessSpec,
+    rootfs: &RootfsSpec,
+    netns: &NetnsMode,
+    stdio: StdioMode,
+) -> Result<Spawned, ProcessError> {
     let sys = |op| move |source| ProcessError::Sys { op, source };
     let (go_rx, go_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let (err_rx, err_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
@@ -72,6 +124,21 @@ pub fn spawn(spec: &ProcessSpec, rootfs: &RootfsSpec) -> Result<Spawned, Process
             source,
         })?
         .into();
+    let join_netns: Option<OwnedFd> = match netns {
+        NetnsMode::Join(path) => Some(
+            File::open(path)
+                .map_err(|source| ProcessError::Io {
+                    op: "open network namespace",
+                    source,
+                })?
+                .into(),
+        ),
+        _ => None,
+    };
+    let pipes = pipes(spec, stdio).map_err(sys("pipe"))?;
+    let raw = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(_, child)| child.as_raw_fd());
+    let parent_end =
+        |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(parent, _)| parent.as_raw_fd());
     let ctx = ChildContext {
         spec,
         rootfs,
@@ -81,20 +148,25 @@ pub fn spawn(spec: &ProcessSpec, rootfs: &RootfsSpec) -> Result<Spawned, Process
             Some(go_tx.as_raw_fd()),
             Some(err_rx.as_raw_fd()),
             console_parent.as_ref().map(|s| s.as_raw_fd()),
+            parent_end(&pipes.stdin),
+            parent_end(&pipes.stdout),
+            parent_end(&pipes.stderr),
         ],
         console: console_child.as_ref().map(|s| s.as_raw_fd()),
         devnull: devnull.as_raw_fd(),
+        stdio: [raw(&pipes.stdin), raw(&pipes.stdout), raw(&pipes.stderr)],
+        join_netns: join_netns.as_ref().map(|f| f.as_raw_fd()),
     };
     supervise::block_forwarded_signals().map_err(sys("block signals"))?;
     let mut stack = vec![0u8; CHILD_STACK];
-    // SAFETY: this process is single-threaded on the run path, so the child's copy of the
+    // SAFETY: the caller is single-threaded on the run path, so the child's copy of the
     // address space is consistent (no lock held by another thread). The callback never
     // returns into the parent's frames: it ends in exec or _exit.
     let pid = unsafe {
         nix::sched::clone(
             Box::new(|| child::run(&ctx)),
             &mut stack,
-            namespaces(),
+            namespaces(netns),
             Some(nix::sys::signal::Signal::SIGCHLD as i32),
         )
     }
@@ -104,12 +176,17 @@ pub fn spawn(spec: &ProcessSpec, rootfs: &RootfsSpec) -> Result<Spawned, Process
     drop(err_tx);
     drop(console_child);
     drop(devnull);
+    drop(join_netns);
+    let parent_file = |p: Option<(OwnedFd, OwnedFd)>| p.map(|(parent, _child)| File::from(parent));
     Ok(Spawned {
         pid,
         go: File::from(go_tx),
         errors: File::from(err_rx),
         console: console_parent,
         pty_master: None,
+        stdin: parent_file(pipes.stdin),
+        stdout: parent_file(pipes.stdout),
+        stderr: parent_file(pipes.stderr),
     })
 }
 

@@ -1,0 +1,176 @@
+//! Starting a created container and recording its end: the steps shared by a foreground
+//! `ebrun run` and a detached container's monitor.
+//!
+//! start: cgroups (+ limits) -> eBPF meters -> clone into namespaces -> into the cgroups ->
+//! network wiring -> release to exec. Each step is journaled; if any fails, the done ones are
+//! undone. finish: the run's cgroups and network go; counters stay readable until `rm`.
+
+use super::config::{now_rfc3339, ContainerConfig, ContainerState, Status};
+use super::store::ContainerStore;
+use super::ContainerError;
+use crate::cgroups::{ContainerCgroups, Layout};
+use crate::process::{self, Spawned, StdioMode};
+use crate::rootfs::{BindFile, RootfsSpec};
+use crate::undo::{undo_all, HostChange, Journal};
+use crate::{bpf, network, Paths};
+
+/// A container whose process has exec'ed.
+pub struct Started {
+    pub spawned: Spawned,
+    pub state: ContainerState,
+}
+
+/// The files Docker bind-mounts into every container, from its directory.
+pub const BIND_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
+
+/// The root filesystem of a container.
+fn rootfs_spec(paths: &Paths, config: &ContainerConfig) -> RootfsSpec {
+    let dir = paths.container_dir(&config.id);
+    RootfsSpec {
+        layers: config.layers.clone(),
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        merged: dir.join("merged"),
+        bind_files: BIND_FILES
+            .iter()
+            .map(|name| BindFile {
+                source: dir.join(name),
+                destination: format!("/etc/{name}").into(),
+            })
+            .collect(),
+        read_only: config.read_only,
+    }
+}
+
+/// Registers the container's cgroup with the eBPF meters. A meter that cannot load costs
+/// only that meter: the container runs anyway, with one warning.
+fn attach_meters(paths: &Paths, cgroups: &ContainerCgroups, journal: &mut Journal) {
+    if cgroups.cgroup_id == 0 {
+        return;
+    }
+    let pin_dir = paths.bpffs_dir();
+    let result = bpf::ensure_loaded(&pin_dir, &paths.root().join("bpf.lock"))
+        .and_then(|()| bpf::register_cgroup(&pin_dir, cgroups.cgroup_id));
+    match result {
+        Ok(()) => journal.record(HostChange::BpfCgroup {
+            pin_dir,
+            cgroup_id: cgroups.cgroup_id,
+        }),
+        Err(e) => tracing::warn!(error = %e, "eBPF meters unavailable for this container"),
+    }
+}
+
+/// Starts `config`'s process. On failure everything this run did is undone and the state
+/// records the error (Docker's "created" container with exit code 125/126/127).
+pub fn start(
+    paths: &Paths,
+    config: &ContainerConfig,
+    stdio: StdioMode,
+) -> Result<Started, ContainerError> {
+    let containers = ContainerStore::new(paths);
+    let mut state = containers.load_state(&config.id)?;
+    // Counters of an earlier run of this container are dropped with its old cgroup id.
+    undo_all(&std::mem::take(&mut state.run_changes));
+    match start_steps(paths, config, stdio, state.clone()) {
+        Ok(started) => Ok(started),
+        Err(e) => {
+            state.status = Status::Created;
+            state.pid = 0;
+            state.exit_code = e.exit_code();
+            state.error = e.to_string();
+            state.finished_at = Some(now_rfc3339());
+            if containers.dir(&config.id).exists() {
+                containers.save_state(&config.id, &state)?;
+            }
+            Err(e)
+        }
+    }
+}
+
+fn start_steps(
+    paths: &Paths,
+    config: &ContainerConfig,
+    stdio: StdioMode,
+    mut state: ContainerState,
+) -> Result<Started, ContainerError> {
+    let containers = ContainerStore::new(paths);
+    let mut journal = Journal::new();
+    let cgroups =
+        ContainerCgroups::create(Layout::detect(), paths.prefix(), &config.id, &mut journal)?;
+    cgroups.apply(&config.resources)?;
+    attach_meters(paths, &cgroups, &mut journal);
+    let netns = config.network.netns_mode(paths)?;
+    let rootfs = rootfs_spec(paths, config);
+    let mut spawned = process::spawn(&config.process, &rootfs, &netns, stdio)?;
+    let pid = spawned.pid.as_raw();
+    let placed = cgroups
+        .add_process(pid)
+        .map_err(ContainerError::from)
+        .and_then(|()| {
+            network::setup(
+                paths,
+                &config.id,
+                &containers.dir(&config.id),
+                &config.network,
+                pid,
+                &mut journal,
+            )
+            .map_err(ContainerError::from)
+        });
+    let network_state = match placed {
+        Ok(n) => n,
+        Err(e) => {
+            spawned.abort();
+            return Err(e);
+        }
+    };
+    state.status = Status::Running;
+    state.pid = pid;
+    state.exit_code = 0;
+    state.error.clear();
+    state.started_at = Some(now_rfc3339());
+    state.finished_at = None;
+    state.cgroups = Some(cgroups);
+    state.network = network_state;
+    state.run_changes = journal.changes().to_vec();
+    if let Err(e) = containers.save_state(&config.id, &state) {
+        spawned.abort();
+        return Err(e);
+    }
+    spawned.start().map_err(ContainerError::Start)?;
+    journal.commit();
+    Ok(Started { spawned, state })
+}
+
+/// Records the end of a run: its cgroups and network go now; counters stay until `rm`.
+pub fn finish(
+    paths: &Paths,
+    config: &ContainerConfig,
+    mut state: ContainerState,
+    outcome: &Result<i32, ContainerError>,
+) -> Result<ContainerState, ContainerError> {
+    let (kept, undo): (Vec<HostChange>, Vec<HostChange>) = std::mem::take(&mut state.run_changes)
+        .into_iter()
+        .partition(|c| matches!(c, HostChange::BpfCgroup { .. }));
+    undo_all(&undo);
+    state.pid = 0;
+    state.run_changes = kept;
+    state.finished_at = Some(now_rfc3339());
+    match outcome {
+        Ok(code) => {
+            state.status = Status::Exited;
+            state.exit_code = *code;
+        }
+        Err(e) => {
+            state.status = Status::Exited;
+            state.exit_code = e.exit_code();
+            state.error = e.to_string();
+        }
+    }
+    let containers = ContainerStore::new(paths);
+    // `rm -f` from another ebrun may have removed the container meanwhile.
+    if containers.dir(&config.id).exists() {
+        containers.save_state(&config.id, &state)?;
+    }
+    Ok(state)
+}
