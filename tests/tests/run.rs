@@ -118,6 +118,7 @@ fn host_mounts_are_invisible_and_root_is_overlay() {
         "/dev/shm",
         "/etc/hostname",
         "/etc/hosts",
+        "/etc/resolv.conf",
         "/proc",
         "/sys",
     ];
