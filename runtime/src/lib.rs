@@ -10,10 +10,12 @@
 //! - [`bpf`]: loading, pinning and reading the eBPF meters
 //! - [`container`]: create / run / remove, built on the above
 //! - [`undo`]: the one mechanism that makes every host change undoable
+//! - [`format`]: Docker-style tables, sizes, durations and `--format` templates
 //! - [`state`]: atomic state files and locks
 
 pub mod bpf;
 pub mod cgroups;
+pub mod format;
 pub mod container;
 pub mod image;
 pub mod network;

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use ebrun::image::display::{self, Table};
+use ebrun::format::display::{self, Table};
 use ebrun::image::reference::{familiar_match, Reference};
-use ebrun::image::template::Template;
+use ebrun::format::template::Template;
 use ebrun::image::{inspect, ImageError, ImageRecord, ImageStore, ImportOutcome};
 
 use super::Context;

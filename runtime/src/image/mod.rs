@@ -14,7 +14,6 @@
 
 pub mod compression;
 pub mod digest;
-pub mod display;
 mod error;
 pub mod import;
 pub mod inspect;
@@ -23,7 +22,6 @@ mod record;
 pub mod reference;
 mod remove;
 pub mod store;
-pub mod template;
 
 #[cfg(test)]
 mod tests;
