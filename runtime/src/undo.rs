@@ -20,6 +20,24 @@ pub enum HostChange {
     Cgroup { path: PathBuf },
     /// A cgroup2 id registered in the pinned BPF maps of the instance pinned at `pin_dir`.
     BpfCgroup { pin_dir: PathBuf, cgroup_id: u64 },
+    /// A container's network endpoint record: its address and host-port allocations.
+    NetworkEndpoint { root: PathBuf, container_id: String },
+    /// The host end of a container's veth pair. It goes by itself with the container's
+    /// network namespace; deleted on undo only while process `pid` (started at
+    /// `pid_start`) still holds that namespace.
+    Veth {
+        name: String,
+        #[serde(default)]
+        pid: i32,
+        #[serde(default)]
+        pid_start: u64,
+    },
+    /// nftables rules added to a chain of ebrun's `inet` table, by handle.
+    NftRules {
+        table: String,
+        chain: String,
+        handles: Vec<u64>,
+    },
 }
 
 impl HostChange {
@@ -33,6 +51,17 @@ impl HostChange {
             HostChange::Cgroup { path } => remove_cgroup_dir(path),
             HostChange::BpfCgroup { pin_dir, cgroup_id } => {
                 crate::bpf::forget_cgroup(pin_dir, *cgroup_id).map_err(std::io::Error::other)
+            }
+            HostChange::NetworkEndpoint { root, container_id } => {
+                crate::network::undo_endpoint(root, container_id).map_err(std::io::Error::other)
+            }
+            HostChange::Veth {
+                name,
+                pid,
+                pid_start,
+            } => crate::network::undo_veth(name, *pid, *pid_start).map_err(std::io::Error::other),
+            HostChange::NftRules { table, handles, .. } => {
+                crate::network::undo_rules(table, handles).map_err(std::io::Error::other)
             }
         }
     }

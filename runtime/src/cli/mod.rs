@@ -8,7 +8,9 @@ use ebrun::Paths;
 
 pub mod image;
 pub mod inspect;
+pub mod network;
 pub mod network_flags;
+pub mod port;
 pub mod resource_flags;
 pub mod rm;
 pub mod run;
@@ -60,6 +62,11 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// Return low-level information on containers.
     Inspect(inspect::InspectArgs),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// List port mappings or a specific mapping for the container.
+    Port(port::PortArgs),
     /// Manage this ebrun instance.
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -74,6 +81,8 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Run(args) => run::run(ctx, args),
         Command::Rm(args) => rm::rm(ctx, args),
         Command::Inspect(args) => inspect::inspect(ctx, args),
+        Command::Network(cmd) => network::network_command(ctx, cmd),
+        Command::Port(args) => port::port(ctx, args),
         Command::System(cmd) => system::system(ctx, cmd),
     }
 }

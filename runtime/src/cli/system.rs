@@ -38,6 +38,10 @@ fn teardown(ctx: &Context) -> Result<i32> {
             failures += 1;
         }
     }
+    if let Err(e) = ebrun::network::teardown(&ctx.paths) {
+        eprintln!("ebrun: {e}");
+        failures += 1;
+    }
     for base in ebrun::cgroups::hierarchy_roots() {
         let dir = base.join(ctx.paths.prefix());
         if dir.exists() {

@@ -1,0 +1,692 @@
+//! The firewall: nftables, in a table of ebrun's own (ARCHITECTURE.md point 8).
+//!
+//! Table `inet <prefix>` (e.g. `inet ebrun`), built with the `nftables` crate (typed JSON, no
+//! quoting of names by hand) and applied by `nft -j -f -`, one atomic transaction per change:
+//!
+//! - base chains `prerouting`/`output` (nat, dstnat) jump to `published` for local
+//!   destinations: one DNAT rule per published port, added and deleted by handle, so a
+//!   container's start or exit never touches another container's rules;
+//! - base chain `postrouting` (nat, srcnat) jumps to `masquerade`: outbound masquerade per
+//!   network, hairpin (a container reaching a published port of its own network) and
+//!   127.0.0.1 (with `route_localnet` on ebrun's bridges);
+//! - base chain `forward` (filter) jumps to `isolation`: networks cannot reach each other
+//!   (published ports excepted) and `--internal` networks have no way out.
+//!
+//! Per-network chains are re-rendered (flushed and refilled) when networks change; the
+//! rendering last applied is cached so unchanged networks cost nothing. Nobody else's rules
+//! are touched, except that, as Docker does with iptables, accept rules for ebrun's bridges
+//! are inserted at the top of the iptables `FORWARD` chains (`ip filter FORWARD`,
+//! `ip6 filter FORWARD`) when they exist, each marked with a comment naming the instance and
+//! removed with its bridge (see [`sync_forward_accepts`]).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nftables::expr::{self, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField};
+use nftables::schema::{self, Chain, NfCmd, NfListObject, NfObject, Nftables, Rule, Table};
+use nftables::stmt::{self, Match, Operator, Statement, NAT};
+use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use serde_json::Value;
+
+use super::spec::Proto;
+use super::store::NetworkRecord;
+use super::NetworkError;
+use crate::Paths;
+
+/// The chain holding one DNAT rule per published port.
+pub const PUBLISHED: &str = "published";
+const MASQUERADE: &str = "masquerade";
+const ISOLATION: &str = "isolation";
+
+/// A published port as the firewall needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dnat {
+    /// `None`: any local address of the family of `to`.
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub proto: Proto,
+    pub to: IpAddr,
+    pub to_port: u16,
+}
+
+fn s(v: &str) -> Expression<'static> {
+    Expression::String(Cow::Owned(v.to_string()))
+}
+
+fn meta(key: MetaKey) -> Expression<'static> {
+    Expression::Named(NamedExpression::Meta(Meta { key }))
+}
+
+fn payload(protocol: &str, field: &str) -> Expression<'static> {
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: Cow::Owned(protocol.to_string()),
+            field: Cow::Owned(field.to_string()),
+        },
+    )))
+}
+
+fn matches(
+    left: Expression<'static>,
+    op: Operator,
+    right: Expression<'static>,
+) -> Statement<'static> {
+    Statement::Match(Match { left, right, op })
+}
+
+fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
+    matches(left, Operator::EQ, right)
+}
+
+fn prefix(net: ipnet::IpNet) -> Expression<'static> {
+    Expression::Named(NamedExpression::Prefix(expr::Prefix {
+        addr: Box::new(s(&net.network().to_string())),
+        len: u32::from(net.prefix_len()),
+    }))
+}
+
+fn ct(key: &str) -> Expression<'static> {
+    Expression::Named(NamedExpression::CT(expr::CT {
+        key: Cow::Owned(key.to_string()),
+        family: None,
+        dir: None,
+    }))
+}
+
+fn ip_proto(addr: &IpAddr) -> &'static str {
+    if addr.is_ipv4() {
+        "ip"
+    } else {
+        "ip6"
+    }
+}
+
+fn masquerade() -> Statement<'static> {
+    Statement::Masquerade(None)
+}
+
+/// The table of one instance.
+#[derive(Debug, Clone)]
+pub struct Firewall {
+    table: String,
+    cache: std::path::PathBuf,
+}
+
+fn cmd(c: NfCmd<'static>) -> NfObject<'static> {
+    NfObject::CmdObject(c)
+}
+
+impl Firewall {
+    pub fn new(paths: &Paths) -> Self {
+        Firewall {
+            table: paths.prefix().to_string(),
+            cache: paths.root().join("network").join("firewall.json"),
+        }
+    }
+
+    /// The table named `table` (for undoing rules by handle; no cache).
+    pub fn for_table(table: &str) -> Self {
+        Firewall {
+            table: table.to_string(),
+            cache: std::path::PathBuf::new(),
+        }
+    }
+
+    /// `inet <prefix>`.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    fn rule(
+        &self,
+        chain: &str,
+        expr: Vec<Statement<'static>>,
+        comment: Option<String>,
+    ) -> Rule<'static> {
+        Rule {
+            family: NfFamily::INet,
+            table: Cow::Owned(self.table.clone()),
+            chain: Cow::Owned(chain.to_string()),
+            expr: Cow::Owned(expr),
+            handle: None,
+            index: None,
+            comment: comment.map(Cow::Owned),
+        }
+    }
+
+    fn chain(&self, name: &str, base: Option<(NfChainType, NfHook, i32)>) -> Chain<'static> {
+        Chain {
+            family: NfFamily::INet,
+            table: Cow::Owned(self.table.clone()),
+            name: Cow::Owned(name.to_string()),
+            newname: None,
+            handle: None,
+            _type: base.map(|b| b.0),
+            hook: base.map(|b| b.1),
+            prio: base.map(|b| b.2),
+            dev: None,
+            policy: base.map(|_| NfChainPolicy::Accept),
+        }
+    }
+
+    /// The batch that (re)creates the table's chains and the per-network rules.
+    fn render_networks(&self, networks: &[NetworkRecord]) -> Vec<NfObject<'static>> {
+        let mut out = vec![cmd(NfCmd::Add(NfListObject::Table(Table {
+            family: NfFamily::INet,
+            name: Cow::Owned(self.table.clone()),
+            handle: None,
+        })))];
+        let local = Statement::Match(Match {
+            left: Expression::Named(NamedExpression::Fib(expr::Fib {
+                result: expr::FibResult::Type,
+                flags: HashSet::from([expr::FibFlag::Daddr]),
+            })),
+            right: s("local"),
+            op: Operator::EQ,
+        });
+        let jump = |target: &str| {
+            Statement::Jump(stmt::JumpTarget {
+                target: Cow::Owned(target.to_string()),
+            })
+        };
+        let bases = [
+            (
+                "prerouting",
+                NfChainType::NAT,
+                NfHook::Prerouting,
+                -100,
+                vec![local.clone(), jump(PUBLISHED)],
+            ),
+            (
+                "output",
+                NfChainType::NAT,
+                NfHook::Output,
+                -100,
+                vec![local, jump(PUBLISHED)],
+            ),
+            (
+                "postrouting",
+                NfChainType::NAT,
+                NfHook::Postrouting,
+                100,
+                vec![jump(MASQUERADE)],
+            ),
+            (
+                "forward",
+                NfChainType::Filter,
+                NfHook::Forward,
+                0,
+                vec![jump(ISOLATION)],
+            ),
+        ];
+        for name in [PUBLISHED, MASQUERADE, ISOLATION] {
+            out.push(cmd(NfCmd::Add(NfListObject::Chain(self.chain(name, None)))));
+        }
+        for (name, ty, hook, prio, rule) in bases {
+            out.push(cmd(NfCmd::Add(NfListObject::Chain(
+                self.chain(name, Some((ty, hook, prio))),
+            ))));
+            out.push(cmd(NfCmd::Flush(schema::FlushObject::Chain(
+                self.chain(name, None),
+            ))));
+            out.push(cmd(NfCmd::Add(NfListObject::Rule(
+                self.rule(name, rule, None),
+            ))));
+        }
+        for name in [MASQUERADE, ISOLATION] {
+            out.push(cmd(NfCmd::Flush(schema::FlushObject::Chain(
+                self.chain(name, None),
+            ))));
+        }
+        let add = |out: &mut Vec<NfObject<'static>>, chain: &str, e: Vec<Statement<'static>>| {
+            out.push(cmd(NfCmd::Add(NfListObject::Rule(
+                self.rule(chain, e, None),
+            ))));
+        };
+        // Published ports are reachable from every network (Docker's behaviour with proxies).
+        add(
+            &mut out,
+            ISOLATION,
+            vec![
+                matches(ct("status"), Operator::IN, s("dnat")),
+                Statement::Accept(None),
+            ],
+        );
+        let bridges: Vec<&NetworkRecord> = networks.iter().filter(|n| n.is_bridge()).collect();
+        for n in &bridges {
+            let br = || s(&n.bridge);
+            if n.internal {
+                add(
+                    &mut out,
+                    ISOLATION,
+                    vec![
+                        eq(meta(MetaKey::Iifname), br()),
+                        matches(meta(MetaKey::Oifname), Operator::NEQ, br()),
+                        Statement::Drop(None),
+                    ],
+                );
+                add(
+                    &mut out,
+                    ISOLATION,
+                    vec![
+                        eq(meta(MetaKey::Oifname), br()),
+                        matches(meta(MetaKey::Iifname), Operator::NEQ, br()),
+                        Statement::Drop(None),
+                    ],
+                );
+            }
+            let others: Vec<&str> = bridges
+                .iter()
+                .filter(|o| o.bridge != n.bridge)
+                .map(|o| o.bridge.as_str())
+                .collect();
+            if !others.is_empty() {
+                let set = Expression::Named(NamedExpression::Set(
+                    others
+                        .iter()
+                        .map(|b| expr::SetItem::Element(s(b)))
+                        .collect(),
+                ));
+                add(
+                    &mut out,
+                    ISOLATION,
+                    vec![
+                        eq(meta(MetaKey::Iifname), br()),
+                        eq(meta(MetaKey::Oifname), set),
+                        Statement::Drop(None),
+                    ],
+                );
+            }
+            let subnets: Vec<ipnet::IpNet> = n
+                .subnet
+                .map(ipnet::IpNet::V4)
+                .into_iter()
+                .chain(n.subnet_v6.filter(|_| n.ipv6).map(ipnet::IpNet::V6))
+                .collect();
+            for net in &subnets {
+                let family = if matches!(net, ipnet::IpNet::V4(_)) {
+                    "ip"
+                } else {
+                    "ip6"
+                };
+                // Hairpin: a container reaching a published port of its own network.
+                add(
+                    &mut out,
+                    MASQUERADE,
+                    vec![
+                        eq(meta(MetaKey::Oifname), br()),
+                        eq(payload(family, "saddr"), prefix(*net)),
+                        matches(ct("status"), Operator::IN, s("dnat")),
+                        masquerade(),
+                    ],
+                );
+                if !n.internal {
+                    add(
+                        &mut out,
+                        MASQUERADE,
+                        vec![
+                            eq(payload(family, "saddr"), prefix(*net)),
+                            matches(meta(MetaKey::Oifname), Operator::NEQ, br()),
+                            masquerade(),
+                        ],
+                    );
+                }
+            }
+            if !n.existing_bridge {
+                // The host reaching a port published on 127.0.0.1 (route_localnet).
+                let lo: ipnet::IpNet = "127.0.0.0/8".parse().expect("valid prefix");
+                add(
+                    &mut out,
+                    MASQUERADE,
+                    vec![
+                        eq(meta(MetaKey::Oifname), br()),
+                        eq(payload("ip", "saddr"), prefix(lo)),
+                        masquerade(),
+                    ],
+                );
+            }
+        }
+        out
+    }
+
+    /// Brings the table's chains and per-network rules up to date with `networks`. Skipped
+    /// when the same rendering was applied last, unless `force` (a bridge was just created,
+    /// or the table may have been removed).
+    pub fn sync_networks(
+        &self,
+        networks: &[NetworkRecord],
+        force: bool,
+    ) -> Result<(), NetworkError> {
+        let batch = Nftables {
+            objects: Cow::Owned(self.render_networks(networks)),
+        };
+        let json = serde_json::to_vec(&batch).map_err(|e| NetworkError::Firewall(e.to_string()))?;
+        if !force && std::fs::read(&self.cache).is_ok_and(|c| c == json) {
+            return Ok(());
+        }
+        run_nft(&json, false)?;
+        crate::state::write_atomic(&self.cache, &json)?;
+        Ok(())
+    }
+
+    /// Adds one DNAT rule per entry, marked with `owner` (the container id); returns their
+    /// handles.
+    pub fn add_dnat(&self, rules: &[Dnat], owner: &str) -> Result<Vec<u64>, NetworkError> {
+        if rules.is_empty() {
+            return Ok(Vec::new());
+        }
+        let objects: Vec<NfObject<'static>> = rules
+            .iter()
+            .map(|r| {
+                cmd(NfCmd::Add(NfListObject::Rule(self.rule(
+                    PUBLISHED,
+                    dnat_rule(r),
+                    Some(owner.to_string()),
+                ))))
+            })
+            .collect();
+        let json = serde_json::to_vec(&Nftables {
+            objects: Cow::Owned(objects),
+        })
+        .map_err(|e| NetworkError::Firewall(e.to_string()))?;
+        let echoed = run_nft(&json, true)?;
+        let handles: Vec<u64> = echoed
+            .get("nftables")
+            .and_then(Value::as_array)
+            .map(|objs| {
+                objs.iter()
+                    .filter_map(|o| o.pointer("/add/rule/handle").and_then(Value::as_u64))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if handles.len() != rules.len() {
+            return Err(NetworkError::Firewall(format!(
+                "nft reported {} rule handles for {} rules",
+                handles.len(),
+                rules.len()
+            )));
+        }
+        Ok(handles)
+    }
+
+    /// Deletes the `published` rules with these handles (already gone: not an error).
+    pub fn delete_rules(&self, handles: &[u64]) -> Result<(), NetworkError> {
+        delete_rules(NfFamily::INet, &self.table, PUBLISHED, handles)
+    }
+
+    /// Deletes every `published` rule marked with `owner` (clean-up after a crash).
+    pub fn delete_owned(&self, owner: &str) -> Result<(), NetworkError> {
+        let handles: Vec<u64> = list_chain(NfFamily::INet, &self.table, PUBLISHED)?
+            .into_iter()
+            .filter(|(_, comment)| comment.as_deref() == Some(owner))
+            .map(|(h, _)| h)
+            .collect();
+        self.delete_rules(&handles)
+    }
+
+    /// Removes the whole table (`ebrun system teardown`).
+    pub fn remove_table(&self) -> Result<(), NetworkError> {
+        let objects = vec![
+            cmd(NfCmd::Add(NfListObject::Table(Table {
+                family: NfFamily::INet,
+                name: Cow::Owned(self.table.clone()),
+                handle: None,
+            }))),
+            cmd(NfCmd::Delete(NfListObject::Table(Table {
+                family: NfFamily::INet,
+                name: Cow::Owned(self.table.clone()),
+                handle: None,
+            }))),
+        ];
+        let json = serde_json::to_vec(&Nftables {
+            objects: Cow::Owned(objects),
+        })
+        .map_err(|e| NetworkError::Firewall(e.to_string()))?;
+        run_nft(&json, false)?;
+        let _ = std::fs::remove_file(&self.cache);
+        Ok(())
+    }
+
+    /// Forgets the cached rendering (the next sync applies it again).
+    pub fn invalidate(&self) {
+        let _ = std::fs::remove_file(&self.cache);
+    }
+}
+
+fn dnat_rule(r: &Dnat) -> Vec<Statement<'static>> {
+    let family = ip_proto(&r.to);
+    let mut e = vec![eq(
+        meta(MetaKey::Nfproto),
+        s(if r.to.is_ipv4() { "ipv4" } else { "ipv6" }),
+    )];
+    if let Some(ip) = r.host_ip {
+        e.push(eq(payload(family, "daddr"), s(&ip.to_string())));
+    }
+    e.push(eq(
+        payload(r.proto.as_str(), "dport"),
+        Expression::Number(u32::from(r.host_port)),
+    ));
+    e.push(Statement::DNAT(Some(NAT {
+        addr: Some(s(&r.to.to_string())),
+        family: Some(if r.to.is_ipv4() {
+            stmt::NATFamily::IP
+        } else {
+            stmt::NATFamily::IP6
+        }),
+        port: Some(Expression::Number(u32::from(r.to_port))),
+        flags: None,
+    })));
+    e
+}
+
+fn delete_rules(
+    family: NfFamily,
+    table: &str,
+    chain: &str,
+    handles: &[u64],
+) -> Result<(), NetworkError> {
+    if handles.is_empty() {
+        return Ok(());
+    }
+    let objects: Vec<NfObject<'static>> = handles
+        .iter()
+        .map(|h| {
+            cmd(NfCmd::Delete(NfListObject::Rule(Rule {
+                family,
+                table: Cow::Owned(table.to_string()),
+                chain: Cow::Owned(chain.to_string()),
+                expr: Cow::Owned(Vec::new()),
+                handle: Some(*h as u32),
+                index: None,
+                comment: None,
+            })))
+        })
+        .collect();
+    let json = serde_json::to_vec(&Nftables {
+        objects: Cow::Owned(objects),
+    })
+    .map_err(|e| NetworkError::Firewall(e.to_string()))?;
+    match run_nft(&json, false) {
+        // The table or the rules are gone already (teardown, or undone before).
+        Err(NetworkError::Firewall(m)) if m.contains("No such file or directory") => Ok(()),
+        r => r.map(|_| ()),
+    }
+}
+
+/// (handle, comment) of every rule of a chain; a missing chain has none.
+fn list_chain(
+    family: NfFamily,
+    table: &str,
+    chain: &str,
+) -> Result<Vec<(u64, Option<String>)>, NetworkError> {
+    let fam = serde_json::to_value(family)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let out = Command::new("nft")
+        .args(["-j", "-a", "list", "chain", &fam, table, chain])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| NetworkError::Io {
+            op: "run nft",
+            source: e,
+        })?;
+    if !out.status.success() {
+        return Ok(Vec::new());
+    }
+    let v: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| NetworkError::Firewall(e.to_string()))?;
+    Ok(v.get("nftables")
+        .and_then(Value::as_array)
+        .map(|objs| {
+            objs.iter()
+                .filter_map(|o| o.get("rule"))
+                .filter_map(|r| {
+                    Some((
+                        r.get("handle")?.as_u64()?,
+                        r.get("comment").and_then(Value::as_str).map(str::to_string),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Runs `nft -j -f -` on `json` (with `-e -a`: returns what was added, with handles).
+fn run_nft(json: &[u8], echo: bool) -> Result<Value, NetworkError> {
+    let mut c = Command::new("nft");
+    if echo {
+        c.args(["-e", "-a"]);
+    }
+    let mut child = c
+        .args(["-j", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| NetworkError::Io {
+            op: "run nft (is nftables installed?)",
+            source: e,
+        })?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(json)
+        .map_err(|e| NetworkError::Io {
+            op: "write to nft",
+            source: e,
+        })?;
+    let out = child.wait_with_output().map_err(|e| NetworkError::Io {
+        op: "run nft",
+        source: e,
+    })?;
+    if !out.status.success() {
+        return Err(NetworkError::Firewall(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| NetworkError::Firewall(format!("nft output: {e}")))
+}
+
+/// The comment marking this instance's rules in the iptables FORWARD chains.
+fn compat_comment(prefix: &str) -> String {
+    format!("ebrun:{prefix}")
+}
+
+/// Makes the accept rules for `bridges` in the iptables `FORWARD` chains (`ip filter` and
+/// `ip6 filter`, where iptables-nft keeps them) exactly the wanted ones, as Docker does with
+/// its DOCKER-FORWARD rules: a FORWARD policy of DROP set by iptables or by a firewall
+/// manager then still lets ebrun's containers out and their published ports in. Chains that
+/// do not exist are left alone; other base chains that drop are the host administrator's
+/// to open (an accept in ebrun's own table cannot override a drop elsewhere).
+pub fn sync_forward_accepts(prefix: &str, bridges: &[String]) -> Result<(), NetworkError> {
+    let comment = compat_comment(prefix);
+    for family in [NfFamily::IP, NfFamily::IP6] {
+        let existing = list_chain(family, "filter", "FORWARD")?;
+        let ours: Vec<u64> = existing
+            .iter()
+            .filter(|(_, c)| c.as_deref() == Some(comment.as_str()))
+            .map(|(h, _)| *h)
+            .collect();
+        let fam = serde_json::to_value(family)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let chain_exists = Command::new("nft")
+            .args(["list", "chain", &fam, "filter", "FORWARD"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !chain_exists {
+            continue;
+        }
+        let mut objects = Vec::new();
+        for h in &ours {
+            objects.push(cmd(NfCmd::Delete(NfListObject::Rule(Rule {
+                family,
+                table: "filter".into(),
+                chain: "FORWARD".into(),
+                expr: Cow::Owned(Vec::new()),
+                handle: Some(*h as u32),
+                index: None,
+                comment: None,
+            }))));
+        }
+        for br in bridges {
+            let rules = [
+                vec![eq(meta(MetaKey::Iifname), s(br)), Statement::Accept(None)],
+                vec![
+                    eq(meta(MetaKey::Oifname), s(br)),
+                    matches(
+                        ct("state"),
+                        Operator::IN,
+                        Expression::List(vec![s("established"), s("related")]),
+                    ),
+                    Statement::Accept(None),
+                ],
+                vec![
+                    eq(meta(MetaKey::Oifname), s(br)),
+                    matches(ct("status"), Operator::IN, s("dnat")),
+                    Statement::Accept(None),
+                ],
+            ];
+            for expr in rules {
+                objects.push(cmd(NfCmd::Insert(NfListObject::Rule(Rule {
+                    family,
+                    table: "filter".into(),
+                    chain: "FORWARD".into(),
+                    expr: Cow::Owned(expr),
+                    handle: None,
+                    index: None,
+                    comment: Some(Cow::Owned(comment.clone())),
+                }))));
+            }
+        }
+        if ours.is_empty() && bridges.is_empty() {
+            continue;
+        }
+        let json = serde_json::to_vec(&Nftables {
+            objects: Cow::Owned(objects),
+        })
+        .map_err(|e| NetworkError::Firewall(e.to_string()))?;
+        run_nft(&json, false)?;
+    }
+    Ok(())
+}
+
+/// Whether nft can be run at all (for a clear error early).
+pub fn nft_available() -> bool {
+    Path::new("/usr/sbin/nft").exists()
+        || Path::new("/sbin/nft").exists()
+        || Path::new("/usr/bin/nft").exists()
+}

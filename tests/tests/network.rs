@@ -1,0 +1,717 @@
+//! Networking end to end: bridges, NAT, published ports, modes, user networks, DNS files,
+//! clean-up. Every address used lives in a namespace or on a bridge the test creates: an
+//! "outside host" is a network namespace joined to the host by a veth with its own /24.
+//! Each test has its own daemon.json (its own bridge subnet), ports and names, so tests run
+//! in parallel.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::Instance;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn sh(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn sh_ok(args: &[&str]) -> String {
+    let out = sh(args);
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `f` until it is true or `secs` pass.
+fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// A network namespace standing for another machine, with a veth to the host:
+/// host side `10.250.N.1/24`, outside side `10.250.N.2/24`. Removed on drop.
+struct OutsideHost {
+    ns: String,
+    host_if: String,
+    host_ip: String,
+    ip: String,
+}
+
+impl OutsideHost {
+    fn new(n: u8) -> Self {
+        let ns = format!("ebrun-test-out{n}-{}", std::process::id());
+        let host_if = format!("ebt-h{n}");
+        let _ = sh(&["ip", "netns", "del", &ns]);
+        let _ = sh(&["ip", "link", "del", &host_if]);
+        sh_ok(&["ip", "netns", "add", &ns]);
+        let me = OutsideHost {
+            ns: ns.clone(),
+            host_if: host_if.clone(),
+            host_ip: format!("10.250.{n}.1"),
+            ip: format!("10.250.{n}.2"),
+        };
+        let peer = format!("ebt-o{n}");
+        sh_ok(&[
+            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &peer, "netns", &ns,
+        ]);
+        sh_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", me.host_ip),
+            "dev",
+            &host_if,
+        ]);
+        sh_ok(&["ip", "link", "set", &host_if, "up"]);
+        me.exec_ok(&["ip", "addr", "add", &format!("{}/24", me.ip), "dev", &peer]);
+        me.exec_ok(&["ip", "link", "set", &peer, "up"]);
+        me.exec_ok(&["ip", "link", "set", "lo", "up"]);
+        me.exec_ok(&["ip", "route", "add", "default", "via", &me.host_ip]);
+        me
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns]).args(args);
+        c
+    }
+
+    fn exec(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("ip netns exec")
+    }
+
+    fn exec_ok(&self, args: &[&str]) -> String {
+        let out = self.exec(args);
+        assert!(
+            out.status.success(),
+            "in {}: {args:?}: {}",
+            self.ns,
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// An HTTP server (host busybox) answering `/cgi-bin/ip` with the client's address.
+    fn serve_client_address(&self, port: u16, dir: &std::path::Path) -> std::process::Child {
+        let cgi = dir.join("cgi-bin");
+        std::fs::create_dir_all(&cgi).unwrap();
+        std::fs::write(
+            cgi.join("ip"),
+            "#!/bin/busybox sh\necho 'Content-Type: text/plain'\necho\necho \"$REMOTE_ADDR\"\n",
+        )
+        .unwrap();
+        sh_ok(&["chmod", "+x", cgi.join("ip").to_str().unwrap()]);
+        self.cmd(&[
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            &port.to_string(),
+            "-h",
+            dir.to_str().unwrap(),
+        ])
+        .spawn()
+        .expect("start httpd in the outside host")
+    }
+}
+
+impl Drop for OutsideHost {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.ns]);
+        let _ = sh(&["ip", "link", "del", &self.host_if]);
+    }
+}
+
+/// Kills a child process this test started, on drop.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An instance with busybox and a daemon.json of its own.
+fn instance(daemon_json: &str) -> Instance {
+    let inst = Instance::with_busybox();
+    std::fs::write(inst.root().join("daemon.json"), daemon_json).unwrap();
+    inst
+}
+
+/// The bridge device of an instance's default network.
+fn default_bridge(inst: &Instance) -> String {
+    format!("{}0", inst.prefix())
+}
+
+/// A detached web server container serving "hello" on port 80.
+fn web(inst: &Instance, extra: &[&str]) -> String {
+    let mut args = vec!["run", "-d"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    inst.ok(&args).trim().to_string()
+}
+
+/// An HTTP GET with curl, run in the outside host or on the host.
+fn fetch(outside: Option<&OutsideHost>, url: &str) -> Option<String> {
+    let args = ["curl", "-s", "-f", "-m", "2", url];
+    let out = match outside {
+        Some(o) => o.exec(&args),
+        None => sh(&args),
+    };
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A UDP exchange with python3: sends "ping" to host:port, returns the reply.
+fn udp_ask(outside: &OutsideHost, host: &str, port: u16) -> Option<String> {
+    let script = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\n\
+         for i in range(5):\n  s.sendto(b'ping',('{host}',{port}))\n  try:\n    print(s.recv(100).decode());break\n  except Exception: pass\n"
+    );
+    let out = outside.exec(&["python3", "-c", &script]);
+    let reply = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!reply.is_empty()).then_some(reply)
+}
+
+#[test]
+fn bridge_nat_and_published_ports() {
+    let inst = instance(r#"{"bip": "10.211.0.1/24", "mtu": 1400}"#);
+    let outside = OutsideHost::new(11);
+    let tmp = tempfile::tempdir().unwrap();
+    let _server = Reaped(outside.serve_client_address(8011, tmp.path()));
+
+    // Outbound: the container reaches the outside host, which sees the host's address.
+    let url = format!("http://{}:8011/cgi-bin/ip", outside.ip);
+    assert!(
+        wait_for(10, || fetch(None, &url).is_some()),
+        "outside server not up"
+    );
+    let seen = inst.ok(&["run", "--rm", "busybox", "wget", "-q", "-O", "-", &url]);
+    // busybox httpd shows the client as [::ffff:A.B.C.D].
+    assert!(
+        seen.trim()
+            .trim_end_matches(']')
+            .ends_with(&format!(":{}", outside.host_ip)),
+        "not masqueraded to the host's address: {seen}"
+    );
+
+    // daemon.json: bip and mtu took effect.
+    let inside = inst.ok(&["run", "--rm", "busybox", "ip", "addr", "show", "eth0"]);
+    assert!(inside.contains("inet 10.211.0."), "{inside}");
+    assert!(inside.contains("mtu 1400"), "{inside}");
+    let br = sh_ok(&["ip", "addr", "show", &default_bridge(&inst)]);
+    assert!(br.contains("inet 10.211.0.1/24"), "{br}");
+
+    // Published TCP port: from the outside host, the host's addresses, 127.0.0.1 and
+    // another container (hairpin).
+    let id = web(&inst, &["-p", "18011:80", "-p", "127.0.0.1:18012:80"]);
+    let host_url = format!("http://{}:18011/", outside.host_ip);
+    assert!(
+        wait_for(10, || fetch(Some(&outside), &host_url).as_deref()
+            == Some("hello")),
+        "published port from the outside host"
+    );
+    assert_eq!(
+        fetch(None, "http://127.0.0.1:18011/").as_deref(),
+        Some("hello")
+    );
+    assert_eq!(fetch(None, &host_url).as_deref(), Some("hello"));
+    assert_eq!(
+        fetch(None, "http://127.0.0.1:18012/").as_deref(),
+        Some("hello")
+    );
+    let hairpin = inst.ok(&["run", "--rm", "busybox", "wget", "-q", "-O", "-", &host_url]);
+    assert_eq!(hairpin.trim(), "hello", "hairpin from another container");
+    // -p 127.0.0.1:H:C is not reachable from the outside host.
+    assert_eq!(
+        fetch(
+            Some(&outside),
+            &format!("http://{}:18012/", outside.host_ip)
+        ),
+        None
+    );
+
+    // `port` and `ps` show the mappings.
+    let ports = inst.ok(&["port", &id]);
+    assert!(ports.contains("80/tcp -> 0.0.0.0:18011"), "{ports}");
+    assert!(ports.contains("80/tcp -> 127.0.0.1:18012"), "{ports}");
+    assert_eq!(
+        inst.ok(&["port", &id, "80/tcp"]).lines().next(),
+        Some("0.0.0.0:18011")
+    );
+
+    // A host port already in use is refused before anything is created.
+    let containers_before = std::fs::read_dir(inst.root().join("containers"))
+        .unwrap()
+        .count();
+    let out = inst.run(&["run", "--rm", "-p", "18011:80", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        text(&out).contains("port is already allocated"),
+        "{}",
+        text(&out)
+    );
+    let listener = std::net::TcpListener::bind("0.0.0.0:18013").unwrap();
+    let out = inst.run(&["run", "--rm", "-p", "18013:80", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    drop(listener);
+    let containers_after = std::fs::read_dir(inst.root().join("containers"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        containers_before, containers_after,
+        "a refused run created a container"
+    );
+}
+
+#[test]
+fn published_udp_port() {
+    let inst = Instance::new();
+    std::fs::write(
+        inst.root().join("daemon.json"),
+        r#"{"bip": "10.212.0.1/24"}"#,
+    )
+    .unwrap();
+    inst.ok(&[
+        "image",
+        "import",
+        common::image_layout("debian-tools").to_str().unwrap(),
+        "debian-tools:latest",
+    ]);
+    let outside = OutsideHost::new(12);
+    inst.ok(&[
+        "run",
+        "-d",
+        "-p",
+        "18021:5353/udp",
+        "debian-tools",
+        "perl",
+        "-MIO::Socket::INET",
+        "-e",
+        "$s=IO::Socket::INET->new(LocalPort=>5353,Proto=>'udp') or die; \
+         while(1){$s->recv($m,100); $s->send(\"echo:$m\")}",
+    ]);
+    let mut reply = None;
+    assert!(
+        wait_for(10, || {
+            reply = udp_ask(&outside, &outside.host_ip, 18021);
+            reply.is_some()
+        }),
+        "no UDP reply through the published port"
+    );
+    assert_eq!(reply.as_deref(), Some("echo:ping"));
+}
+
+#[test]
+fn network_modes() {
+    let inst = instance(r#"{"bip": "10.213.0.1/24"}"#);
+    // --net none: only lo.
+    let links = inst.ok(&[
+        "run", "--rm", "--net", "none", "busybox", "ip", "-o", "link",
+    ]);
+    let names: Vec<&str> = links
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .collect();
+    assert_eq!(names, vec!["lo"], "{links}");
+    // --net host: the host's links.
+    let outside = OutsideHost::new(13);
+    let links = inst.ok(&[
+        "run", "--rm", "--net", "host", "busybox", "ip", "-o", "link",
+    ]);
+    assert!(links.contains(&outside.host_if), "{links}");
+    // container:X shares X's network namespace.
+    let id = inst.ok(&["run", "-d", "--name", "netowner", "busybox", "sleep", "60"]);
+    let id = id.trim();
+    let own = inst.ok(&["exec", id, "ip", "-o", "-4", "addr", "show", "eth0"]);
+    let shared = inst.ok(&[
+        "run",
+        "--rm",
+        "--net",
+        "container:netowner",
+        "busybox",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    let addr = |s: &str| s.split_whitespace().nth(3).unwrap_or("").to_string();
+    assert!(addr(&own).starts_with("10.213.0."), "{own}");
+    assert_eq!(addr(&own), addr(&shared));
+    // Unknown network: Docker's error, exit 125, nothing created.
+    let out = inst.run(&["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out).contains("network nosuchnet not found"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn dns_files() {
+    let inst = instance(r#"{"bip": "10.214.0.1/24"}"#);
+    let out = inst.ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "box1",
+        "--dns",
+        "10.9.9.9",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "ndots:2",
+        "--add-host",
+        "db:10.1.2.3",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf /etc/hosts /etc/hostname",
+    ]);
+    assert!(
+        out.contains("nameserver 10.9.9.9\nsearch example.test\noptions ndots:2\n"),
+        "{out}"
+    );
+    assert!(out.contains("10.1.2.3\tdb\n"), "{out}");
+    assert!(
+        out.contains("10.214.0.2\tbox1\n") || out.contains("\tbox1\n"),
+        "{out}"
+    );
+    assert!(out.contains("box1"), "{out}");
+    // Without --dns: the host's resolvers minus loopback ones.
+    let resolv = inst.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
+    assert!(!resolv.contains("nameserver 127."), "{resolv}");
+    assert!(resolv.contains("nameserver "), "{resolv}");
+}
+
+#[test]
+fn user_networks_isolation_names_internal() {
+    let inst = instance(r#"{"bip": "10.215.0.1/24"}"#);
+    let outside = OutsideHost::new(15);
+    inst.ok(&["network", "create", "--subnet", "10.215.1.0/24", "front15"]);
+    inst.ok(&["network", "create", "--subnet", "10.215.2.0/24", "back15"]);
+    inst.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.215.3.0/24",
+        "int15",
+    ]);
+    // Overlapping subnets are refused.
+    let out = inst.run(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.215.1.128/25",
+        "overlap15",
+    ]);
+    assert!(!out.status.success(), "overlapping subnet accepted");
+    assert!(text(&out).contains("overlaps"), "{}", text(&out));
+    let ls = inst.ok(&["network", "ls"]);
+    for n in ["bridge", "host", "none", "front15", "back15", "int15"] {
+        assert!(ls.contains(n), "{ls}");
+    }
+
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api15",
+        "--network",
+        "front15",
+        "--network-alias",
+        "api",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db15",
+        "--network",
+        "back15",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    // Same network: by name and by alias.
+    let out = inst.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front15",
+        "busybox",
+        "sh",
+        "-c",
+        "ping -c1 -W2 api15 >/dev/null && ping -c1 -W2 api >/dev/null && echo ok",
+    ]);
+    assert_eq!(out.trim(), "ok");
+    // Different networks: no name, no route through.
+    let out = inst.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "front15",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W1",
+        "10.215.2.2",
+    ]);
+    assert!(
+        !out.status.success(),
+        "networks are not isolated: {}",
+        text(&out)
+    );
+    let out = inst.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "front15",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W1",
+        "db15",
+    ]);
+    assert!(!out.status.success(), "name of another network resolved");
+    // A user network reaches the outside host; an --internal one does not.
+    let ok = inst.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "front15",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &outside.ip,
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let blocked = inst.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "int15",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W1",
+        &outside.ip,
+    ]);
+    assert!(
+        !blocked.status.success(),
+        "--internal network reached the outside"
+    );
+
+    // --ip on a user network; inspect shows the network.
+    let out = inst.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "back15",
+        "--ip",
+        "10.215.2.77",
+        "busybox",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(out.contains("10.215.2.77/24"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&inst.ok(&["network", "inspect", "front15"])).unwrap();
+    assert_eq!(v[0]["IPAM"]["Config"][0]["Subnet"], "10.215.1.0/24");
+    assert_eq!(v[0]["Containers"].as_object().map(|m| m.len()), Some(1));
+
+    // A network in use cannot be removed; once free it can.
+    let out = inst.run(&["network", "rm", "back15"]);
+    assert!(!out.status.success());
+    inst.ok(&["rm", "-f", "db15"]);
+    inst.ok(&["network", "rm", "back15"]);
+    assert!(!inst.ok(&["network", "ls"]).contains("back15"));
+}
+
+/// This instance's part of the host: its bridge's ports (veths), the routes through its
+/// bridge, its nft table and its allocations (other tests run in parallel on the same host).
+fn host_snapshot(inst: &Instance) -> (String, String, String, Vec<String>) {
+    let br = default_bridge(inst);
+    let links: String = sh_ok(&["ip", "-o", "link", "show", "master", &br])
+        .lines()
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string() + "\n")
+        .collect();
+    let routes =
+        sh_ok(&["ip", "route", "show", "table", "all", "dev", &br]).replace(" linkdown", "");
+    let table = sh(&["nft", "list", "table", "inet", &inst.prefix()]);
+    let endpoints: Vec<String> = std::fs::read_dir(inst.root().join("network/endpoints"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (links, routes, text(&table), endpoints)
+}
+
+#[test]
+fn rm_restores_the_host() {
+    let inst = instance(r#"{"bip": "10.216.0.1/24"}"#);
+    // The first run creates the default bridge (it stays, like docker0).
+    inst.ok(&["run", "--rm", "busybox", "true"]);
+    // Its veth goes with its network namespace, in the background.
+    assert!(wait_for(5, || host_snapshot(&inst).0.is_empty()));
+    let before = host_snapshot(&inst);
+    let id = web(&inst, &["-p", "18061:80", "-p", "18062:81/udp"]);
+    let during = host_snapshot(&inst);
+    assert_ne!(before, during, "the container changed nothing on the host?");
+    assert_eq!(during.3.len(), 1, "one allocation");
+    inst.ok(&["rm", "-f", &id]);
+    assert!(
+        wait_for(5, || host_snapshot(&inst) == before),
+        "host not restored:\nbefore {before:?}\nafter {:?}",
+        host_snapshot(&inst)
+    );
+}
+
+#[test]
+fn parallel_runs_get_distinct_addresses() {
+    let inst = instance(r#"{"bip": "10.217.0.1/24"}"#);
+    let root = inst.root().to_path_buf();
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                Command::new(common::ebrun_bin())
+                    .arg("--root")
+                    .arg(&root)
+                    .args(["run", "-d", "busybox", "sleep", "60"])
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for h in handles {
+        let out = h.join().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let mut ips = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(root.join("network/endpoints")).unwrap() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        ips.insert(
+            v["attachments"][0]["ip_address"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(ips.len(), 20, "{ips:?}");
+}
+
+#[test]
+fn invalid_daemon_json_names_the_key() {
+    let inst = instance(r#"{"bip": "10.218.0.1/99"}"#);
+    let out = inst.run(&["run", "--rm", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out).contains("\"bip\""), "{}", text(&out));
+    let inst = instance(r#"{"mtu": "big"}"#);
+    let out = inst.run(&["run", "--rm", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out).contains("\"mtu\""), "{}", text(&out));
+    let out = inst.run(&["run", "--rm", "-p", "99999:80", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out).contains("--publish"), "{}", text(&out));
+}
+
+/// A FORWARD chain with policy DROP in iptables' table (`ip filter`, as iptables-nft makes
+/// it): ebrun inserts accept rules for its bridges, as Docker does, and removes them with
+/// its bridges. The test's chain drops only traffic of this test's bridge (everything else
+/// is accepted first) so that parallel tests are not affected.
+#[test]
+fn forward_policy_drop_in_iptables_table() {
+    if sh(&["nft", "list", "table", "ip", "filter"])
+        .status
+        .success()
+    {
+        eprintln!("skipped: the host already has an `ip filter` table");
+        return;
+    }
+    let inst = instance(r#"{"bip": "10.219.0.1/24"}"#);
+    let outside = OutsideHost::new(19);
+    let br = default_bridge(&inst);
+    let rules = format!(
+        "table ip filter {{\n chain FORWARD {{\n  type filter hook forward priority filter; policy drop;\n  \
+         iifname != \"{br}\" oifname != \"{br}\" accept\n }}\n}}\n"
+    );
+    struct Table;
+    impl Drop for Table {
+        fn drop(&mut self) {
+            let _ = sh(&["nft", "delete", "table", "ip", "filter"]);
+        }
+    }
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), rules.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    let _table = Table;
+
+    let out = inst.run(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &outside.ip]);
+    assert!(
+        out.status.success(),
+        "FORWARD DROP blocked the container: {}",
+        text(&out)
+    );
+    let chain = sh_ok(&["nft", "list", "chain", "ip", "filter", "FORWARD"]);
+    assert!(
+        chain.contains(&format!("ebrun:{}", inst.prefix())),
+        "{chain}"
+    );
+    web(&inst, &["-p", "18091:80"]);
+    assert!(wait_for(10, || fetch(
+        Some(&outside),
+        &format!("http://{}:18091/", outside.host_ip)
+    )
+    .as_deref()
+        == Some("hello")));
+    inst.ok(&["system", "teardown"]);
+    let chain = sh_ok(&["nft", "list", "chain", "ip", "filter", "FORWARD"]);
+    assert!(
+        !chain.contains("ebrun:"),
+        "accept rules left behind: {chain}"
+    );
+}
