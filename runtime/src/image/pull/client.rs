@@ -1,0 +1,398 @@
+//! A small OCI distribution client on `ureq` (blocking, one connection pool shared by the
+//! download threads): `GET /v2/<repo>/manifests/<ref>` and `/blobs/<digest>` (with `Range`
+//! to resume), and the registry's authentication: an anonymous or credentialed bearer token
+//! from the realm a `401` names, or HTTP basic auth. Plain HTTP only for registries the host
+//! lists as insecure.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::PullError;
+
+/// The media types we accept for a manifest, most preferred first.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// The registry host Docker Hub's `docker.io` names really live at.
+const DOCKER_HUB_REGISTRY: &str = "registry-1.docker.io";
+
+/// Username and password for one registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl Credentials {
+    fn basic_header(&self) -> String {
+        let raw = format!("{}:{}", self.username, self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+}
+
+/// One repository on one registry.
+pub struct Registry {
+    agent: ureq::Agent,
+    /// `http://127.0.0.1:5000` or `https://registry-1.docker.io`.
+    base: String,
+    repository: String,
+    credentials: Option<Credentials>,
+    /// The `Authorization` value earned from the last challenge.
+    authorization: Mutex<Option<String>>,
+}
+
+/// A response with its status, headers and (unread) body.
+pub type Response = ureq::http::Response<ureq::Body>;
+
+/// Docker's token endpoint answer.
+#[derive(Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+/// An authentication challenge from `WWW-Authenticate`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Challenge {
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
+    Basic,
+}
+
+/// Parses `Bearer realm="..",service="..",scope=".."` or `Basic realm=".."`.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let (scheme, params) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some(Challenge::Basic);
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut realm = None;
+    let mut service = None;
+    let mut scope = None;
+    // key="value" pairs; values may contain commas (scopes), so parse quotes properly.
+    let mut rest = params.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, next) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"')?;
+            (&q[..end], &q[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        match key.as_str() {
+            "realm" => realm = Some(value.to_string()),
+            "service" => service = Some(value.to_string()),
+            "scope" => scope = Some(value.to_string()),
+            _ => {}
+        }
+        rest = next.trim_start_matches([',', ' ']);
+    }
+    Some(Challenge::Bearer {
+        realm: realm?,
+        service,
+        scope,
+    })
+}
+
+impl Registry {
+    /// A client for `repository` on `domain`, over plain HTTP when `insecure`.
+    pub fn new(
+        domain: &str,
+        repository: &str,
+        insecure: bool,
+        credentials: Option<Credentials>,
+    ) -> Registry {
+        let host = if domain == crate::image::reference::DEFAULT_DOMAIN {
+            DOCKER_HUB_REGISTRY
+        } else {
+            domain
+        };
+        let scheme = if insecure { "http" } else { "https" };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .max_idle_connections_per_host(8)
+            .user_agent(concat!("ebrun/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Registry {
+            agent,
+            base: format!("{scheme}://{host}"),
+            repository: repository.to_string(),
+            credentials,
+            authorization: Mutex::new(None),
+        }
+    }
+
+    /// `<base>/v2/`.
+    pub fn ping_url(&self) -> String {
+        format!("{}/v2/", self.base)
+    }
+
+    /// The URL of a manifest (by tag or digest) or blob (by digest) of the repository.
+    pub fn url(&self, kind: &str, reference: &str) -> String {
+        format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository)
+    }
+
+    fn send(&self, url: &str, accept: Option<&str>, from: u64) -> Result<Response, PullError> {
+        let mut req = self.agent.get(url);
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        if from > 0 {
+            req = req.header("Range", format!("bytes={from}-"));
+        }
+        if let Some(auth) = self.authorization.lock().expect("auth lock").clone() {
+            req = req.header("Authorization", auth);
+        }
+        req.call().map_err(|e| PullError::Http {
+            url: url.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// GETs `url`, answering one authentication challenge. `from` > 0 asks for the bytes
+    /// from that offset on (the answer is 206 if the registry honours it, 200 if not).
+    /// Errors for statuses other than 200/206.
+    pub fn get(&self, url: &str, accept: Option<&str>, from: u64) -> Result<Response, PullError> {
+        let mut resp = self.send(url, accept, from)?;
+        if resp.status() == 401 {
+            let challenge = resp
+                .headers()
+                .get("www-authenticate")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            self.authenticate(&challenge, url)?;
+            resp = self.send(url, accept, from)?;
+        }
+        match resp.status().as_u16() {
+            200 | 206 => Ok(resp),
+            401 => Err(self.unauthorized(url)),
+            status => {
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(64 << 10)
+                    .read_to_string()
+                    .unwrap_or_default();
+                Err(PullError::Status {
+                    url: url.to_string(),
+                    status,
+                    message: registry_message(&body),
+                })
+            }
+        }
+    }
+
+    fn unauthorized(&self, url: &str) -> PullError {
+        PullError::Unauthorized {
+            url: url.to_string(),
+            with_credentials: self.credentials.is_some(),
+        }
+    }
+
+    /// Earns an `Authorization` value for the challenge (bearer token or basic).
+    fn authenticate(&self, challenge: &str, url: &str) -> Result<(), PullError> {
+        let value = match parse_challenge(challenge) {
+            Some(Challenge::Basic) => match &self.credentials {
+                Some(c) => c.basic_header(),
+                None => return Err(self.unauthorized(url)),
+            },
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            }) => {
+                let scope = scope.unwrap_or_else(|| format!("repository:{}:pull", self.repository));
+                format!(
+                    "Bearer {}",
+                    self.token(&realm, service.as_deref(), Some(&scope))?
+                )
+            }
+            None => return Err(self.unauthorized(url)),
+        };
+        *self.authorization.lock().expect("auth lock") = Some(value);
+        Ok(())
+    }
+
+    /// Fetches a bearer token from `realm` (with the credentials, if any).
+    fn token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<String, PullError> {
+        let mut req = self.agent.get(realm);
+        if let Some(s) = service {
+            req = req.query("service", s);
+        }
+        if let Some(s) = scope {
+            req = req.query("scope", s);
+        }
+        if let Some(c) = &self.credentials {
+            req = req.header("Authorization", c.basic_header());
+        }
+        let mut resp = req.call().map_err(|e| PullError::Http {
+            url: realm.to_string(),
+            message: e.to_string(),
+        })?;
+        if resp.status() == 401 || resp.status() == 403 {
+            return Err(self.unauthorized(realm));
+        }
+        if resp.status() != 200 {
+            return Err(PullError::Status {
+                url: realm.to_string(),
+                status: resp.status().as_u16(),
+                message: "token request failed".into(),
+            });
+        }
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .map_err(|e| PullError::Http {
+                url: realm.to_string(),
+                message: e.to_string(),
+            })?;
+        let token: TokenResponse = serde_json::from_slice(&body).map_err(|e| PullError::Http {
+            url: realm.to_string(),
+            message: format!("invalid token response: {e}"),
+        })?;
+        token
+            .token
+            .or(token.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| PullError::Http {
+                url: realm.to_string(),
+                message: "the token response holds no token".into(),
+            })
+    }
+
+    /// `docker login`'s check: `GET /v2/` with the credentials must succeed.
+    pub fn check_login(&self) -> Result<(), PullError> {
+        let url = self.ping_url();
+        let resp = self.send(&url, None, 0)?;
+        match resp.status().as_u16() {
+            200 => Ok(()),
+            401 => {
+                let challenge = resp
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                match parse_challenge(&challenge) {
+                    Some(Challenge::Bearer { realm, service, .. }) => {
+                        self.token(&realm, service.as_deref(), None).map(|_| ())
+                    }
+                    _ => {
+                        self.authenticate(&challenge, &url)?;
+                        let again = self.send(&url, None, 0)?;
+                        if again.status() == 200 {
+                            Ok(())
+                        } else {
+                            Err(PullError::LoginFailed {
+                                url,
+                                status: again.status().to_string(),
+                            })
+                        }
+                    }
+                }
+            }
+            _ => Err(PullError::LoginFailed {
+                url,
+                status: resp.status().to_string(),
+            }),
+        }
+    }
+}
+
+/// The message of a registry's `{"errors":[{"code":..,"message":..}]}` body.
+fn registry_message(body: &str) -> String {
+    #[derive(Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorItem {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_str::<Errors>(body) {
+        Ok(e) if !e.errors.is_empty() => e
+            .errors
+            .iter()
+            .map(|i| {
+                if i.code.is_empty() {
+                    i.message.clone()
+                } else {
+                    format!(
+                        "{}: {}",
+                        i.code.to_ascii_lowercase().replace('_', " "),
+                        i.message
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => body.trim().chars().take(200).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_challenges() {
+        assert_eq!(
+            parse_challenge(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into()),
+                scope: Some("repository:library/busybox:pull,push".into()),
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="basic-realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
+    }
+
+    #[test]
+    fn registry_messages() {
+        let body =
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(registry_message(body), "manifest unknown: manifest unknown");
+    }
+}

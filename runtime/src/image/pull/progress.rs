@@ -1,0 +1,137 @@
+//! What a pull shows: a progress bar per layer on a terminal (indicatif), Docker's plain
+//! status lines otherwise (`<id>: Pulling fs layer`, `Download complete`, `Pull complete`).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Where pull output goes: `docker pull` writes to stdout, `docker run` to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    Stderr,
+    /// `pull -q`: only the final image name (printed by the caller).
+    Quiet,
+}
+
+/// The pull's display.
+pub struct Progress {
+    output: Output,
+    multi: Option<MultiProgress>,
+    lock: Mutex<()>,
+}
+
+/// One layer's line or bar.
+pub struct LayerProgress<'a> {
+    progress: &'a Progress,
+    id: String,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(output: Output) -> Progress {
+        let terminal = match output {
+            Output::Stdout => std::io::stdout().is_terminal(),
+            Output::Stderr => std::io::stderr().is_terminal(),
+            Output::Quiet => false,
+        };
+        let multi = terminal.then(|| {
+            let target = match output {
+                Output::Stdout => ProgressDrawTarget::stdout(),
+                _ => ProgressDrawTarget::stderr(),
+            };
+            MultiProgress::with_draw_target(target)
+        });
+        Progress {
+            output,
+            multi,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Prints one line (above the bars on a terminal).
+    pub fn line(&self, text: &str) {
+        let _guard = self.lock.lock().expect("progress lock");
+        if let Some(m) = &self.multi {
+            let _ = m.println(text);
+            return;
+        }
+        match self.output {
+            Output::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+            Output::Stderr => eprintln!("{text}"),
+            Output::Quiet => {}
+        }
+    }
+
+    /// A layer to download (`total` bytes).
+    pub fn layer(&self, id: &str, total: u64) -> LayerProgress<'_> {
+        let bar = self.multi.as_ref().map(|m| {
+            let bar = m.add(ProgressBar::new(total));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix}: {msg:18} [{bar:40}] {decimal_bytes}/{decimal_total_bytes}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(id.to_string());
+            bar.set_message("Pulling fs layer");
+            bar
+        });
+        let layer = LayerProgress {
+            progress: self,
+            id: id.to_string(),
+            bar,
+        };
+        if layer.bar.is_none() {
+            self.line(&format!("{id}: Pulling fs layer"));
+        }
+        layer
+    }
+}
+
+impl LayerProgress<'_> {
+    /// Bytes already on disk from an earlier, interrupted pull.
+    pub fn resumed(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+        }
+        if bytes > 0 {
+            self.status(&format!("Resuming at {bytes} bytes"));
+        }
+    }
+
+    /// `n` more bytes downloaded.
+    pub fn inc(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            if bar.position() == 0 {
+                bar.set_message("Downloading");
+            }
+            bar.inc(n);
+        }
+    }
+
+    /// A status change (`Verifying Checksum`, `Download complete`, ...).
+    pub fn status(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(text.to_string()),
+            None => self.progress.line(&format!("{}: {text}", self.id)),
+        }
+    }
+
+    /// The last status; the bar becomes a plain line.
+    pub fn finish(self, text: &str) {
+        match &self.bar {
+            Some(bar) => {
+                bar.finish_and_clear();
+                self.progress.line(&format!("{}: {text}", self.id));
+            }
+            None => self.progress.line(&format!("{}: {text}", self.id)),
+        }
+    }
+}

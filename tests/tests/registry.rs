@@ -1,0 +1,481 @@
+//! `ebrun pull`, `login`, `logout` and `run` of a missing image against a real registry:
+//! Debian's `docker-registry`, started by each test on 127.0.0.1 with its own config and
+//! storage in a temporary directory, loaded with the test images by `skopeo`, and killed by
+//! pid on drop. Plain HTTP: the instance's daemon.json lists it as insecure.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Instance;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A docker-registry process of the test's own.
+struct Registry {
+    dir: tempfile::TempDir,
+    child: Child,
+    port: u16,
+}
+
+impl Registry {
+    /// Starts a registry; with `user`, it requires htpasswd basic auth.
+    fn start(user: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("ebrun-registry-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("storage").display()
+        );
+        if let Some((u, p)) = user {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", u, p])
+                .output()
+                .expect("htpasswd (apache2-utils)");
+            assert!(out.status.success());
+            std::fs::write(dir.path().join("htpasswd"), &out.stdout).unwrap();
+            config += &format!(
+                "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            );
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        let registry = Registry { dir, child, port };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "registry did not start: {}",
+                registry.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        registry
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Blob downloads the registry answered so far.
+    fn blob_gets(&self) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| {
+                l.contains("response completed")
+                    && l.contains("GET")
+                    && l.contains("/blobs/sha256:")
+            })
+            .count()
+    }
+
+    /// Pushes a test image's OCI layout as `repo:latest`.
+    fn push(&self, image: &str, repo: &str, creds: Option<&str>) {
+        let mut cmd = Command::new("skopeo");
+        cmd.args(["copy", "-q", "--dest-tls-verify=false"]);
+        if let Some(c) = creds {
+            cmd.args(["--dest-creds", c]);
+        }
+        let out = cmd
+            .arg(format!(
+                "oci:{}:latest",
+                common::image_layout(image).display()
+            ))
+            .arg(format!("docker://{}/{repo}:latest", self.host()))
+            .output()
+            .expect("skopeo");
+        assert!(out.status.success(), "skopeo copy: {}", stderr(&out));
+    }
+
+    /// The file holding a blob in the registry's storage.
+    fn blob_file(&self, hex: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An empty instance whose daemon.json lists `registry` as insecure, with its own DOCKER_CONFIG.
+fn instance_for(registry: &Registry) -> Instance {
+    let inst = Instance::new();
+    std::fs::write(
+        inst.root().join("daemon.json"),
+        format!(r#"{{"insecure-registries":["{}"]}}"#, registry.host()),
+    )
+    .unwrap();
+    inst
+}
+
+fn docker_config(inst: &Instance) -> PathBuf {
+    inst.root().join("docker-config")
+}
+
+fn run(inst: &Instance, args: &[&str]) -> std::process::Output {
+    inst.command(args)
+        .env("DOCKER_CONFIG", docker_config(inst))
+        .output()
+        .expect("spawn ebrun")
+}
+
+fn ok(inst: &Instance, args: &[&str]) -> String {
+    let out = run(inst, args);
+    assert!(
+        out.status.success(),
+        "ebrun {args:?}: {:?}\n{}\n{}",
+        out.status.code(),
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// The layer directories of the store, complete or not.
+fn layer_entries(inst: &Instance) -> Vec<String> {
+    std::fs::read_dir(inst.root().join("image/layers"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn pull_by_tag_and_by_digest_and_a_second_pull_downloads_nothing() {
+    let registry = Registry::start(None);
+    registry.push("busybox", "test/busybox", None);
+    let inst = instance_for(&registry);
+    let image = format!("{}/test/busybox", registry.host());
+
+    let out = ok(&inst, &["pull", &image]);
+    assert!(
+        out.starts_with("Using default tag: latest\nlatest: Pulling from test/busybox\n"),
+        "{out}"
+    );
+    assert!(out.contains("Status: Downloaded newer image for"), "{out}");
+    assert!(out.ends_with(&format!("{image}:latest\n")), "{out}");
+    let digest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .expect("Digest line")
+        .to_string();
+    let fetched = registry.blob_gets();
+    assert!(
+        fetched >= 2,
+        "config and layers: {fetched}\n{}",
+        registry.log()
+    );
+    assert_eq!(
+        ok(&inst, &["run", "--rm", &image, "echo", "pulled"]),
+        "pulled\n"
+    );
+
+    let again = ok(&inst, &["pull", &image]);
+    assert!(again.contains("Status: Image is up to date for"), "{again}");
+    assert!(again.contains("Already exists"), "{again}");
+    assert_eq!(
+        registry.blob_gets(),
+        fetched,
+        "a second pull downloaded blobs"
+    );
+
+    let by_digest = format!("{image}@{digest}");
+    let out = ok(&inst, &["pull", &by_digest]);
+    assert!(out.ends_with(&format!("{by_digest}\n")), "{out}");
+    assert_eq!(registry.blob_gets(), fetched);
+    let repo_digests = ok(
+        &inst,
+        &["image", "inspect", "-f", "{{json .RepoDigests}}", &image],
+    );
+    assert!(repo_digests.contains(&by_digest), "{repo_digests}");
+
+    // By digest into an empty store, and the layers the store has are not downloaded.
+    let fresh = instance_for(&registry);
+    ok(&fresh, &["pull", "-q", &by_digest]);
+    assert_eq!(
+        ok(&fresh, &["run", "--rm", &by_digest, "echo", "by digest"]),
+        "by digest\n"
+    );
+    let before = registry.blob_gets();
+    let other = format!("{}/test/copy", registry.host());
+    registry.push("busybox", "test/copy", None);
+    let out = ok(&fresh, &["pull", &other]);
+    assert!(out.contains("Already exists"), "{out}");
+    assert!(
+        registry.blob_gets() <= before + 1,
+        "only the config may be fetched again"
+    );
+
+    // A missing image: `run` pulls it first, saying so as Docker does.
+    let third = instance_for(&registry);
+    let out = run(&third, &["run", "--rm", &image, "echo", "ran"]);
+    assert_eq!(stdout(&out), "ran\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!("Unable to find image '{image}:latest' locally\n")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("Status: Downloaded newer image"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &third,
+        &["pull", &format!("{}/test/nosuch", registry.host())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not found: manifest unknown"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn plain_http_only_for_insecure_registries() {
+    let registry = Registry::start(None);
+    registry.push("busybox", "test/busybox", None);
+    let inst = Instance::with_busybox();
+    let out = run(
+        &inst,
+        &["pull", &format!("{}/test/busybox", registry.host())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("https://"), "{}", stderr(&out));
+    assert_eq!(registry.blob_gets(), 0);
+}
+
+#[test]
+fn a_corrupted_blob_is_rejected() {
+    let registry = Registry::start(None);
+    registry.push("busybox", "test/busybox", None);
+    // Flip bytes in the middle of the big layer, keeping its size.
+    let layout = common::image_layout("busybox").join("blobs/sha256");
+    let layer = std::fs::read_dir(&layout)
+        .unwrap()
+        .flatten()
+        .max_by_key(|e| e.metadata().unwrap().len())
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let file = registry.blob_file(&layer);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 16] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&file, bytes).unwrap();
+
+    let inst = instance_for(&registry);
+    let layers_before = layer_entries(&inst);
+    let image = format!("{}/test/busybox", registry.host());
+    let out = run(&inst, &["pull", &image]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "filesystem layer verification failed for digest sha256:{layer}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        run(&inst, &["image", "inspect", &image]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        layer_entries(&inst),
+        layers_before,
+        "a layer of the bad image is in the store"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(inst.root().join("image/downloads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| {
+            n.to_string_lossy().contains(&layer) || n.to_string_lossy().ends_with(".partial")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "the bad blob was kept: {leftovers:?}");
+}
+
+#[test]
+fn login_with_a_wrong_password_fails_clearly() {
+    let registry = Registry::start(Some(("tester", "s3cret")));
+    registry.push("busybox", "private/busybox", Some("tester:s3cret"));
+    let inst = instance_for(&registry);
+    let host = registry.host();
+    let image = format!("{host}/private/busybox");
+
+    let out = run(&inst, &["pull", &image]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unauthorized: authentication required"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&inst, &["login", "-u", "tester", "-p", "wrong", &host]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "login attempt to http://{host}/v2/ failed with status: 401 Unauthorized"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!docker_config(&inst).join("config.json").exists());
+
+    let mut child = inst
+        .command(&["login", "-u", "tester", "--password-stdin", &host])
+        .env("DOCKER_CONFIG", docker_config(&inst))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "Login Succeeded\n", "{}", stderr(&out));
+    let config = docker_config(&inst).join("config.json");
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(doc["auths"][&host]["auth"], "dGVzdGVyOnMzY3JldA==");
+
+    ok(&inst, &["pull", &image]);
+    assert_eq!(
+        ok(&inst, &["run", "--rm", &image, "echo", "private"]),
+        "private\n"
+    );
+
+    assert_eq!(
+        ok(&inst, &["logout", &host]),
+        format!("Removing login credentials for {host}\n")
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert!(doc["auths"].get(&host).is_none());
+}
+
+/// Waits until `path` has a `*.partial` file with some bytes or an unpacking layer.
+fn pull_in_progress(store: &Path, deadline: Instant) -> bool {
+    while Instant::now() < deadline {
+        let partial = std::fs::read_dir(store.join("downloads"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name().to_string_lossy().ends_with(".partial")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            });
+        if partial {
+            return true;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    false
+}
+
+#[test]
+fn a_killed_pull_leaves_the_store_consistent_and_the_next_one_completes() {
+    let registry = Registry::start(None);
+    registry.push("debian-tools", "test/tools", None);
+    let inst = instance_for(&registry);
+    let image = format!("{}/test/tools", registry.host());
+    let layers_before = layer_entries(&inst);
+
+    let mut child = inst
+        .command(&["pull", &image])
+        .env("DOCKER_CONFIG", docker_config(&inst))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let caught = pull_in_progress(
+        &inst.root().join("image"),
+        Instant::now() + Duration::from_secs(30),
+    );
+    // SAFETY: kill(2) on the pid of the child this test spawned and has not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert!(caught, "the pull never started downloading");
+    assert!(!status.success(), "the pull finished before it was killed");
+
+    // Nothing half-visible: no image, no name, no new layer.
+    assert_eq!(
+        run(&inst, &["image", "inspect", &image]).status.code(),
+        Some(1)
+    );
+    assert!(!ok(&inst, &["images"]).contains("test/tools"));
+    let complete: Vec<String> = layer_entries(&inst)
+        .into_iter()
+        .filter(|l| !l.starts_with('.') && !layers_before.contains(l))
+        .collect();
+    assert!(complete.is_empty(), "a layer appeared: {complete:?}");
+
+    let out = ok(&inst, &["pull", &image]);
+    assert!(
+        out.contains("Resuming at"),
+        "the download did not resume: {out}"
+    );
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    assert_eq!(
+        ok(
+            &inst,
+            &["run", "--rm", &image, "sh", "-c", "command -v stress-ng"]
+        )
+        .trim(),
+        "/usr/bin/stress-ng"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(inst.root().join("image/downloads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
