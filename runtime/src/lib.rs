@@ -24,5 +24,6 @@ pub mod process;
 pub mod rootfs;
 pub mod state;
 pub mod undo;
+pub mod volumes;
 
 pub use paths::Paths;

@@ -16,10 +16,14 @@ use serde::{Deserialize, Serialize};
 pub enum HostChange {
     /// A directory tree ebrun created.
     Dir { path: PathBuf },
+    /// A file ebrun created.
+    File { path: PathBuf },
     /// A cgroup directory (v1 controller or cgroup2); its processes are killed on undo.
     Cgroup { path: PathBuf },
     /// A cgroup2 id registered in the pinned BPF maps of the instance pinned at `pin_dir`.
     BpfCgroup { pin_dir: PathBuf, cgroup_id: u64 },
+    /// A pinned BPF link attaching a program to a container's cgroup; detached on undo.
+    BpfLink { path: PathBuf },
     /// A container's network endpoint record: its address and host-port allocations.
     NetworkEndpoint { root: PathBuf, container_id: String },
     /// The host end of a container's veth pair. It goes by itself with the container's
@@ -48,9 +52,16 @@ impl HostChange {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             },
+            HostChange::File { path } => match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
             HostChange::Cgroup { path } => remove_cgroup_dir(path),
             HostChange::BpfCgroup { pin_dir, cgroup_id } => {
                 crate::bpf::forget_cgroup(pin_dir, *cgroup_id).map_err(std::io::Error::other)
+            }
+            HostChange::BpfLink { path } => {
+                crate::bpf::detach_link(path).map_err(std::io::Error::other)
             }
             HostChange::NetworkEndpoint { root, container_id } => {
                 crate::network::undo_endpoint(root, container_id).map_err(std::io::Error::other)

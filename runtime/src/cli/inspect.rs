@@ -11,28 +11,59 @@ use super::Context;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Containers (name, id or unique id prefix).
+    /// Format output using a Go template (or 'json').
+    #[arg(short = 'f', long = "format")]
+    format: Option<String>,
+    /// Only inspect objects of this type (container or image).
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Containers or images (name, id or unique id prefix).
     #[arg(required = true)]
     targets: Vec<String>,
 }
 
 pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     let store = ContainerStore::new(&ctx.paths);
+    let images = ebrun::image::ImageStore::open(&ctx.paths)?;
+    let want = args.kind.as_deref();
+    if want.is_some_and(|k| k != "container" && k != "image") {
+        anyhow::bail!("\"{}\" is not a valid value for --type", want.unwrap_or_default());
+    }
     let mut out = Vec::new();
     let mut code = 0;
     for key in &args.targets {
-        match store.lookup(key) {
-            Ok(config) => {
-                let state = store.load_state(&config.id)?;
-                out.push(document(ctx, &config, &state));
-            }
-            Err(e) => {
-                eprintln!("Error: {e}");
+        let container = (want != Some("image"))
+            .then(|| store.lookup(key).ok())
+            .flatten();
+        if let Some(config) = container {
+            let state = ebrun::container::observe(&ctx.paths, &config)?;
+            out.push(document(ctx, &config, &state));
+            continue;
+        }
+        let image = (want != Some("container"))
+            .then(|| images.resolve(key).ok())
+            .flatten();
+        match image {
+            Some(record) => out.push(serde_json::to_value(ebrun::image::inspect::inspect(
+                &images, &record,
+            ))?),
+            None => {
+                eprintln!("Error: No such object: {key}");
                 code = 1;
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+    match args.format.as_deref() {
+        None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
+        Some("json") => println!("{}", serde_json::to_string(&Value::Array(out))?),
+        Some(template) => {
+            let template = ebrun::format::template::Template::parse(template)
+                .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
+            for v in &out {
+                println!("{}", template.execute(v).map_err(|e| anyhow::anyhow!(e))?);
+            }
+        }
+    }
     Ok(code)
 }
 
@@ -45,13 +76,10 @@ fn document(ctx: &Context, c: &ContainerConfig, s: &ContainerState) -> Value {
         .map(|p| p.display().to_string())
         .collect();
     let cgroup_id = s.cgroups.as_ref().map_or(0, |cg| cg.cgroup_id);
-    let execs = (cgroup_id != 0)
-        .then(|| {
-            ebrun::bpf::exec_count(&ctx.paths.bpffs_dir(), cgroup_id)
-                .ok()
-                .flatten()
-        })
-        .flatten();
+    let meters = s
+        .cgroups
+        .as_ref()
+        .map(|cg| ebrun::bpf::snapshot(&ctx.paths.bpffs_dir(), cg));
     json!({
         "Id": c.id,
         "Created": c.created,
@@ -59,10 +87,10 @@ fn document(ctx: &Context, c: &ContainerConfig, s: &ContainerState) -> Value {
         "Args": c.process.args.get(1..).unwrap_or_default(),
         "State": {
             "Status": s.status.as_str(),
-            "Running": s.status == Status::Running,
-            "Paused": false,
-            "Restarting": false,
-            "OOMKilled": false,
+            "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
+            "Paused": s.paused,
+            "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed,
             "Dead": false,
             "Pid": s.pid,
             "ExitCode": s.exit_code,
@@ -72,12 +100,21 @@ fn document(ctx: &Context, c: &ContainerConfig, s: &ContainerState) -> Value {
         },
         "Image": c.image_id,
         "Name": format!("/{}", c.name),
+        "ResolvConfPath": dir.join("resolv.conf"),
         "HostnamePath": dir.join("hostname"),
         "HostsPath": dir.join("hosts"),
+        "LogPath": ebrun::container::log_path(&dir, &c.id),
+        "RestartCount": s.restart_count,
         "Driver": "overlay2",
+        "Mounts": ebrun::volumes::inspect::mounts_json(&c.mounts),
         "HostConfig": {
             "AutoRemove": c.auto_remove,
+            "RestartPolicy": {
+                "Name": c.restart.name(),
+                "MaximumRetryCount": c.restart.max_retries(),
+            },
             "ReadonlyRootfs": c.read_only,
+            "Tmpfs": ebrun::volumes::inspect::tmpfs_json(&c.mounts),
         },
         "GraphDriver": {
             "Name": "overlay2",
@@ -102,7 +139,7 @@ fn document(ctx: &Context, c: &ContainerConfig, s: &ContainerState) -> Value {
         "Ebrun": {
             "Cgroups": s.cgroups,
             "CgroupId": cgroup_id,
-            "Meters": { "Execs": execs },
+            "Meters": meters,
         }
     })
 }

@@ -6,15 +6,29 @@ use clap::{Parser, Subcommand};
 
 use ebrun::Paths;
 
+pub mod attach;
+pub mod exec;
 pub mod image;
+pub mod lifecycle;
+pub mod logs;
+pub mod monitor;
+pub mod ps;
+pub mod top;
+pub mod info;
 pub mod inspect;
+pub mod login;
+pub mod pull;
 pub mod network;
 pub mod network_flags;
 pub mod port;
 pub mod resource_flags;
 pub mod rm;
 pub mod run;
+pub mod stats;
+pub mod update;
 pub mod system;
+pub mod volume;
+pub mod volume_flags;
 
 /// Global flags and the chosen command.
 #[derive(Debug, Parser)]
@@ -62,6 +76,50 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// Return low-level information on containers.
     Inspect(inspect::InspectArgs),
+    /// List containers.
+    Ps(ps::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(logs::LogsArgs),
+    /// Attach to a running container's output (and input with -i).
+    Attach(attach::AttachArgs),
+    /// Execute a command in a running container.
+    Exec(exec::ExecArgs),
+    /// Start one or more stopped containers.
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers.
+    Stop(lifecycle::StopArgs),
+    /// Restart one or more containers.
+    Restart(lifecycle::StopArgs),
+    /// Kill one or more running containers.
+    Kill(lifecycle::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(lifecycle::ContainersArgs),
+    /// Pause all processes within one or more containers.
+    Pause(lifecycle::ContainersArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(lifecycle::ContainersArgs),
+    /// Rename a container.
+    Rename(lifecycle::RenameArgs),
+    /// Display the running processes of a container.
+    Top(top::TopArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(stats::StatsArgs),
+    /// The monitor of a detached container (internal).
+    #[command(name = "container-monitor", hide = true)]
+    Monitor(monitor::MonitorArgs),
+    /// Download an image from a registry.
+    Pull(pull::PullArgs),
+    /// Log in to a registry.
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(login::LogoutArgs),
+    /// Display system-wide information.
+    Info(info::InfoArgs),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -84,5 +142,26 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Network(cmd) => network::network_command(ctx, cmd),
         Command::Port(args) => port::port(ctx, args),
         Command::System(cmd) => system::system(ctx, cmd),
+        Command::Ps(args) => ps::ps(ctx, args),
+        Command::Logs(args) => logs::logs(ctx, args),
+        Command::Attach(args) => attach::attach(ctx, args),
+        Command::Exec(args) => exec::exec(ctx, args),
+        Command::Start(args) => lifecycle::start(ctx, args),
+        Command::Stop(args) => lifecycle::stop(ctx, args),
+        Command::Restart(args) => lifecycle::restart(ctx, args),
+        Command::Kill(args) => lifecycle::kill(ctx, args),
+        Command::Wait(args) => lifecycle::wait(ctx, args),
+        Command::Pause(args) => lifecycle::pause(ctx, args),
+        Command::Unpause(args) => lifecycle::unpause(ctx, args),
+        Command::Rename(args) => lifecycle::rename(ctx, args),
+        Command::Top(args) => top::top(ctx, args),
+        Command::Update(args) => update::update(ctx, args),
+        Command::Stats(args) => stats::stats(ctx, args),
+        Command::Monitor(args) => monitor::monitor(ctx, args),
+        Command::Volume(cmd) => volume::volume(ctx, cmd),
+        Command::Pull(args) => pull::pull(ctx, args),
+        Command::Login(args) => login::login(ctx, args),
+        Command::Logout(args) => login::logout(ctx, args),
+        Command::Info(args) => info::info(ctx, args),
     }
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use ebrun::container::{self, ContainerStore, Status};
+use ebrun::container::{self, ContainerStore};
 
 use super::Context;
 
@@ -12,6 +12,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL).
     #[arg(short, long)]
     force: bool,
+    /// Remove anonymous volumes associated with the container.
+    #[arg(short, long)]
+    volumes: bool,
     /// Containers to remove (name, id or unique id prefix).
     #[arg(required = true)]
     containers: Vec<String>,
@@ -22,8 +25,7 @@ pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
     let mut code = 0;
     for key in &args.containers {
         let result = store.lookup(key).and_then(|config| {
-            let state = store.load_state(&config.id)?;
-            if state.status == Status::Running {
+            if container::running(&ctx.paths, &config)? {
                 if !args.force {
                     eprintln!(
                         "Error response from daemon: cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
@@ -31,9 +33,15 @@ pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
                     );
                     return Ok(false);
                 }
+                container::mark_stopped(&ctx.paths, &config.id)?;
                 container::kill_processes(&ctx.paths, &config);
+                container::wait_exit(&ctx.paths, &config, Some(std::time::Duration::from_secs(10)))?;
             }
             container::remove(&ctx.paths, &config)?;
+            if args.volumes {
+                ebrun::volumes::remove_anonymous(&ctx.paths, &config)
+                    .map_err(container::ContainerError::from)?;
+            }
             Ok(true)
         });
         match result {

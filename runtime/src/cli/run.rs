@@ -18,6 +18,13 @@ pub struct RunArgs {
     /// Automatically remove the container when it exits.
     #[arg(long)]
     rm: bool,
+    /// Run container in background and print container ID.
+    #[arg(short = 'd', long = "detach")]
+    detach: bool,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always,
+    /// unless-stopped).
+    #[arg(long, default_value = "no")]
+    restart: String,
     /// Assign a name to the container.
     #[arg(long)]
     name: Option<String>,
@@ -52,6 +59,8 @@ pub struct RunArgs {
     resources: super::resource_flags::ResourceFlags,
     #[command(flatten)]
     network: super::network_flags::NetworkFlags,
+    #[command(flatten)]
+    volumes: super::volume_flags::VolumeFlags,
     /// The image to run.
     image: String,
     /// The command and its arguments.
@@ -60,7 +69,7 @@ pub struct RunArgs {
 }
 
 /// `-e KEY` copies KEY from ebrun's environment (and drops it if unset), as Docker does.
-fn resolve_env(entry: &str) -> Option<String> {
+pub fn resolve_env(entry: &str) -> Option<String> {
     if entry.contains('=') {
         Some(entry.to_string())
     } else {
@@ -100,15 +109,26 @@ impl RunArgs {
             interactive: self.interactive,
             read_only: self.read_only,
             auto_remove: self.rm,
+            detach: self.detach,
+            restart: container::RestartPolicy::parse(&self.restart)?,
             resources: self.resources.to_resources()?,
             network: self.network.to_spec()?,
+            mounts: self.volumes.to_requests()?,
         })
     }
 }
 
 pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
     let spec = args.into_spec()?;
-    match container::run_foreground(&ctx.paths, &spec) {
+    let result = if spec.detach {
+        container::run_detached(&ctx.paths, &spec).map(|id| {
+            println!("{id}");
+            0
+        })
+    } else {
+        container::run_foreground(&ctx.paths, &spec)
+    };
+    match result {
         Ok(code) => Ok(code),
         Err(e) => {
             eprintln!("ebrun: {e}");

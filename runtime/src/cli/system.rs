@@ -16,6 +16,9 @@ pub enum SystemCommand {
     /// bpffs pins, per-boot state). Images stay. Used by the tests' clean-up.
     #[command(hide = true)]
     Teardown,
+    /// Run once at boot (see contrib/systemd): record containers of the previous boot as
+    /// exited and start those whose restart policy is always / unless-stopped.
+    Boot,
 }
 
 pub fn system(ctx: &Context, cmd: SystemCommand) -> Result<i32> {
@@ -25,6 +28,7 @@ pub fn system(ctx: &Context, cmd: SystemCommand) -> Result<i32> {
             Ok(0)
         }
         SystemCommand::Teardown => teardown(ctx),
+        SystemCommand::Boot => boot(ctx),
     }
 }
 
@@ -53,5 +57,37 @@ fn teardown(ctx: &Context) -> Result<i32> {
     }
     ebrun::bpf::unload(&ctx.paths.bpffs_dir())?;
     let _ = std::fs::remove_dir_all(ctx.paths.run_dir());
+    Ok(if failures == 0 { 0 } else { 1 })
+}
+
+fn boot(ctx: &Context) -> Result<i32> {
+    let store = ContainerStore::new(&ctx.paths);
+    let mut failures = 0;
+    for config in store.list() {
+        let state = match container::observe(&ctx.paths, &config) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ebrun: {}: {e}", config.name);
+                failures += 1;
+                continue;
+            }
+        };
+        let stopped = !matches!(
+            state.status,
+            container::Status::Running | container::Status::Paused | container::Status::Restarting
+        );
+        if stopped
+            && state.exit_code == container::EXIT_UNKNOWN
+            && config.restart.restarts_at_boot(state.stopped_by_user)
+        {
+            match container::start_existing(&ctx.paths, &config) {
+                Ok(()) => println!("{}", config.name),
+                Err(e) => {
+                    eprintln!("ebrun: start {}: {e}", config.name);
+                    failures += 1;
+                }
+            }
+        }
+    }
     Ok(if failures == 0 { 0 } else { 1 })
 }

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::cgroups::{ContainerCgroups, Resources};
 use crate::network::{NetworkSpec, NetworkState};
 use crate::process::ProcessSpec;
+
+use super::restart_policy::RestartPolicy;
 use crate::undo::HostChange;
 
 /// `containers/<id>/config.json`.
@@ -34,6 +36,12 @@ pub struct ContainerConfig {
     /// Networking (`--net`, `-p`, `--dns`, ...).
     #[serde(default)]
     pub network: NetworkSpec,
+    /// `--restart`
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// Volumes, bind mounts and tmpfs mounts (`-v`, `--mount`, ...).
+    #[serde(default)]
+    pub mounts: Vec<crate::volumes::Mount>,
     /// Image layer directories, bottom first.
     pub layers: Vec<PathBuf>,
     /// Host changes that live as long as the container; `rm` undoes them.
@@ -46,6 +54,8 @@ pub struct ContainerConfig {
 pub enum Status {
     Created,
     Running,
+    Paused,
+    Restarting,
     Exited,
 }
 
@@ -54,6 +64,8 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
             Status::Exited => "exited",
         }
     }
@@ -79,6 +91,27 @@ pub struct ContainerState {
     /// What the network set-up made for the current run (addresses, ports).
     #[serde(default)]
     pub network: NetworkState,
+    /// The detached container's monitor process (0 for a foreground run).
+    #[serde(default)]
+    pub monitor_pid: i32,
+    /// Start time of `pid` (field 22 of /proc/PID/stat), to tell it from a reused pid.
+    #[serde(default)]
+    pub pid_start_time: u64,
+    /// The boot the container was started in (/proc/sys/kernel/random/boot_id).
+    #[serde(default)]
+    pub boot_id: String,
+    /// Restarts made by the restart policy.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Set by `stop`/`kill`: the restart policy does not bring the container back.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+    /// Frozen by `pause`.
+    #[serde(default)]
+    pub paused: bool,
+    /// The memory controller killed a process of the last run.
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl Default for ContainerState {
@@ -93,6 +126,13 @@ impl Default for ContainerState {
             cgroups: None,
             run_changes: Vec::new(),
             network: NetworkState::default(),
+            monitor_pid: 0,
+            pid_start_time: 0,
+            boot_id: String::new(),
+            restart_count: 0,
+            stopped_by_user: false,
+            paused: false,
+            oom_killed: false,
         }
     }
 }
@@ -100,4 +140,23 @@ impl Default for ContainerState {
 /// Now, formatted as Docker formats its timestamps.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// This boot's id: a container recorded as running under another boot is not running.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Start time of a process in clock ticks since boot (0 if it does not exist).
+pub fn process_start_time(pid: i32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The command may contain spaces and parentheses: fields start after the last ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
 }

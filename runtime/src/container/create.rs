@@ -24,7 +24,10 @@ pub struct Created {
 /// Creates a container from `spec`; nothing is left behind if it fails.
 pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> {
     let images = ImageStore::open(paths)?;
-    let image = images.resolve(&spec.image)?;
+    let image = match images.resolve(&spec.image) {
+        Err(e) if e.is_not_found() => crate::image::pull::pull_missing(paths, &spec.image)?,
+        other => other?,
+    };
     let image_config = image.config.config().as_ref();
     let (entrypoint, cmd) = spec::command(spec, image_config);
     let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
@@ -59,6 +62,13 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         interactive: spec.interactive,
     };
     spec.network.validate(paths)?;
+    if spec.auto_remove && spec.restart != super::RestartPolicy::No {
+        return Err(ContainerError::InvalidFlag {
+            flag: "--restart",
+            value: spec.restart.name().to_string(),
+            reason: "conflicting options: --restart and --rm".into(),
+        });
+    }
     if !process.cwd.is_absolute() {
         return Err(ContainerError::InvalidFlag {
             flag: "--workdir",
@@ -85,6 +95,10 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         }
         None => names::random(&id, |n| existing.iter().any(|c| c.name == n)),
     };
+
+    let mut volume_journal = Journal::new();
+    let mounts =
+        crate::volumes::prepare(paths, &spec.mounts, image_config, &existing, &mut volume_journal)?;
 
     let dir = containers.dir(&id);
     std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
@@ -114,12 +128,15 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         auto_remove: spec.auto_remove,
         resources: spec.resources.clone(),
         network: spec.network.clone(),
+        restart: spec.restart,
+        mounts,
         layers: images.layer_dirs(&image),
         changes: journal.changes().to_vec(),
     };
     containers.save_state(&id, &ContainerState::default())?;
     containers.save_config(&config)?;
     journal.commit();
+    volume_journal.commit();
     tracing::debug!(id = %config.id, name = %config.name, "container created");
     Ok(Created { config })
 }

@@ -1,24 +1,40 @@
 //! Containers: the spec a user asks for, its persisted config and state, creation as a
 //! sequence of undoable host changes, the foreground run, and removal.
 
+mod attach;
 mod config;
 mod create;
+mod exec;
 mod id;
 mod kill;
+mod lifecycle;
+mod logs;
+mod monitor;
 mod names;
+mod observe;
 mod remove;
+mod restart_policy;
 mod run;
 mod spec;
 mod start;
+mod status_text;
 mod store;
 
 pub use config::{ContainerConfig, ContainerState, Status};
 pub use create::{create, Created};
+pub use exec::{exec, ExecSpec};
 pub use id::short as short_id;
+pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
 pub use kill::kill_processes;
+pub use lifecycle::{kill_container, mark_stopped, rename, running, set_paused, start_existing, stop, wait_exit};
+pub use observe::{observe, EXIT_UNKNOWN};
+pub use logs::{log_path, tail as tail_logs, LogEntry, LogReader, Stream};
+pub use monitor::{run_monitor, spawn_monitor, MONITOR_COMMAND};
 pub use remove::remove;
-pub use run::run_foreground;
+pub use restart_policy::RestartPolicy;
+pub use run::{run_detached, run_foreground};
 pub use spec::RunSpec;
+pub use status_text::{ellipsis, status_text};
 pub use store::ContainerStore;
 
 /// Errors of the container module.
@@ -51,6 +67,10 @@ pub enum ContainerError {
     NotFound(String),
     #[error("Multiple IDs found with provided prefix: {0}")]
     Ambiguous(String),
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("{0}")]
+    InvalidState(String),
     #[error("No command specified")]
     NoCommand,
     #[error("invalid {flag} value {value:?}: {reason}")]
@@ -67,6 +87,11 @@ pub enum ContainerError {
 }
 
 impl ContainerError {
+    /// The message on one line (for pipes between ebrun processes).
+    pub fn one_line(&self) -> String {
+        self.to_string().replace('\n', " ")
+    }
+
     /// The exit code Docker uses for this error.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -9,6 +9,7 @@ use crate::Paths;
 /// then its directory and state.
 pub fn remove(paths: &Paths, config: &ContainerConfig) -> Result<(), ContainerError> {
     let containers = ContainerStore::new(paths);
+    wait_for_monitor(&containers, &config.id);
     let _lock = containers.lock()?;
     let state = containers.load_state(&config.id).unwrap_or_default();
     let mut failed = undo_all(&state.run_changes);
@@ -20,4 +21,24 @@ pub fn remove(paths: &Paths, config: &ContainerConfig) -> Result<(), ContainerEr
         });
     }
     Ok(())
+}
+
+/// A monitor finishing a run still writes the container's state and log: let it end first
+/// (it exits right after recording a stop), so nothing is written into a removed directory.
+/// Called by the monitor itself for `--rm`, it finds its own pid and returns.
+fn wait_for_monitor(containers: &ContainerStore, id: &str) {
+    let Ok(state) = containers.load_state(id) else {
+        return;
+    };
+    let monitor = state.monitor_pid;
+    if monitor <= 0 || monitor == std::process::id() as i32 {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), None).is_ok()
+        && super::config::process_start_time(monitor) != 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }

@@ -31,3 +31,19 @@ pub fn run_foreground(paths: &Paths, spec: &RunSpec) -> Result<i32, ContainerErr
     }
     outcome
 }
+
+/// `run -d`: creates the container and hands it to a monitor of its own; returns its id once
+/// its process has started. A failed start leaves a "created" container (or none with
+/// `--rm`), as Docker does.
+pub fn run_detached(paths: &Paths, spec: &RunSpec) -> Result<String, ContainerError> {
+    let config = create(paths, spec)?.config;
+    match super::monitor::spawn_monitor(paths, &config.id) {
+        Ok(()) => Ok(config.id),
+        Err(e) => {
+            if config.auto_remove {
+                let _ = remove(paths, &config);
+            }
+            Err(e)
+        }
+    }
+}

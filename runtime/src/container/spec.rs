@@ -34,6 +34,12 @@ pub struct RunSpec {
     pub resources: crate::cgroups::Resources,
     /// `--net`, `-p`, `--dns`, `--add-host`, ... (see the network module).
     pub network: crate::network::NetworkSpec,
+    /// `--restart`
+    pub restart: super::RestartPolicy,
+    /// `-d`
+    pub detach: bool,
+    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` (see the volumes module).
+    pub mounts: crate::volumes::MountRequests,
 }
 
 /// Default PATH when neither the image nor the user sets one (Docker's).

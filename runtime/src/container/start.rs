@@ -5,7 +5,9 @@
 //! network wiring -> release to exec. Each step is journaled; if any fails, the done ones are
 //! undone. finish: the run's cgroups and network go; counters stay readable until `rm`.
 
-use super::config::{now_rfc3339, ContainerConfig, ContainerState, Status};
+use super::config::{
+    boot_id, now_rfc3339, process_start_time, ContainerConfig, ContainerState, Status,
+};
 use super::store::ContainerStore;
 use super::ContainerError;
 use crate::cgroups::{ContainerCgroups, Layout};
@@ -39,6 +41,7 @@ fn rootfs_spec(paths: &Paths, config: &ContainerConfig) -> RootfsSpec {
             })
             .collect(),
         read_only: config.read_only,
+        mounts: crate::volumes::rootfs_mounts(&config.mounts),
     }
 }
 
@@ -52,10 +55,15 @@ fn attach_meters(paths: &Paths, cgroups: &ContainerCgroups, journal: &mut Journa
     let result = bpf::ensure_loaded(&pin_dir, &paths.root().join("bpf.lock"))
         .and_then(|()| bpf::register_cgroup(&pin_dir, cgroups.cgroup_id));
     match result {
-        Ok(()) => journal.record(HostChange::BpfCgroup {
-            pin_dir,
-            cgroup_id: cgroups.cgroup_id,
-        }),
+        Ok(()) => {
+            journal.record(HostChange::BpfCgroup {
+                pin_dir: pin_dir.clone(),
+                cgroup_id: cgroups.cgroup_id,
+            });
+            if let Some(dir) = &cgroups.unified_dir {
+                bpf::attach_cgroup_programs(&pin_dir, dir, cgroups.cgroup_id, journal);
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "eBPF meters unavailable for this container"),
     }
 }
@@ -105,6 +113,7 @@ fn start_steps(
     let pid = spawned.pid.as_raw();
     let placed = cgroups
         .add_process(pid)
+        .and_then(|()| config.resources.apply_to_process(pid))
         .map_err(ContainerError::from)
         .and_then(|()| {
             network::setup(
@@ -130,9 +139,28 @@ fn start_steps(
     state.error.clear();
     state.started_at = Some(now_rfc3339());
     state.finished_at = None;
+    state.boot_id = boot_id();
+    state.pid_start_time = process_start_time(pid);
+    state.paused = false;
+    state.oom_killed = false;
     state.cgroups = Some(cgroups);
     state.network = network_state;
     state.run_changes = journal.changes().to_vec();
+    let marker = super::observe::run_marker(paths, &config.id);
+    let marked = marker
+        .parent()
+        .map(std::fs::create_dir_all)
+        .unwrap_or(Ok(()))
+        .and_then(|()| std::fs::write(&marker, b""));
+    if let Err(source) = marked {
+        spawned.abort();
+        return Err(ContainerError::Io {
+            op: "write",
+            path: marker,
+            source,
+        });
+    }
+    journal.record(HostChange::File { path: marker });
     if let Err(e) = containers.save_state(&config.id, &state) {
         spawned.abort();
         return Err(e);
@@ -152,6 +180,7 @@ pub fn finish(
     let (kept, undo): (Vec<HostChange>, Vec<HostChange>) = std::mem::take(&mut state.run_changes)
         .into_iter()
         .partition(|c| matches!(c, HostChange::BpfCgroup { .. }));
+    state.oom_killed = state.cgroups.as_ref().is_some_and(|cg| cg.oom_killed());
     undo_all(&undo);
     state.pid = 0;
     state.run_changes = kept;

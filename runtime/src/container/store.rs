@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::config::{ContainerConfig, ContainerState};
 use super::ContainerError;
-use crate::state::{read_json, write_json_atomic, StateLock};
+use crate::state::{read_json, replace_json_atomic, StateLock};
 use crate::Paths;
 
 /// The containers of one ebrun instance.
@@ -60,7 +60,7 @@ impl ContainerStore {
     }
 
     pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
-        Ok(write_json_atomic(
+        Ok(replace_json_atomic(
             &self.dir(&config.id).join("config.json"),
             config,
         )?)
@@ -75,6 +75,6 @@ impl ContainerStore {
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
-        Ok(write_json_atomic(&self.dir(id).join("state.json"), state)?)
+        Ok(replace_json_atomic(&self.dir(id).join("state.json"), state)?)
     }
 }

@@ -18,6 +18,7 @@ mod error;
 pub mod import;
 pub mod inspect;
 pub mod layer_unpack;
+pub mod pull;
 mod record;
 pub mod reference;
 mod remove;

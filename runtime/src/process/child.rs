@@ -2,20 +2,14 @@
 //! the error pipe as "<exit code> <message>" and the child exits with that code.
 
 use std::convert::Infallible;
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-use nix::unistd::{close, Gid, Uid};
+use nix::unistd::close;
 
-use super::exec_path::{self, EXIT_CANNOT_EXECUTE};
-use super::{caps, rlimits, user, ProcessSpec};
+use super::become_process::{become_and_exec, fail, Failure, EXIT_RUNTIME};
+use super::ProcessSpec;
 use crate::rootfs::{self, RootfsSpec};
-
-/// Exit code of ebrun's own failures (Docker's 125).
-const EXIT_RUNTIME: i32 = 125;
 
 /// What the child needs; file descriptors are raw because the child owns its copy of them.
 pub(super) struct ChildContext<'a> {
@@ -36,11 +30,6 @@ pub(super) struct ChildContext<'a> {
     pub devnull: RawFd,
 }
 
-type Failure = (i32, String);
-
-fn fail<E: std::fmt::Display>(code: i32, what: &str) -> impl FnOnce(E) -> Failure + '_ {
-    move |e| (code, format!("{what}: {e}"))
-}
 
 /// The clone callback. Never returns on success (exec replaces the process).
 pub(super) fn run(ctx: &ChildContext<'_>) -> isize {
@@ -78,55 +67,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
     rootfs::setup(ctx.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
     stdio(ctx)?;
     nix::unistd::sethostname(&spec.hostname).map_err(fail(EXIT_RUNTIME, "sethostname"))?;
-    let user = user::resolve(&spec.user, Path::new("/")).map_err(|e| (EXIT_RUNTIME, e))?;
-    rlimits::apply_defaults().map_err(fail(EXIT_RUNTIME, "rlimits"))?;
-    caps::limit_bounding_set().map_err(fail(EXIT_RUNTIME, "capability bounding set"))?;
-    std::fs::create_dir_all(&spec.cwd).map_err(fail(EXIT_RUNTIME, "working directory"))?;
-
-    let gids: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    nix::unistd::setgroups(&gids).map_err(fail(EXIT_RUNTIME, "setgroups"))?;
-    nix::unistd::setgid(Gid::from_raw(user.gid)).map_err(fail(EXIT_RUNTIME, "setgid"))?;
-    nix::unistd::setuid(Uid::from_raw(user.uid)).map_err(fail(EXIT_RUNTIME, "setuid"))?;
-    caps::set_process_capabilities(user.uid).map_err(fail(EXIT_RUNTIME, "capabilities"))?;
-    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1) takes no pointers.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err((EXIT_RUNTIME, "no_new_privs: prctl failed".into()));
-    }
-    nix::unistd::chdir(&spec.cwd).map_err(|e| {
-        (
-            EXIT_CANNOT_EXECUTE,
-            format!("chdir to cwd (\"{}\"): {e}", spec.cwd.display()),
-        )
-    })?;
-
-    let mut env = spec.env.clone();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user.home));
-    }
-    let path_var = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    let program = spec
-        .args
-        .first()
-        .ok_or((EXIT_RUNTIME, "no command specified".to_string()))?;
-    let exe = exec_path::find(program, path_var)?;
-    let cstr = |s: &str| CString::new(s).map_err(fail(EXIT_RUNTIME, "argument"));
-    let exe_c = cstr(&exe.to_string_lossy())?;
-    let argv = spec
-        .args
-        .iter()
-        .map(|a| cstr(a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let envp = env.iter().map(|e| cstr(e)).collect::<Result<Vec<_>, _>>()?;
-
-    restore_signals();
-    let errno = nix::unistd::execve(&exe_c, &argv, &envp).unwrap_err();
-    Err((
-        exec_path::exit_code_for(errno),
-        format!("exec: \"{program}\": {}", errno.desc().to_lowercase()),
-    ))
+    become_and_exec(spec, true)
 }
 
 /// stdin/stdout/stderr: a terminal on the container's devpts with `-t` (its master goes
@@ -154,14 +95,4 @@ fn stdio(ctx: &ChildContext<'_>) -> Result<(), Failure> {
     }
     let _ = close(ctx.devnull);
     Ok(())
-}
-
-/// The container's process starts with no blocked signals and default dispositions (the
-/// Rust runtime ignores SIGPIPE, and exec keeps ignored signals ignored).
-fn restore_signals() {
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // SAFETY: setting the default disposition installs no handler code.
-    unsafe {
-        let _ = nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl);
-    }
 }

@@ -2,8 +2,10 @@
 //! clone, the in-child set-up up to exec (rootfs, hostname, user, capabilities, rlimits,
 //! no_new_privs), and the foreground supervision loop (signals, pty, exit status).
 
+mod become_process;
 mod caps;
 mod child;
+mod exec;
 mod exec_path;
 mod pty;
 mod rlimits;
@@ -12,6 +14,7 @@ mod supervise;
 mod user;
 
 pub use caps::DEFAULT_CAPABILITIES;
+pub use exec::{exec_in, ExecTarget};
 pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 pub use spawn::{spawn, Spawned, StartFailure, StdioMode};
 pub use supervise::{supervise, ExitStatus};

@@ -11,6 +11,7 @@ mod masked;
 mod mounts;
 mod overlay;
 mod pivot;
+pub mod volume_mounts;
 
 use std::path::PathBuf;
 
@@ -63,6 +64,8 @@ pub struct RootfsSpec {
     /// /etc/hostname, /etc/hosts, /etc/resolv.conf, as Docker bind-mounts them.
     pub bind_files: Vec<BindFile>,
     pub read_only: bool,
+    /// Volumes, bind mounts and tmpfs mounts (`-v`, `--mount`, `--tmpfs`), in order.
+    pub mounts: Vec<volume_mounts::VolumeMount>,
 }
 
 /// Builds the root and pivots into it. Call in the container's own mount namespace.
@@ -71,7 +74,8 @@ pub fn setup(spec: &RootfsSpec) -> Result<(), RootfsError> {
     overlay::mount_overlay(spec)?;
     mounts::mount_kernel_filesystems(&spec.merged)?;
     devices::populate_dev(&spec.merged)?;
-    for file in &spec.bind_files {
+    volume_mounts::apply(&spec.merged, &spec.mounts)?;
+    for file in volume_mounts::not_shadowed(&spec.bind_files, &spec.mounts) {
         mounts::bind_file(&spec.merged, file)?;
     }
     pivot::pivot_into(&spec.merged)?;

@@ -15,10 +15,18 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> St
     }
 }
 
-/// Replaces `path` with `bytes` so that readers see either the old or the new content.
+/// Replaces `path` with `bytes` so that readers see either the old or the new content,
+/// creating its directory if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+    replace_atomic(path, bytes)
+}
+
+/// Like [`write_atomic`], but fails if the directory is gone (the object was removed by
+/// another process meanwhile) instead of bringing it back.
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
@@ -35,11 +43,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 
 /// Serializes `value` as pretty JSON and writes it atomically.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|source| StateError::Corrupt {
+    write_atomic(path, &to_json(path, value)?)
+}
+
+/// Serializes `value` as pretty JSON and replaces `path` in its existing directory.
+pub fn replace_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    replace_atomic(path, &to_json(path, value)?)
+}
+
+fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, StateError> {
+    serde_json::to_vec_pretty(value).map_err(|source| StateError::Corrupt {
         path: path.to_path_buf(),
         source,
-    })?;
-    write_atomic(path, &bytes)
+    })
 }
 
 /// Reads a JSON state file.

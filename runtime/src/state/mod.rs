@@ -4,7 +4,7 @@
 mod atomic;
 mod lock;
 
-pub use atomic::{read_json, write_atomic, write_json_atomic};
+pub use atomic::{read_json, replace_atomic, replace_json_atomic, write_atomic, write_json_atomic};
 pub use lock::StateLock;
 
 /// Errors reading or writing state files.

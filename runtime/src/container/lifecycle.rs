@@ -1,0 +1,167 @@
+//! Operations on existing containers: start, stop, kill, wait, restart, pause, unpause,
+//! rename. Each works from another ebrun process than the one that started the container:
+//! it signals the container's init and watches the state its monitor records.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::config::{ContainerConfig, ContainerState, Status};
+use super::monitor::spawn_monitor;
+use super::observe::{observe, process_alive};
+use super::store::ContainerStore;
+use super::{names, ContainerError};
+use crate::Paths;
+
+fn is_running(state: &ContainerState) -> bool {
+    matches!(state.status, Status::Running | Status::Paused | Status::Restarting)
+}
+
+/// Docker's error for an operation that needs a running container.
+fn not_running(config: &ContainerConfig) -> ContainerError {
+    ContainerError::NotRunning(config.id.clone())
+}
+
+/// Records that the user stopped the container, so its restart policy leaves it stopped.
+fn mark_stopped_by_user(paths: &Paths, id: &str, stopped: bool) -> Result<(), ContainerError> {
+    let store = ContainerStore::new(paths);
+    let _lock = store.lock()?;
+    let mut state = store.load_state(id)?;
+    state.stopped_by_user = stopped;
+    store.save_state(id, &state)
+}
+
+/// Marks the container as stopped by the user (its restart policy will not bring it back).
+pub fn mark_stopped(paths: &Paths, id: &str) -> Result<(), ContainerError> {
+    mark_stopped_by_user(paths, id, true)
+}
+
+/// `start`: runs a created or exited container again under a new monitor.
+pub fn start_existing(paths: &Paths, config: &ContainerConfig) -> Result<(), ContainerError> {
+    let state = observe(paths, config)?;
+    if is_running(&state) {
+        return Ok(());
+    }
+    mark_stopped_by_user(paths, &config.id, false)?;
+    spawn_monitor(paths, &config.id)
+}
+
+/// Waits until the container is no longer running; returns its exit code.
+pub fn wait_exit(
+    paths: &Paths,
+    config: &ContainerConfig,
+    timeout: Option<Duration>,
+) -> Result<Option<i32>, ContainerError> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let state = observe(paths, config)?;
+        if !is_running(&state) {
+            return Ok(Some(state.exit_code));
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// `kill -s SIG`: signals the container's init. SIGKILL and SIGTERM count as a user stop.
+pub fn kill_container(
+    paths: &Paths,
+    config: &ContainerConfig,
+    signal: Signal,
+) -> Result<(), ContainerError> {
+    let state = observe(paths, config)?;
+    if !is_running(&state) || !process_alive(state.pid, state.pid_start_time) {
+        return Err(not_running(config));
+    }
+    if matches!(signal, Signal::SIGKILL | Signal::SIGTERM) {
+        mark_stopped_by_user(paths, &config.id, true)?;
+    }
+    if state.paused && signal != Signal::SIGKILL {
+        // A frozen process cannot act on the signal; SIGKILL works regardless.
+        tracing::debug!("signal sent to a paused container");
+    }
+    kill(Pid::from_raw(state.pid), signal).map_err(|source| {
+        ContainerError::Process(crate::process::ProcessError::Sys {
+            op: "kill",
+            source,
+        })
+    })
+}
+
+/// `stop -t SECS`: SIGTERM, then SIGKILL after the grace period; waits for the exit to be
+/// recorded.
+pub fn stop(paths: &Paths, config: &ContainerConfig, grace: Duration) -> Result<(), ContainerError> {
+    let state = observe(paths, config)?;
+    if !is_running(&state) {
+        return Ok(());
+    }
+    mark_stopped_by_user(paths, &config.id, true)?;
+    if state.paused {
+        if let Some(cg) = &state.cgroups {
+            let _ = cg.freeze(false);
+        }
+    }
+    let pid = Pid::from_raw(state.pid);
+    if process_alive(state.pid, state.pid_start_time) {
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while process_alive(state.pid, state.pid_start_time) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if process_alive(state.pid, state.pid_start_time) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+    wait_exit(paths, config, Some(Duration::from_secs(30)))?;
+    Ok(())
+}
+
+/// `pause` / `unpause`: freezes or thaws every process of the container.
+pub fn set_paused(paths: &Paths, config: &ContainerConfig, paused: bool) -> Result<(), ContainerError> {
+    let store = ContainerStore::new(paths);
+    let state = observe(paths, config)?;
+    if !is_running(&state) {
+        return Err(not_running(config));
+    }
+    if state.paused == paused {
+        return Err(ContainerError::InvalidState(format!(
+            "Container {} is {}paused",
+            config.id,
+            if paused { "already " } else { "not " }
+        )));
+    }
+    let cgroups = state.cgroups.as_ref().ok_or_else(|| not_running(config))?;
+    cgroups.freeze(paused)?;
+    let _lock = store.lock()?;
+    let mut state = store.load_state(&config.id)?;
+    state.paused = paused;
+    state.status = if paused { Status::Paused } else { Status::Running };
+    store.save_state(&config.id, &state)
+}
+
+/// `rename OLD NEW`.
+pub fn rename(paths: &Paths, config: &ContainerConfig, new_name: &str) -> Result<(), ContainerError> {
+    names::validate(new_name)?;
+    let new_name = new_name.trim_start_matches('/');
+    let store = ContainerStore::new(paths);
+    let _lock = store.lock()?;
+    if let Some(other) = store.list().into_iter().find(|c| c.name == new_name) {
+        return Err(ContainerError::NameInUse {
+            name: new_name.to_string(),
+            id: other.id,
+        });
+    }
+    let mut config = store.lookup(&config.id)?;
+    config.name = new_name.to_string();
+    store.save_config(&config)
+}
+
+/// Whether the container is running (observed).
+pub fn running(paths: &Paths, config: &ContainerConfig) -> Result<bool, ContainerError> {
+    Ok(is_running(&observe(paths, config)?))
+}

@@ -1,0 +1,149 @@
+//! `exec`: a new process inside a running container. It joins all of the container's
+//! namespaces (from its init's /proc/PID/ns) and its cgroups before exec, and becomes the
+//! container's user like the first process did.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+use super::become_process::{become_and_exec, fail, Failure, EXIT_RUNTIME};
+use super::{supervise, ProcessError, ProcessSpec, StartFailure};
+
+/// The namespaces an exec'ed process joins, in the order it joins them (mount last: the
+/// namespace files were opened before).
+const NAMESPACES: [(&str, CloneFlags); 5] = [
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// A running container to exec into.
+pub struct ExecTarget {
+    /// The container's init, whose namespaces are joined.
+    pub init_pid: i32,
+    /// The container's cgroup directories.
+    pub cgroup_dirs: Vec<PathBuf>,
+}
+
+/// Runs `spec` in the container and waits for it (signals forwarded, terminal relayed);
+/// returns its exit code, or Docker's 126/127 when it cannot start.
+pub fn exec_in(target: &ExecTarget, spec: &ProcessSpec) -> Result<Result<i32, StartFailure>, ProcessError> {
+    let sys = |op| move |source| ProcessError::Sys { op, source };
+    let io = |op| move |source| ProcessError::Io { op, source };
+    let ns_file = |name: &str| File::open(format!("/proc/{}/ns/{name}", target.init_pid));
+    let pid_ns = ns_file("pid").map_err(io("open the container's pid namespace"))?;
+    let mut joins = Vec::new();
+    for (name, flag) in NAMESPACES {
+        joins.push((OwnedFd::from(ns_file(name).map_err(io("open the container's namespaces"))?), flag));
+    }
+    // Children of this process are born in the container's PID namespace.
+    nix::sched::setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID).map_err(sys("join pid namespace"))?;
+
+    let (go_rx, go_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+    let (err_rx, err_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+    let console = if spec.tty {
+        Some(std::os::unix::net::UnixStream::pair().map_err(io("socketpair"))?)
+    } else {
+        None
+    };
+    let devnull: OwnedFd = File::open("/dev/null").map_err(io("open /dev/null"))?.into();
+    supervise::block_forwarded_signals().map_err(sys("block signals"))?;
+    let ctx = ExecChild {
+        spec,
+        joins: joins.iter().map(|(fd, flag)| (fd.as_raw_fd(), *flag)).collect(),
+        go: go_rx.as_raw_fd(),
+        errors: err_tx.as_raw_fd(),
+        console: console.as_ref().map(|(_, child)| child.as_raw_fd()),
+        devnull: devnull.as_raw_fd(),
+    };
+    let mut stack = vec![0u8; 1 << 20];
+    // SAFETY: the caller is single-threaded; the child gets its own copy of the address space
+    // (no CLONE_VM) and ends in exec or _exit.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(|| exec_child(&ctx)),
+            &mut stack,
+            CloneFlags::empty(),
+            Some(nix::sys::signal::Signal::SIGCHLD as i32),
+        )
+    }
+    .map_err(sys("clone"))?;
+    drop((go_rx, err_tx, devnull, joins));
+    for dir in &target.cgroup_dirs {
+        // A cgroup that refuses the process (e.g. removed meanwhile) is not fatal here.
+        let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+    }
+    let mut go = File::from(go_tx);
+    let _ = go.write_all(b"g");
+    let mut report = String::new();
+    let _ = File::from(err_rx).read_to_string(&mut report);
+    if !report.is_empty() {
+        let _ = nix::sys::wait::waitpid(pid, None);
+        let (code, message) = report
+            .split_once(' ')
+            .and_then(|(c, m)| Some((c.parse().ok()?, m.to_string())))
+            .unwrap_or((EXIT_RUNTIME, report.clone()));
+        return Ok(Err(StartFailure {
+            exit_code: code,
+            message,
+        }));
+    }
+    let master = match console {
+        Some((parent, _)) => super::pty::recv_fd(parent.as_raw_fd()).ok().flatten(),
+        None => None,
+    };
+    let status = supervise::supervise(Pid::from_raw(pid.as_raw()), master)?;
+    Ok(Ok(status.code()))
+}
+
+struct ExecChild<'a> {
+    spec: &'a ProcessSpec,
+    joins: Vec<(RawFd, CloneFlags)>,
+    go: RawFd,
+    errors: RawFd,
+    console: Option<RawFd>,
+    devnull: RawFd,
+}
+
+fn exec_child(ctx: &ExecChild<'_>) -> isize {
+    let mut byte = [0u8; 1];
+    // SAFETY: reading one byte from a pipe fd this process owns into a stack buffer.
+    if unsafe { libc::read(ctx.go, byte.as_mut_ptr().cast(), 1) } != 1 {
+        // SAFETY: exiting without running the parent's destructors twice.
+        unsafe { libc::_exit(EXIT_RUNTIME) };
+    }
+    let Err((code, message)) = join_and_exec(ctx);
+    let report = format!("{code} {message}");
+    // SAFETY: writing a valid buffer to our pipe fd, then exiting without unwinding.
+    unsafe {
+        libc::write(ctx.errors, report.as_ptr().cast(), report.len());
+        libc::_exit(code)
+    }
+}
+
+fn join_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failure> {
+    for (fd, flag) in &ctx.joins {
+        // SAFETY: `fd` is an open namespace file descriptor this process owns.
+        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+        nix::sched::setns(ns, *flag).map_err(fail(EXIT_RUNTIME, "join the container's namespaces"))?;
+    }
+    nix::unistd::chdir("/").map_err(fail(EXIT_RUNTIME, "chdir /"))?;
+    nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
+    if let Some(console) = ctx.console {
+        let master = super::pty::open_in_container().map_err(fail(EXIT_RUNTIME, "terminal"))?;
+        super::pty::send_fd(console, master.as_raw_fd()).map_err(fail(EXIT_RUNTIME, "send terminal"))?;
+    } else if !ctx.spec.interactive {
+        // SAFETY: both fds are open in this process; dup2 onto stdin.
+        if unsafe { libc::dup2(ctx.devnull, 0) } < 0 {
+            return Err((EXIT_RUNTIME, "dup2 /dev/null".into()));
+        }
+    }
+    become_and_exec(ctx.spec, false)
+}
