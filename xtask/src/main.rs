@@ -9,6 +9,7 @@ mod image;
 mod oci;
 mod setup;
 mod test;
+mod test_v2;
 mod util;
 
 use anyhow::Result;
@@ -32,6 +33,9 @@ enum Command {
     Image(image::Args),
     /// Check formatting and lints, build ebrun and run the workspace's tests (as root).
     Test(test::Args),
+    /// Run the resource-limit tests on a pure cgroup v2 kernel, in a qemu VM (Debian's
+    /// linux-image-amd64 with cgroup_no_v1=all).
+    TestV2(test_v2::Args),
     /// Build ebrun and run the demo: a Debian image with tools, in a container.
     Demo(demo::Args),
     /// Measure `ebrun run` against crun and runc.
@@ -45,6 +49,7 @@ fn main() -> Result<()> {
         Command::BuildEbpf(args) => build_ebpf::run(args).map(|_| ()),
         Command::Image(args) => image::run(args).map(|_| ()),
         Command::Test(args) => test::run(args),
+        Command::TestV2(args) => test_v2::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
     }

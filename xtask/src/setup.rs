@@ -25,6 +25,10 @@ const PACKAGES: &[&str] = &[
     "skopeo",
     "umoci",
     "debootstrap",
+    // `cargo xtask test-v2`: a Debian kernel booted under qemu with cgroup v2 only.
+    "qemu-system-x86",
+    "linux-image-amd64",
+    "cpio",
     // Networking, benchmarking, inspection.
     "nftables",
     "iptables",

@@ -4,13 +4,22 @@
 //! eBPF sees only cgroup2 ids, so on hybrid hosts every container gets a cgroup2 directory of
 //! its own beside its v1 directories (PLATFORM.md).
 
+mod apply;
 mod container;
+mod freezer;
+mod host;
 mod layout;
 mod resources;
+mod stats;
 
 pub use container::ContainerCgroups;
+pub use host::{host_memory, HostCaps};
 pub use layout::{unified_mount, Layout};
-pub use resources::Resources;
+pub use resources::{
+    blkio_weight_to_io_weight, shares_to_weight, Resources, ThrottleDevice,
+    DEFAULT_CPU_PERIOD_US,
+};
+pub use stats::CgroupStats;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +41,9 @@ pub enum CgroupError {
         #[source]
         source: std::io::Error,
     },
+    /// The kernel refused a limit.
+    #[error("cannot apply {flag}: {detail}")]
+    Limit { flag: &'static str, detail: String },
     #[error("no cgroup2 hierarchy is mounted (looked for {0})")]
     NoCgroup2(&'static str),
 }

@@ -1,0 +1,383 @@
+//! `ebrun stats [--all] [--no-stream] [--no-trunc] [--format F] [CONTAINER...]`: live resource
+//! usage with Docker's columns and formulas:
+//!
+//! - CPU %: (container CPU time delta / host CPU time delta) x online CPUs x 100, over the
+//!   last interval (about one second);
+//! - MEM USAGE: cgroup memory usage minus inactive file cache; LIMIT: the memory limit, or
+//!   the host's RAM when there is none; MEM %: usage / limit;
+//! - NET I/O: bytes received / sent on the container's interfaces (loopback excluded; 0B for
+//!   a container on the host's network); BLOCK I/O: bytes read / written; PIDS: tasks.
+//!
+//! On a terminal the table is redrawn in place every second, like `docker stats`; otherwise
+//! each refresh prints a new table. `--no-stream` prints one.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::{json, Value};
+
+use ebrun::cgroups::{host_memory, CgroupStats};
+use ebrun::container::{short_id, ContainerConfig, ContainerStore, Status};
+use ebrun::format::display::{format_g, human_size, Table};
+use ebrun::format::template::Template;
+
+use super::Context;
+
+const INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Disable streaming stats and only pull the first result.
+    #[arg(long = "no-stream")]
+    no_stream: bool,
+    /// Do not truncate output.
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Format output: `table`, `table TEMPLATE`, `json`, or a Go template.
+    #[arg(long)]
+    format: Option<String>,
+    /// Containers (name, id or unique id prefix); default: all running ones.
+    #[arg(value_name = "CONTAINER")]
+    containers: Vec<String>,
+}
+
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+
+/// One container's counters at one instant.
+#[derive(Debug, Clone, Default)]
+struct Sample {
+    running: bool,
+    cgroup: CgroupStats,
+    /// Host CPU time (all CPUs) in nanoseconds, from /proc/stat.
+    system_ns: u64,
+    online_cpus: u64,
+    net_rx: u64,
+    net_tx: u64,
+}
+
+/// A container being watched: how the user named it, its config, its last sample.
+struct Watched {
+    key: String,
+    config: ContainerConfig,
+    last: Option<Sample>,
+}
+
+pub fn stats(ctx: &Context, args: StatsArgs) -> Result<i32> {
+    let store = ContainerStore::new(&ctx.paths);
+    let format = match args.format.as_deref() {
+        None | Some("") | Some("table") => DEFAULT_FORMAT.to_string(),
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) => f.to_string(),
+    };
+    let (is_table, body) = match format.strip_prefix("table") {
+        Some(rest) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
+            (true, rest.trim_start_matches([' ', '\t']).to_string())
+        }
+        _ => (false, format.clone()),
+    };
+    let body = body.replace("\\t", "\t").replace("\\n", "\n");
+    let template = match Template::parse(&body) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(1);
+        }
+    };
+
+    let mut watched: Vec<Watched> = Vec::new();
+    let mut code = 0;
+    for key in &args.containers {
+        match store.lookup(key) {
+            Ok(config) => watched.push(Watched {
+                key: key.clone(),
+                config,
+                last: None,
+            }),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                code = 1;
+            }
+        }
+    }
+    if !args.containers.is_empty() && watched.is_empty() {
+        return Ok(code);
+    }
+    let follow_all = args.containers.is_empty();
+    let live = !args.no_stream && std::io::stdout().is_terminal();
+    let mut out = std::io::stdout().lock();
+    loop {
+        let tick = Instant::now();
+        if follow_all {
+            refresh_list(&store, &mut watched, args.all);
+        }
+        let mut rows = Vec::new();
+        let first_round = watched.iter().all(|w| w.last.is_none());
+        for w in watched.iter_mut() {
+            let now = sample(&store, &w.config);
+            if let Some(prev) = &w.last {
+                rows.push(row_value(w, prev, &now, args.no_trunc));
+            }
+            w.last = Some(now);
+        }
+        if first_round && !watched.is_empty() {
+            // CPU % needs two samples: take the second one an interval later.
+            std::thread::sleep(INTERVAL.saturating_sub(tick.elapsed()));
+            continue;
+        }
+        let mut frame = String::new();
+        let render = |v: &Value| template.execute(v).map_err(|e| anyhow::anyhow!(e));
+        if is_table {
+            let mut table = Table::new();
+            table.line(&render(&header_value())?);
+            for row in &rows {
+                table.line(&render(row)?);
+            }
+            frame.push_str(&table.render());
+        } else {
+            for row in &rows {
+                frame.push_str(&render(row)?);
+                frame.push('\n');
+            }
+        }
+        if live {
+            // Home, each line cleared to its end, then the rest of the screen cleared.
+            let redrawn: String = frame.lines().map(|l| format!("{l}\x1b[K\n")).collect();
+            write!(out, "\x1b[H{redrawn}\x1b[J")?;
+        } else {
+            write!(out, "{frame}")?;
+        }
+        out.flush()?;
+        if args.no_stream {
+            return Ok(code);
+        }
+        std::thread::sleep(INTERVAL.saturating_sub(tick.elapsed()));
+    }
+}
+
+/// With no containers named: follow the running ones (all with `-a`) as they come and go.
+fn refresh_list(store: &ContainerStore, watched: &mut Vec<Watched>, all: bool) {
+    let mut configs = store.list();
+    configs.sort_by(|a, b| a.created.cmp(&b.created));
+    let current: Vec<ContainerConfig> = configs
+        .into_iter()
+        .filter(|c| all || store.load_state(&c.id).is_ok_and(|s| is_live(s.status)))
+        .collect();
+    watched.retain(|w| current.iter().any(|c| c.id == w.config.id));
+    for c in current {
+        if !watched.iter().any(|w| w.config.id == c.id) {
+            watched.push(Watched {
+                key: c.id.clone(),
+                config: c,
+                last: None,
+            });
+        }
+    }
+}
+
+fn sample(store: &ContainerStore, config: &ContainerConfig) -> Sample {
+    let (system_ns, online_cpus) = system_cpu();
+    let Ok(state) = store.load_state(&config.id) else {
+        return Sample::default();
+    };
+    let running = is_live(state.status) && state.pid > 0;
+    let Some(cgroups) = state.cgroups.as_ref().filter(|_| running) else {
+        return Sample::default();
+    };
+    let (net_rx, net_tx) = net_bytes(state.pid);
+    Sample {
+        running,
+        cgroup: cgroups.stats(),
+        system_ns,
+        online_cpus,
+        net_rx,
+        net_tx,
+    }
+}
+
+/// Running or paused (a process that uses resources).
+fn is_live(status: Status) -> bool {
+    !matches!(status, Status::Created | Status::Exited)
+}
+
+/// Docker's CPU %: container CPU delta over host CPU delta, times the online CPUs.
+fn cpu_percent(prev: &Sample, now: &Sample) -> f64 {
+    let cpu_delta = now
+        .cgroup
+        .cpu_usage_ns
+        .saturating_sub(prev.cgroup.cpu_usage_ns) as f64;
+    let system_delta = now.system_ns.saturating_sub(prev.system_ns) as f64;
+    if !now.running || !prev.running || system_delta <= 0.0 || cpu_delta <= 0.0 {
+        return 0.0;
+    }
+    cpu_delta / system_delta * now.online_cpus as f64 * 100.0
+}
+
+/// go-units `BytesSize`: binary units, `%.4g` (`1.5MiB`, `7.63GiB`).
+fn bytes_size(bytes: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= 1024.0 && i < UNITS.len() - 1 {
+        size /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", format_g(size, 4), UNITS[i])
+}
+
+fn row_value(w: &Watched, prev: &Sample, now: &Sample, no_trunc: bool) -> Value {
+    let id = if no_trunc {
+        w.config.id.clone()
+    } else {
+        short_id(&w.config.id).to_string()
+    };
+    let (mem_usage, mem_perc, net, block, pids, cpu) = if now.running {
+        let c = &now.cgroup;
+        let usage = if c.memory_inactive_file < c.memory_usage {
+            c.memory_usage - c.memory_inactive_file
+        } else {
+            c.memory_usage
+        };
+        let limit = c.memory_limit.unwrap_or_else(host_memory);
+        let perc = if limit > 0 {
+            usage as f64 / limit as f64 * 100.0
+        } else {
+            0.0
+        };
+        (
+            format!("{} / {}", bytes_size(usage), bytes_size(limit)),
+            format!("{perc:.2}%"),
+            format!("{} / {}", human_size(now.net_rx), human_size(now.net_tx)),
+            format!(
+                "{} / {}",
+                human_size(c.blkio_read),
+                human_size(c.blkio_write)
+            ),
+            c.pids.to_string(),
+            format!("{:.2}%", cpu_percent(prev, now)),
+        )
+    } else {
+        (
+            "0B / 0B".to_string(),
+            "0.00%".to_string(),
+            "0B / 0B".to_string(),
+            "0B / 0B".to_string(),
+            "0".to_string(),
+            "0.00%".to_string(),
+        )
+    };
+    json!({
+        "BlockIO": block,
+        "CPUPerc": cpu,
+        "Container": w.key,
+        "ID": id,
+        "MemPerc": mem_perc,
+        "MemUsage": mem_usage,
+        "Name": w.config.name,
+        "NetIO": net,
+        "PIDs": pids,
+    })
+}
+
+fn header_value() -> Value {
+    json!({
+        "BlockIO": "BLOCK I/O",
+        "CPUPerc": "CPU %",
+        "Container": "CONTAINER",
+        "ID": "CONTAINER ID",
+        "MemPerc": "MEM %",
+        "MemUsage": "MEM USAGE / LIMIT",
+        "Name": "NAME",
+        "NetIO": "NET I/O",
+        "PIDs": "PIDS",
+    })
+}
+
+/// Host CPU time in nanoseconds (user+nice+system+idle+iowait+irq+softirq of /proc/stat's
+/// `cpu` line, as Docker sums it) and the number of online CPUs.
+fn system_cpu() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|t| *t > 0)
+        .unwrap_or(100) as u64;
+    let mut total = 0;
+    let mut cpus = 0;
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        match fields.next() {
+            Some("cpu") => {
+                total = fields
+                    .take(7)
+                    .filter_map(|f| f.parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            Some(name) if name.starts_with("cpu") => cpus += 1,
+            _ => {}
+        }
+    }
+    (total * (1_000_000_000 / ticks), cpus.max(1))
+}
+
+/// Bytes received and sent on the interfaces of `pid`'s network namespace, loopback
+/// excluded; zero when the container shares the host's network namespace.
+fn net_bytes(pid: i32) -> (u64, u64) {
+    let ns = |p: String| std::fs::read_link(p).ok();
+    let theirs = ns(format!("/proc/{pid}/ns/net"));
+    if theirs.is_none() || theirs == ns("/proc/self/ns/net".into()) {
+        return (0, 0);
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
+    let mut rx = 0;
+    let mut tx = 0;
+    for line in text.lines().skip(2) {
+        let Some((iface, counters)) = line.split_once(':') else {
+            continue;
+        };
+        if iface.trim() == "lo" {
+            continue;
+        }
+        let f: Vec<u64> = counters
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if f.len() >= 9 {
+            rx += f[0];
+            tx += f[8];
+        }
+    }
+    (rx, tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_sizes_like_go_units() {
+        assert_eq!(bytes_size(0), "0B");
+        assert_eq!(bytes_size(1536 * 1024), "1.5MiB");
+        assert_eq!(bytes_size(64 << 20), "64MiB");
+        assert_eq!(bytes_size(24_276_000_000), "22.61GiB");
+    }
+
+    #[test]
+    fn cpu_percent_formula() {
+        let prev = Sample {
+            running: true,
+            system_ns: 1_000_000_000,
+            online_cpus: 2,
+            ..Default::default()
+        };
+        let mut now = prev.clone();
+        now.system_ns += 2_000_000_000; // 1 s of wall time on 2 CPUs
+        now.cgroup.cpu_usage_ns = 500_000_000; // half a CPU
+        assert!((cpu_percent(&prev, &now) - 50.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,82 @@
+//! `ebrun update [OPTIONS] CONTAINER...`: changes the resource limits of containers. The new
+//! limits are validated together with the ones the container already has, written into the
+//! running container's cgroups, and saved in its config for its next start.
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use ebrun::container::{ContainerStore, Status};
+
+use super::resource_flags::ResourceFlags;
+use super::Context;
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    resources: ResourceFlags,
+    /// Containers to update (name, id or unique id prefix).
+    #[arg(required = true, value_name = "CONTAINER")]
+    containers: Vec<String>,
+}
+
+pub fn update(ctx: &Context, args: UpdateArgs) -> Result<i32> {
+    if args.resources.is_empty() {
+        bail!("You must provide one or more flags when using this command.");
+    }
+    let store = ContainerStore::new(&ctx.paths);
+    let mut code = 0;
+    for key in &args.containers {
+        let config = match store.lookup(key) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                code = 1;
+                continue;
+            }
+        };
+        // Flag errors stop here, before any container is changed (exit 125).
+        let (given, merged) = args.resources.to_update(&config.resources)?;
+        let result = (|| -> Result<()> {
+            let _lock = store.lock()?;
+            let state = store.load_state(&config.id)?;
+            // Running or paused: a live process whose cgroups are there to change.
+            let live = !matches!(state.status, Status::Created | Status::Exited)
+                && state.pid > 0
+                && state
+                    .cgroups
+                    .as_ref()
+                    .is_some_and(|c| c.dirs().all(|d| d.exists()));
+            if let (true, Some(cgroups)) = (live, &state.cgroups) {
+                cgroups.apply(&merged)?;
+                if given.oom_score_adj.is_some() {
+                    for dir in cgroups.dirs() {
+                        for pid in procs(dir) {
+                            // A process may exit meanwhile: only the survivors matter.
+                            let _ = given.apply_to_process(pid);
+                        }
+                    }
+                }
+            }
+            let mut config = store.lookup(&config.id)?;
+            config.resources = merged.clone();
+            store.save_config(&config)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => println!("{key}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: Cannot update container {key}: {e:#}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn procs(dir: &std::path::Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
