@@ -58,10 +58,23 @@ fn run_detached_prints_the_id_and_keeps_running() {
 fn ps_lists_with_docker_columns_filters_and_formats() {
     let inst = Instance::with_busybox();
     inst.ok(&["run", "-d", "--name", "up1", "busybox", "sleep", "60"]);
-    assert_eq!(inst.run(&["run", "--name", "done3", "busybox", "sh", "-c", "exit 3"]).status.code(), Some(3));
+    assert_eq!(
+        inst.run(&["run", "--name", "done3", "busybox", "sh", "-c", "exit 3"])
+            .status
+            .code(),
+        Some(3)
+    );
     let ps = inst.ok(&["ps"]);
     let header = ps.lines().next().unwrap();
-    for col in ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] {
+    for col in [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ] {
         assert!(header.contains(col), "{header}");
     }
     assert!(ps.contains("up1") && !ps.contains("done3"), "{ps}");
@@ -72,8 +85,16 @@ fn ps_lists_with_docker_columns_filters_and_formats() {
     let mut lines: Vec<&str> = names.lines().collect();
     lines.sort();
     assert_eq!(lines, vec!["done3 exited", "up1 running"]);
-    assert_eq!(inst.ok(&["ps", "-a", "-f", "status=exited", "--format", "{{.Names}}"]).trim(), "done3");
-    assert_eq!(inst.ok(&["ps", "-a", "-f", "name=up", "--format", "{{.Names}}"]).trim(), "up1");
+    assert_eq!(
+        inst.ok(&["ps", "-a", "-f", "status=exited", "--format", "{{.Names}}"])
+            .trim(),
+        "done3"
+    );
+    assert_eq!(
+        inst.ok(&["ps", "-a", "-f", "name=up", "--format", "{{.Names}}"])
+            .trim(),
+        "up1"
+    );
     let q = inst.ok(&["ps", "-q"]);
     assert_eq!(q.trim().len(), 12);
     let full = inst.ok(&["ps", "-q", "--no-trunc"]);
@@ -90,16 +111,33 @@ fn ps_lists_with_docker_columns_filters_and_formats() {
 fn logs_keep_streams_apart_follow_and_tail() {
     let inst = Instance::with_busybox();
     inst.ok(&[
-        "run", "-d", "--name", "talker", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
         "echo out1; echo err1 >&2; sleep 0.2; echo out2; sleep 1; echo late; sleep 60",
     ]);
-    assert!(eventually(5, || inst.ok(&["logs", "talker"]).contains("out2")));
+    assert!(eventually(5, || inst
+        .ok(&["logs", "talker"])
+        .contains("out2")));
     let out = inst.run(&["logs", "talker"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().take(2).collect::<Vec<_>>(), ["out1", "out2"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["out1", "out2"]
+    );
     assert_eq!(stderr(&out), "err1\n");
     assert_eq!(inst.ok(&["logs", "--tail", "1", "talker"]).trim(), "out2");
     let stamped = inst.ok(&["logs", "-t", "--tail", "1", "talker"]);
-    assert!(stamped.starts_with("20") && stamped.contains("Z out2"), "{stamped}");
+    assert!(
+        stamped.starts_with("20") && stamped.contains("Z out2"),
+        "{stamped}"
+    );
 
     // -f follows a live container and ends when it stops.
     let mut follow = inst
@@ -107,7 +145,9 @@ fn logs_keep_streams_apart_follow_and_tail() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(eventually(5, || inst.ok(&["logs", "talker"]).contains("late")));
+    assert!(eventually(5, || inst
+        .ok(&["logs", "talker"])
+        .contains("late")));
     inst.ok(&["stop", "-t", "0", "talker"]);
     let out = follow.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -118,10 +158,27 @@ fn logs_keep_streams_apart_follow_and_tail() {
 #[test]
 fn exec_joins_the_containers_namespaces_root_and_cgroup() {
     let inst = Instance::with_busybox();
-    inst.ok(&["run", "-d", "--name", "host1", "-h", "insidehost", "busybox", "sh", "-c", "echo marker > /marker; sleep 60"]);
-    assert!(eventually(5, || inst.run(&["exec", "host1", "test", "-e", "/marker"]).status.success()));
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "host1",
+        "-h",
+        "insidehost",
+        "busybox",
+        "sh",
+        "-c",
+        "echo marker > /marker; sleep 60",
+    ]);
+    assert!(eventually(5, || inst
+        .run(&["exec", "host1", "test", "-e", "/marker"])
+        .status
+        .success()));
     assert_eq!(inst.ok(&["exec", "host1", "hostname"]).trim(), "insidehost");
-    assert_eq!(inst.ok(&["exec", "host1", "cat", "/marker"]).trim(), "marker");
+    assert_eq!(
+        inst.ok(&["exec", "host1", "cat", "/marker"]).trim(),
+        "marker"
+    );
     let ps = inst.ok(&["exec", "host1", "ps", "-o", "pid,comm"]);
     // The container's init is PID 1 (sh exec'ed its last command, sleep).
     assert!(ps.lines().any(|l| l.trim() == "1 sleep"), "{ps}");
@@ -131,13 +188,44 @@ fn exec_joins_the_containers_namespaces_root_and_cgroup() {
     let init_cgroups = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
     let exec_cgroups = inst.ok(&["exec", "host1", "cat", "/proc/self/cgroup"]);
     // Inside, the cgroup namespace shows the container's cgroup as the root.
-    assert!(exec_cgroups.lines().all(|l| l.ends_with(":/")), "{exec_cgroups}\nhost view: {init_cgroups}");
+    assert!(
+        exec_cgroups.lines().all(|l| l.ends_with(":/")),
+        "{exec_cgroups}\nhost view: {init_cgroups}"
+    );
     // Exit codes and errors as Docker's.
-    assert_eq!(inst.run(&["exec", "host1", "sh", "-c", "exit 7"]).status.code(), Some(7));
-    assert_eq!(inst.run(&["exec", "host1", "nosuch"]).status.code(), Some(127));
-    assert_eq!(inst.ok(&["exec", "-e", "X=1", "-w", "/tmp", "host1", "sh", "-c", "echo $X $(pwd)"]).trim(), "1 /tmp");
-    assert_eq!(inst.ok(&["exec", "-u", "app", "host1", "id", "-u"]).trim(), "1000");
-    assert_eq!(inst.ok(&["exec", "-t", "host1", "tty"]).trim(), "/dev/pts/0");
+    assert_eq!(
+        inst.run(&["exec", "host1", "sh", "-c", "exit 7"])
+            .status
+            .code(),
+        Some(7)
+    );
+    assert_eq!(
+        inst.run(&["exec", "host1", "nosuch"]).status.code(),
+        Some(127)
+    );
+    assert_eq!(
+        inst.ok(&[
+            "exec",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            "host1",
+            "sh",
+            "-c",
+            "echo $X $(pwd)"
+        ])
+        .trim(),
+        "1 /tmp"
+    );
+    assert_eq!(
+        inst.ok(&["exec", "-u", "app", "host1", "id", "-u"]).trim(),
+        "1000"
+    );
+    assert_eq!(
+        inst.ok(&["exec", "-t", "host1", "tty"]).trim(),
+        "/dev/pts/0"
+    );
     inst.ok(&["stop", "-t", "0", "host1"]);
     let out = inst.run(&["exec", "host1", "true"]);
     assert_eq!(out.status.code(), Some(1));
@@ -151,17 +239,38 @@ fn exec_joins_the_containers_namespaces_root_and_cgroup() {
 #[test]
 fn stop_of_a_process_ignoring_sigterm_takes_the_grace_period_then_kills() {
     let inst = Instance::with_busybox();
-    inst.ok(&["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stubborn",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while true; do sleep 0.1; done",
+    ]);
     let started = Instant::now();
     inst.ok(&["stop", "-t", "2", "stubborn"]);
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(6), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
     let doc = inspect(&inst, "stubborn");
     assert_eq!(doc["State"]["Status"], "exited");
     assert_eq!(doc["State"]["ExitCode"], 137);
 
     // A process that handles SIGTERM exits at once with its own code.
-    inst.ok(&["run", "-d", "--name", "polite", "busybox", "sh", "-c", "trap 'exit 5' TERM; while true; do sleep 0.1; done"]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 5' TERM; while true; do sleep 0.1; done",
+    ]);
     let started = Instant::now();
     inst.ok(&["stop", "polite"]);
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -172,7 +281,16 @@ fn stop_of_a_process_ignoring_sigterm_takes_the_grace_period_then_kills() {
 #[test]
 fn kill_start_restart_wait_and_rename() {
     let inst = Instance::with_busybox();
-    inst.ok(&["run", "-d", "--name", "kk", "busybox", "sh", "-c", "trap 'exit 9' USR1; while true; do sleep 0.1; done"]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "kk",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 9' USR1; while true; do sleep 0.1; done",
+    ]);
     inst.ok(&["kill", "-s", "USR1", "kk"]);
     assert_eq!(inst.ok(&["wait", "kk"]).trim(), "9");
     inst.ok(&["start", "kk"]);
@@ -197,12 +315,29 @@ fn kill_start_restart_wait_and_rename() {
 #[test]
 fn pause_freezes_and_unpause_thaws() {
     let inst = Instance::with_busybox();
-    inst.ok(&["run", "-d", "--name", "counter", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.05; done"]);
-    assert!(eventually(5, || inst.run(&["exec", "counter", "cat", "/n"]).status.success()));
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.05; done",
+    ]);
+    assert!(eventually(5, || inst
+        .run(&["exec", "counter", "cat", "/n"])
+        .status
+        .success()));
     inst.ok(&["pause", "counter"]);
     assert!(inst.ok(&["ps"]).contains("(Paused)"));
     assert_eq!(inspect(&inst, "counter")["State"]["Paused"], true);
-    let upper = std::path::PathBuf::from(inspect(&inst, "counter")["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap().to_string());
+    let upper = std::path::PathBuf::from(
+        inspect(&inst, "counter")["GraphDriver"]["Data"]["UpperDir"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
     let a = std::fs::read_to_string(upper.join("n")).unwrap();
     std::thread::sleep(Duration::from_millis(400));
     let b = std::fs::read_to_string(upper.join("n")).unwrap();
@@ -210,18 +345,34 @@ fn pause_freezes_and_unpause_thaws() {
     let out = inst.run(&["exec", "counter", "true"]);
     assert_eq!(out.status.code(), Some(1));
     inst.ok(&["unpause", "counter"]);
-    assert!(eventually(5, || std::fs::read_to_string(upper.join("n")).unwrap() != b));
+    assert!(eventually(5, || std::fs::read_to_string(upper.join("n"))
+        .unwrap()
+        != b));
     inst.ok(&["rm", "-f", "counter"]);
 }
 
 #[test]
 fn top_lists_the_containers_processes() {
     let inst = Instance::with_busybox();
-    inst.ok(&["run", "-d", "--name", "tt", "busybox", "sh", "-c", "sleep 61 & sleep 62"]);
-    assert!(eventually(5, || inst.ok(&["top", "tt"]).contains("sleep 62")));
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "tt",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 61 & sleep 62",
+    ]);
+    assert!(eventually(5, || inst
+        .ok(&["top", "tt"])
+        .contains("sleep 62")));
     let top = inst.ok(&["top", "tt"]);
     assert!(top.lines().next().unwrap().contains("PID"));
-    assert!(top.contains("sleep 61") && top.contains("sleep 62"), "{top}");
+    assert!(
+        top.contains("sleep 61") && top.contains("sleep 62"),
+        "{top}"
+    );
     // Header, sleep 62 (the init: sh exec'ed it) and sleep 61.
     assert_eq!(top.lines().count(), 3, "{top}");
     inst.ok(&["rm", "-f", "tt"]);
@@ -230,7 +381,18 @@ fn top_lists_the_containers_processes() {
 #[test]
 fn restart_on_failure_2_restarts_exactly_twice() {
     let inst = Instance::with_busybox();
-    inst.ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1"]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
     assert!(eventually(10, || {
         let d = inspect(&inst, "flaky");
         d["State"]["Status"] == "exited" && d["RestartCount"] == 2
@@ -240,7 +402,13 @@ fn restart_on_failure_2_restarts_exactly_twice() {
     assert_eq!(doc["RestartCount"], 2);
     assert_eq!(doc["State"]["ExitCode"], 1);
     assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
-    assert_eq!(inst.ok(&["logs", "flaky"]).lines().filter(|l| *l == "run").count(), 3);
+    assert_eq!(
+        inst.ok(&["logs", "flaky"])
+            .lines()
+            .filter(|l| *l == "run")
+            .count(),
+        3
+    );
     // Bad policies are refused before anything is created.
     let out = inst.run(&["run", "-d", "--restart", "sometimes", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
@@ -298,7 +466,17 @@ fn monitor_pids(inst: &Instance) -> Vec<i32> {
 fn after_a_reboot_containers_show_exited_and_restart_always_ones_come_back() {
     let inst = Instance::with_busybox();
     inst.ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "60"]);
-    inst.ok(&["run", "-d", "--name", "always", "--restart", "always", "busybox", "sleep", "60"]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
     // Simulate a reboot: every process of the instance dies and /run is wiped.
     for pid in monitor_pids(&inst) {
         // SAFETY: kill(2) on monitors this test's ebrun started.
@@ -350,15 +528,34 @@ fn docker_errors_for_conflicts_unknown_and_running_containers() {
     inst.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "60"]);
     let out = inst.run(&["run", "-d", "--name", "busy", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("Conflict. The container name \"/busy\" is already in use"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Conflict. The container name \"/busy\" is already in use"),
+        "{}",
+        stderr(&out)
+    );
     let out = inst.run(&["rm", "busy"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("container is running: stop the container before removing or force remove"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("container is running: stop the container before removing or force remove"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(inspect(&inst, "busy")["State"]["Status"], "running");
-    for cmd in [&["stop", "ghost"][..], &["start", "ghost"], &["logs", "ghost"], &["kill", "ghost"], &["wait", "ghost"]] {
+    for cmd in [
+        &["stop", "ghost"][..],
+        &["start", "ghost"],
+        &["logs", "ghost"],
+        &["kill", "ghost"],
+        &["wait", "ghost"],
+    ] {
         let out = inst.run(cmd);
         assert_eq!(out.status.code(), Some(1), "{cmd:?}");
-        assert!(stderr(&out).contains("No such container: ghost"), "{cmd:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("No such container: ghost"),
+            "{cmd:?}: {}",
+            stderr(&out)
+        );
     }
     inst.ok(&["rm", "-f", "busy"]);
 }
@@ -366,7 +563,10 @@ fn docker_errors_for_conflicts_unknown_and_running_containers() {
 #[test]
 fn nothing_outlives_rm_of_a_detached_container() {
     let inst = Instance::with_busybox();
-    let id = inst.ok(&["run", "-d", "--name", "gone", "busybox", "sleep", "60"]).trim().to_string();
+    let id = inst
+        .ok(&["run", "-d", "--name", "gone", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
     let pid = inspect(&inst, "gone")["State"]["Pid"].as_i64().unwrap();
     inst.ok(&["rm", "-f", "gone"]);
     assert!(!pid_alive(pid));
@@ -378,16 +578,36 @@ fn nothing_outlives_rm_of_a_detached_container() {
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mountinfo.contains(inst.root().to_str().unwrap()));
-    assert!(!std::path::Path::new("/run").join(&prefix).join("attach").join(format!("{id}.sock")).exists());
+    assert!(!std::path::Path::new("/run")
+        .join(&prefix)
+        .join("attach")
+        .join(format!("{id}.sock"))
+        .exists());
 }
 
 #[test]
 fn run_detached_with_rm_removes_itself_and_attach_streams_output() {
     let inst = Instance::with_busybox();
-    let id = inst.ok(&["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.2"]).trim().to_string();
-    assert!(eventually(5, || !inst.root().join("containers").join(&id).exists()));
+    let id = inst
+        .ok(&["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.2"])
+        .trim()
+        .to_string();
+    assert!(eventually(5, || !inst
+        .root()
+        .join("containers")
+        .join(&id)
+        .exists()));
 
-    inst.ok(&["run", "-d", "--name", "att", "busybox", "sh", "-c", "sleep 0.5; echo from-attach; exit 4"]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "att",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; echo from-attach; exit 4",
+    ]);
     let out = inst.run(&["attach", "att"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("from-attach"));
     assert_eq!(out.status.code(), Some(4));

@@ -32,13 +32,17 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
         eprintln!("You cannot attach to a stopped container, start it first");
         return Ok(1);
     }
-    let mut socket = match UnixStream::connect(container::attach_socket_path(&ctx.paths, &config.id)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("Error response from daemon: cannot attach to {}: {e}", config.name);
-            return Ok(1);
-        }
-    };
+    let mut socket =
+        match UnixStream::connect(container::attach_socket_path(&ctx.paths, &config.id)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!(
+                    "Error response from daemon: cannot attach to {}: {e}",
+                    config.name
+                );
+                return Ok(1);
+            }
+        };
     if !args.no_stdin && config.process.interactive {
         let mut to_container = socket.try_clone()?;
         // Input runs beside the output; it ends with this process.
@@ -53,6 +57,10 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
         });
     }
     container::copy_frames_to_stdio(&mut socket)?;
-    Ok(container::wait_exit(&ctx.paths, &config, Some(std::time::Duration::from_secs(10)))?
-        .unwrap_or(0))
+    Ok(container::wait_exit(
+        &ctx.paths,
+        &config,
+        Some(std::time::Duration::from_secs(10)),
+    )?
+    .unwrap_or(0))
 }

@@ -42,7 +42,11 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
     };
     let spec = ExecSpec {
         args: args.command,
-        env: args.env.iter().filter_map(|e| super::run::resolve_env(e)).collect(),
+        env: args
+            .env
+            .iter()
+            .filter_map(|e| super::run::resolve_env(e))
+            .collect(),
         workdir: args.workdir,
         user: args.user,
         tty: args.tty,

@@ -27,7 +27,10 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     let images = ebrun::image::ImageStore::open(&ctx.paths)?;
     let want = args.kind.as_deref();
     if want.is_some_and(|k| k != "container" && k != "image") {
-        anyhow::bail!("\"{}\" is not a valid value for --type", want.unwrap_or_default());
+        anyhow::bail!(
+            "\"{}\" is not a valid value for --type",
+            want.unwrap_or_default()
+        );
     }
     let mut out = Vec::new();
     let mut code = 0;

@@ -66,7 +66,10 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
             Err(_) => return Ok(0),
         }
     };
-    print(&container::tail_logs(reader.read_available(), tail), args.timestamps);
+    print(
+        &container::tail_logs(reader.read_available(), tail),
+        args.timestamps,
+    );
     if !args.follow {
         return Ok(0);
     }

@@ -38,13 +38,16 @@ struct Row {
 fn matches_filters(row: &Row, filters: &[(String, String)]) -> bool {
     let keys: std::collections::BTreeSet<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     keys.into_iter().all(|key| {
-        filters.iter().filter(|(k, _)| k == key).any(|(_, v)| match key {
-            "status" => row.state.status.as_str() == v,
-            "name" => row.config.name.contains(v.trim_start_matches('/')),
-            "id" => row.config.id.starts_with(v.as_str()),
-            "ancestor" => row.config.image == *v || row.config.image_id.contains(v.as_str()),
-            _ => false,
-        })
+        filters
+            .iter()
+            .filter(|(k, _)| k == key)
+            .any(|(_, v)| match key {
+                "status" => row.state.status.as_str() == v,
+                "name" => row.config.name.contains(v.trim_start_matches('/')),
+                "id" => row.config.id.starts_with(v.as_str()),
+                "ancestor" => row.config.image == *v || row.config.image_id.contains(v.as_str()),
+                _ => false,
+            })
     })
 }
 
@@ -59,7 +62,13 @@ fn parse_filters(raw: &[String]) -> Result<Vec<(String, String)>> {
             }
             if k == "status"
                 && ![
-                    "created", "restarting", "running", "removing", "paused", "exited", "dead",
+                    "created",
+                    "restarting",
+                    "running",
+                    "removing",
+                    "paused",
+                    "exited",
+                    "dead",
                 ]
                 .contains(&v)
             {
@@ -106,7 +115,10 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
         .filter(|r| {
             args.all
                 || !filters.is_empty()
-                || matches!(r.state.status, Status::Running | Status::Paused | Status::Restarting)
+                || matches!(
+                    r.state.status,
+                    Status::Running | Status::Paused | Status::Restarting
+                )
         })
         .filter(|r| matches_filters(r, &filters))
         .collect();
@@ -114,12 +126,19 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     let now = Utc::now();
     if args.quiet {
         for r in &rows {
-            let id = if args.no_trunc { r.config.id.as_str() } else { container::short_id(&r.config.id) };
+            let id = if args.no_trunc {
+                r.config.id.as_str()
+            } else {
+                container::short_id(&r.config.id)
+            };
             println!("{id}");
         }
         return Ok(0);
     }
-    let values: Vec<Value> = rows.iter().map(|r| row_json(ctx, r, args.no_trunc, now)).collect();
+    let values: Vec<Value> = rows
+        .iter()
+        .map(|r| row_json(ctx, r, args.no_trunc, now))
+        .collect();
     match args.format.as_deref() {
         Some("json") => {
             for v in &values {
@@ -127,7 +146,8 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
             }
         }
         Some(f) if !f.starts_with("table") => {
-            let template = Template::parse(f).map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
+            let template =
+                Template::parse(f).map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
             for v in &values {
                 println!("{}", template.execute(v).map_err(|e| anyhow::anyhow!(e))?);
             }
@@ -138,7 +158,8 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .unwrap_or("{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}");
-            let template = Template::parse(spec).map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
+            let template = Template::parse(spec)
+                .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
             let mut table = Table::new();
             table.row(header(spec).split('\t'));
             for v in &values {
@@ -170,7 +191,12 @@ fn header(spec: &str) -> String {
                 .iter()
                 .find(|(t, _)| *t == cell.trim())
                 .map(|(_, h)| h.to_string())
-                .unwrap_or_else(|| cell.trim().trim_start_matches("{{.").trim_end_matches("}}").to_uppercase())
+                .unwrap_or_else(|| {
+                    cell.trim()
+                        .trim_start_matches("{{.")
+                        .trim_end_matches("}}")
+                        .to_uppercase()
+                })
         })
         .collect::<Vec<_>>()
         .join("\t")

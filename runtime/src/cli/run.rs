@@ -55,6 +55,18 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     read_only: bool,
+    /// Add Linux capabilities (e.g. NET_ADMIN, or ALL).
+    #[arg(long = "cap-add")]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities (e.g. CHOWN, or ALL).
+    #[arg(long = "cap-drop")]
+    cap_drop: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    privileged: bool,
+    /// Security options (no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json).
+    #[arg(long = "security-opt")]
+    security_opt: Vec<String>,
     #[command(flatten)]
     resources: super::resource_flags::ResourceFlags,
     #[command(flatten)]
@@ -96,6 +108,21 @@ impl RunArgs {
             env.extend(read_env_file(file)?);
         }
         env.extend(self.env.iter().filter_map(|e| resolve_env(e)));
+        let mut security = ebrun::process::SecuritySpec {
+            capabilities: ebrun::process::resolve_capabilities(
+                self.privileged,
+                &self.cap_add,
+                &self.cap_drop,
+            )?,
+            privileged: self.privileged,
+            ..Default::default()
+        };
+        if self.privileged {
+            security.seccomp = ebrun::process::SeccompProfile::Unconfined;
+        }
+        for opt in &self.security_opt {
+            ebrun::process::apply_security_opt(&mut security, opt)?;
+        }
         Ok(RunSpec {
             image: self.image,
             name: self.name,
@@ -111,6 +138,7 @@ impl RunArgs {
             auto_remove: self.rm,
             detach: self.detach,
             restart: container::RestartPolicy::parse(&self.restart)?,
+            security,
             resources: self.resources.to_resources()?,
             network: self.network.to_spec()?,
             mounts: self.volumes.to_requests()?,

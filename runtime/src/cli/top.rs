@@ -29,8 +29,14 @@ pub fn top(ctx: &Context, args: TopArgs) -> Result<i32> {
         }
     };
     let state = container::observe(&ctx.paths, &config)?;
-    let Some(cgroups) = state.cgroups.filter(|_| container::running(&ctx.paths, &config).unwrap_or(false)) else {
-        eprintln!("Error response from daemon: container {} is not running", config.id);
+    let Some(cgroups) = state
+        .cgroups
+        .filter(|_| container::running(&ctx.paths, &config).unwrap_or(false))
+    else {
+        eprintln!(
+            "Error response from daemon: container {} is not running",
+            config.id
+        );
         return Ok(1);
     };
     let pids: HashSet<String> = cgroups
@@ -38,8 +44,15 @@ pub fn top(ctx: &Context, args: TopArgs) -> Result<i32> {
         .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
         .flat_map(|s| s.lines().map(str::to_string).collect::<Vec<_>>())
         .collect();
-    let ps_args = if args.ps_args.is_empty() { vec!["-ef".to_string()] } else { args.ps_args };
-    let out = Command::new("ps").args(&ps_args).output().context("run ps")?;
+    let ps_args = if args.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        args.ps_args
+    };
+    let out = Command::new("ps")
+        .args(&ps_args)
+        .output()
+        .context("run ps")?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let Some(header) = lines.next() else {
@@ -51,7 +64,11 @@ pub fn top(ctx: &Context, args: TopArgs) -> Result<i32> {
         .context("ps output has no PID column")?;
     println!("{header}");
     for line in lines {
-        if line.split_whitespace().nth(pid_col).is_some_and(|p| pids.contains(p)) {
+        if line
+            .split_whitespace()
+            .nth(pid_col)
+            .is_some_and(|p| pids.contains(p))
+        {
             println!("{line}");
         }
     }

@@ -60,6 +60,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         hostname,
         tty: spec.tty,
         interactive: spec.interactive,
+        security: spec.security.clone(),
     };
     spec.network.validate(paths)?;
     if spec.auto_remove && spec.restart != super::RestartPolicy::No {
@@ -97,8 +98,13 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
     };
 
     let mut volume_journal = Journal::new();
-    let mounts =
-        crate::volumes::prepare(paths, &spec.mounts, image_config, &existing, &mut volume_journal)?;
+    let mounts = crate::volumes::prepare(
+        paths,
+        &spec.mounts,
+        image_config,
+        &existing,
+        &mut volume_journal,
+    )?;
 
     let dir = containers.dir(&id);
     std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;

@@ -23,7 +23,11 @@ pub struct ExecSpec {
 }
 
 /// Runs `spec` in the running container; returns its exit code.
-pub fn exec(paths: &Paths, config: &ContainerConfig, spec: &ExecSpec) -> Result<i32, ContainerError> {
+pub fn exec(
+    paths: &Paths,
+    config: &ContainerConfig,
+    spec: &ExecSpec,
+) -> Result<i32, ContainerError> {
     let state = observe(paths, config)?;
     if !running(paths, config)? || state.pid <= 0 {
         return Err(ContainerError::NotRunning(config.id.clone()));
@@ -46,11 +50,18 @@ pub fn exec(paths: &Paths, config: &ContainerConfig, spec: &ExecSpec) -> Result<
     let process = ProcessSpec {
         args: spec.args.clone(),
         env,
-        cwd: spec.workdir.clone().unwrap_or_else(|| config.process.cwd.clone()),
-        user: spec.user.clone().unwrap_or_else(|| config.process.user.clone()),
+        cwd: spec
+            .workdir
+            .clone()
+            .unwrap_or_else(|| config.process.cwd.clone()),
+        user: spec
+            .user
+            .clone()
+            .unwrap_or_else(|| config.process.user.clone()),
         hostname: config.process.hostname.clone(),
         tty: spec.tty,
         interactive: spec.interactive,
+        security: config.process.security.clone(),
     };
     let target = ExecTarget {
         init_pid: state.pid,

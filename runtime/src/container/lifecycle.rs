@@ -15,7 +15,10 @@ use super::{names, ContainerError};
 use crate::Paths;
 
 fn is_running(state: &ContainerState) -> bool {
-    matches!(state.status, Status::Running | Status::Paused | Status::Restarting)
+    matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    )
 }
 
 /// Docker's error for an operation that needs a running container.
@@ -86,16 +89,17 @@ pub fn kill_container(
         tracing::debug!("signal sent to a paused container");
     }
     kill(Pid::from_raw(state.pid), signal).map_err(|source| {
-        ContainerError::Process(crate::process::ProcessError::Sys {
-            op: "kill",
-            source,
-        })
+        ContainerError::Process(crate::process::ProcessError::Sys { op: "kill", source })
     })
 }
 
 /// `stop -t SECS`: SIGTERM, then SIGKILL after the grace period; waits for the exit to be
 /// recorded.
-pub fn stop(paths: &Paths, config: &ContainerConfig, grace: Duration) -> Result<(), ContainerError> {
+pub fn stop(
+    paths: &Paths,
+    config: &ContainerConfig,
+    grace: Duration,
+) -> Result<(), ContainerError> {
     let state = observe(paths, config)?;
     if !is_running(&state) {
         return Ok(());
@@ -122,7 +126,11 @@ pub fn stop(paths: &Paths, config: &ContainerConfig, grace: Duration) -> Result<
 }
 
 /// `pause` / `unpause`: freezes or thaws every process of the container.
-pub fn set_paused(paths: &Paths, config: &ContainerConfig, paused: bool) -> Result<(), ContainerError> {
+pub fn set_paused(
+    paths: &Paths,
+    config: &ContainerConfig,
+    paused: bool,
+) -> Result<(), ContainerError> {
     let store = ContainerStore::new(paths);
     let state = observe(paths, config)?;
     if !is_running(&state) {
@@ -140,12 +148,20 @@ pub fn set_paused(paths: &Paths, config: &ContainerConfig, paused: bool) -> Resu
     let _lock = store.lock()?;
     let mut state = store.load_state(&config.id)?;
     state.paused = paused;
-    state.status = if paused { Status::Paused } else { Status::Running };
+    state.status = if paused {
+        Status::Paused
+    } else {
+        Status::Running
+    };
     store.save_state(&config.id, &state)
 }
 
 /// `rename OLD NEW`.
-pub fn rename(paths: &Paths, config: &ContainerConfig, new_name: &str) -> Result<(), ContainerError> {
+pub fn rename(
+    paths: &Paths,
+    config: &ContainerConfig,
+    new_name: &str,
+) -> Result<(), ContainerError> {
     names::validate(new_name)?;
     let new_name = new_name.trim_start_matches('/');
     let store = ContainerStore::new(paths);

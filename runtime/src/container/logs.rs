@@ -147,7 +147,8 @@ mod tests {
         w.write(Stream::Stdout, b"tail").unwrap();
         w.flush().unwrap();
         let entries = LogReader::open(&path).unwrap().read_available();
-        let logs: Vec<(Stream, &str)> = entries.iter().map(|e| (e.stream, e.log.as_str())).collect();
+        let logs: Vec<(Stream, &str)> =
+            entries.iter().map(|e| (e.stream, e.log.as_str())).collect();
         assert_eq!(
             logs,
             vec![

@@ -20,16 +20,18 @@ mod start;
 mod status_text;
 mod store;
 
+pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
 pub use config::{ContainerConfig, ContainerState, Status};
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};
 pub use id::short as short_id;
-pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
 pub use kill::kill_processes;
-pub use lifecycle::{kill_container, mark_stopped, rename, running, set_paused, start_existing, stop, wait_exit};
-pub use observe::{observe, EXIT_UNKNOWN};
+pub use lifecycle::{
+    kill_container, mark_stopped, rename, running, set_paused, start_existing, stop, wait_exit,
+};
 pub use logs::{log_path, tail as tail_logs, LogEntry, LogReader, Stream};
 pub use monitor::{run_monitor, spawn_monitor, MONITOR_COMMAND};
+pub use observe::{observe, EXIT_UNKNOWN};
 pub use remove::remove;
 pub use restart_policy::RestartPolicy;
 pub use run::{run_detached, run_foreground};

@@ -62,7 +62,10 @@ pub fn spawn_monitor(paths: &Paths, id: &str) -> Result<(), ContainerError> {
         .strip_prefix("err ")
         .and_then(|rest| rest.split_once(' '))
         .and_then(|(c, m)| Some((c.parse().ok()?, m.to_string())))
-        .unwrap_or((125, "the container monitor exited before starting the container".into()));
+        .unwrap_or((
+            125,
+            "the container monitor exited before starting the container".into(),
+        ));
     Err(ContainerError::Start(StartFailure {
         exit_code: code,
         message,
@@ -146,10 +149,12 @@ fn supervise(paths: &Paths, id: &str, mut started: Started) -> Result<i32, Conta
     let mut chld = SigSet::empty();
     chld.add(Signal::SIGCHLD);
     let signals = SignalFd::with_flags(&chld, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|source| ContainerError::Process(crate::process::ProcessError::Sys {
-            op: "signalfd",
-            source,
-        }))?;
+        .map_err(|source| {
+            ContainerError::Process(crate::process::ProcessError::Sys {
+                op: "signalfd",
+                source,
+            })
+        })?;
     let init = started.spawned.pid;
     // Output sources: the terminal with -t, else the stdout and stderr pipes.
     let mut sources: Vec<(Stream, File)> = Vec::new();

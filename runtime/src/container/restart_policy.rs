@@ -39,9 +39,9 @@ impl RestartPolicy {
             "unless-stopped" => RestartPolicy::UnlessStopped,
             "on-failure" => RestartPolicy::OnFailure {
                 max_retries: match count {
-                    Some(c) => c
-                        .parse()
-                        .map_err(|_| invalid("maximum retry count must be a non-negative integer"))?,
+                    Some(c) => c.parse().map_err(|_| {
+                        invalid("maximum retry count must be a non-negative integer")
+                    })?,
                     None => 0,
                 },
             },

@@ -40,6 +40,8 @@ pub struct RunSpec {
     pub detach: bool,
     /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` (see the volumes module).
     pub mounts: crate::volumes::MountRequests,
+    /// `--cap-add`, `--cap-drop`, `--privileged`, `--security-opt`, resolved.
+    pub security: crate::process::SecuritySpec,
 }
 
 /// Default PATH when neither the image nor the user sets one (Docker's).

@@ -41,6 +41,7 @@ fn rootfs_spec(paths: &Paths, config: &ContainerConfig) -> RootfsSpec {
             })
             .collect(),
         read_only: config.read_only,
+        privileged: config.process.security.privileged,
         mounts: crate::volumes::rootfs_mounts(&config.mounts),
     }
 }
@@ -106,6 +107,7 @@ fn start_steps(
     let cgroups =
         ContainerCgroups::create(Layout::detect(), paths.prefix(), &config.id, &mut journal)?;
     cgroups.apply(&config.resources)?;
+    cgroups.restrict_devices(config.process.security.privileged)?;
     attach_meters(paths, &cgroups, &mut journal);
     let netns = config.network.netns_mode(paths)?;
     let rootfs = rootfs_spec(paths, config);

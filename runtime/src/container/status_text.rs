@@ -31,7 +31,11 @@ pub fn status_text(state: &ContainerState, now: DateTime<Utc>) -> String {
                 format!("Up {up}")
             }
         }
-        Status::Restarting => format!("Restarting ({}) {}", state.exit_code, ago(&state.finished_at)),
+        Status::Restarting => format!(
+            "Restarting ({}) {}",
+            state.exit_code,
+            ago(&state.finished_at)
+        ),
         Status::Exited => format!("Exited ({}) {}", state.exit_code, ago(&state.finished_at)),
     }
 }
@@ -66,6 +70,9 @@ mod tests {
         s.exit_code = 3;
         s.finished_at = Some((now - chrono::Duration::minutes(2)).to_rfc3339());
         assert_eq!(status_text(&s, now), "Exited (3) 2 minutes ago");
-        assert_eq!(ellipsis("sh -c 'while true; do'", 20), "sh -c 'while true; …");
+        assert_eq!(
+            ellipsis("sh -c 'while true; do'", 20),
+            "sh -c 'while true; …"
+        );
     }
 }

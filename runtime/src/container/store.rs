@@ -75,6 +75,9 @@ impl ContainerStore {
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
-        Ok(replace_json_atomic(&self.dir(id).join("state.json"), state)?)
+        Ok(replace_json_atomic(
+            &self.dir(id).join("state.json"),
+            state,
+        )?)
     }
 }

@@ -10,7 +10,7 @@ use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{Gid, Uid};
 
 use super::exec_path::{self, EXIT_CANNOT_EXECUTE};
-use super::{caps, rlimits, user, ProcessSpec};
+use super::{caps, rlimits, seccomp, user, ProcessSpec};
 
 /// Exit code of ebrun's own failures (Docker's 125).
 pub(super) const EXIT_RUNTIME: i32 = 125;
@@ -27,7 +27,17 @@ pub(super) fn fail<E: std::fmt::Display>(code: i32, what: &str) -> impl FnOnce(E
 pub(super) fn become_and_exec(spec: &ProcessSpec, create_cwd: bool) -> Result<Infallible, Failure> {
     let user = user::resolve(&spec.user, Path::new("/")).map_err(|e| (EXIT_RUNTIME, e))?;
     rlimits::apply_defaults().map_err(fail(EXIT_RUNTIME, "rlimits"))?;
-    caps::limit_bounding_set().map_err(fail(EXIT_RUNTIME, "capability bounding set"))?;
+    let security = &spec.security;
+    caps::limit_bounding_set(&security.capabilities)
+        .map_err(fail(EXIT_RUNTIME, "capability bounding set"))?;
+    let filters = security
+        .seccomp
+        .filters(&security.capabilities)
+        .map_err(|e| (EXIT_RUNTIME, format!("seccomp profile: {e}")))?;
+    if !security.no_new_privs {
+        // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while root.
+        seccomp::install(&filters).map_err(fail(EXIT_RUNTIME, "seccomp"))?;
+    }
     if create_cwd {
         std::fs::create_dir_all(&spec.cwd).map_err(fail(EXIT_RUNTIME, "working directory"))?;
     }
@@ -36,10 +46,13 @@ pub(super) fn become_and_exec(spec: &ProcessSpec, create_cwd: bool) -> Result<In
     nix::unistd::setgroups(&gids).map_err(fail(EXIT_RUNTIME, "setgroups"))?;
     nix::unistd::setgid(Gid::from_raw(user.gid)).map_err(fail(EXIT_RUNTIME, "setgid"))?;
     nix::unistd::setuid(Uid::from_raw(user.uid)).map_err(fail(EXIT_RUNTIME, "setuid"))?;
-    caps::set_process_capabilities(user.uid).map_err(fail(EXIT_RUNTIME, "capabilities"))?;
-    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1) takes no pointers.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err((EXIT_RUNTIME, "no_new_privs: prctl failed".into()));
+    caps::set_process_capabilities(user.uid, &security.capabilities)
+        .map_err(fail(EXIT_RUNTIME, "capabilities"))?;
+    if security.no_new_privs {
+        // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1) takes no pointers.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err((EXIT_RUNTIME, "no_new_privs: prctl failed".into()));
+        }
     }
     nix::unistd::chdir(&spec.cwd).map_err(|e| {
         (
@@ -71,13 +84,16 @@ pub(super) fn become_and_exec(spec: &ProcessSpec, create_cwd: bool) -> Result<In
     let envp = env.iter().map(|e| cstr(e)).collect::<Result<Vec<_>, _>>()?;
 
     restore_signals();
+    if security.no_new_privs {
+        // The filter goes on last, so set-up syscalls are never filtered.
+        seccomp::install(&filters).map_err(fail(EXIT_RUNTIME, "seccomp"))?;
+    }
     let errno = nix::unistd::execve(&exe_c, &argv, &envp).unwrap_err();
     Err((
         exec_path::exit_code_for(errno),
         format!("exec: \"{program}\": {}", errno.desc().to_lowercase()),
     ))
 }
-
 
 /// The container's process starts with no blocked signals and default dispositions (the
 /// Rust runtime ignores SIGPIPE, and exec keeps ignored signals ignored).

@@ -20,14 +20,15 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::CAP_AUDIT_WRITE,
 ];
 
-fn default_set() -> CapsHashSet {
-    DEFAULT_CAPABILITIES.into_iter().collect()
+/// The container's capability set from its names (unknown names were refused at create).
+fn container_set(names: &[String]) -> CapsHashSet {
+    names.iter().filter_map(|n| n.parse().ok()).collect()
 }
 
-/// Drops every capability outside the default set from the bounding set. Needs
+/// Drops every capability outside the container's set from the bounding set. Needs
 /// CAP_SETPCAP, so it runs while the process is still fully privileged.
-pub(super) fn limit_bounding_set() -> Result<(), caps::errors::CapsError> {
-    let keep = default_set();
+pub(super) fn limit_bounding_set(names: &[String]) -> Result<(), caps::errors::CapsError> {
+    let keep = container_set(names);
     for cap in caps::all() {
         if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap)?;
@@ -36,15 +37,18 @@ pub(super) fn limit_bounding_set() -> Result<(), caps::errors::CapsError> {
     Ok(())
 }
 
-/// After the uid switch: a root process holds exactly the default set (effective, permitted,
-/// inheritable); a non-root one lost its capabilities in setuid, as in Docker.
-pub(super) fn set_process_capabilities(uid: u32) -> Result<(), caps::errors::CapsError> {
+/// After the uid switch: a root process holds exactly the container's set (effective,
+/// permitted, inheritable); a non-root one lost its capabilities in setuid, as in Docker.
+pub(super) fn set_process_capabilities(
+    uid: u32,
+    names: &[String],
+) -> Result<(), caps::errors::CapsError> {
     caps::clear(None, CapSet::Ambient)?;
     if uid != 0 {
         caps::clear(None, CapSet::Inheritable)?;
         return Ok(());
     }
-    let set = default_set();
+    let set = container_set(names);
     caps::set(None, CapSet::Effective, &set)?;
     caps::set(None, CapSet::Inheritable, &set)?;
     caps::set(None, CapSet::Permitted, &set)?;

@@ -30,7 +30,6 @@ pub(super) struct ChildContext<'a> {
     pub devnull: RawFd,
 }
 
-
 /// The clone callback. Never returns on success (exec replaces the process).
 pub(super) fn run(ctx: &ChildContext<'_>) -> isize {
     for fd in ctx.close_in_child.into_iter().flatten() {

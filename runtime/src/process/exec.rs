@@ -34,17 +34,24 @@ pub struct ExecTarget {
 
 /// Runs `spec` in the container and waits for it (signals forwarded, terminal relayed);
 /// returns its exit code, or Docker's 126/127 when it cannot start.
-pub fn exec_in(target: &ExecTarget, spec: &ProcessSpec) -> Result<Result<i32, StartFailure>, ProcessError> {
+pub fn exec_in(
+    target: &ExecTarget,
+    spec: &ProcessSpec,
+) -> Result<Result<i32, StartFailure>, ProcessError> {
     let sys = |op| move |source| ProcessError::Sys { op, source };
     let io = |op| move |source| ProcessError::Io { op, source };
     let ns_file = |name: &str| File::open(format!("/proc/{}/ns/{name}", target.init_pid));
     let pid_ns = ns_file("pid").map_err(io("open the container's pid namespace"))?;
     let mut joins = Vec::new();
     for (name, flag) in NAMESPACES {
-        joins.push((OwnedFd::from(ns_file(name).map_err(io("open the container's namespaces"))?), flag));
+        joins.push((
+            OwnedFd::from(ns_file(name).map_err(io("open the container's namespaces"))?),
+            flag,
+        ));
     }
     // Children of this process are born in the container's PID namespace.
-    nix::sched::setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID).map_err(sys("join pid namespace"))?;
+    nix::sched::setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID)
+        .map_err(sys("join pid namespace"))?;
 
     let (go_rx, go_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let (err_rx, err_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
@@ -53,11 +60,16 @@ pub fn exec_in(target: &ExecTarget, spec: &ProcessSpec) -> Result<Result<i32, St
     } else {
         None
     };
-    let devnull: OwnedFd = File::open("/dev/null").map_err(io("open /dev/null"))?.into();
+    let devnull: OwnedFd = File::open("/dev/null")
+        .map_err(io("open /dev/null"))?
+        .into();
     supervise::block_forwarded_signals().map_err(sys("block signals"))?;
     let ctx = ExecChild {
         spec,
-        joins: joins.iter().map(|(fd, flag)| (fd.as_raw_fd(), *flag)).collect(),
+        joins: joins
+            .iter()
+            .map(|(fd, flag)| (fd.as_raw_fd(), *flag))
+            .collect(),
         go: go_rx.as_raw_fd(),
         errors: err_tx.as_raw_fd(),
         console: console.as_ref().map(|(_, child)| child.as_raw_fd()),
@@ -132,13 +144,15 @@ fn join_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failur
     for (fd, flag) in &ctx.joins {
         // SAFETY: `fd` is an open namespace file descriptor this process owns.
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
-        nix::sched::setns(ns, *flag).map_err(fail(EXIT_RUNTIME, "join the container's namespaces"))?;
+        nix::sched::setns(ns, *flag)
+            .map_err(fail(EXIT_RUNTIME, "join the container's namespaces"))?;
     }
     nix::unistd::chdir("/").map_err(fail(EXIT_RUNTIME, "chdir /"))?;
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
     if let Some(console) = ctx.console {
         let master = super::pty::open_in_container().map_err(fail(EXIT_RUNTIME, "terminal"))?;
-        super::pty::send_fd(console, master.as_raw_fd()).map_err(fail(EXIT_RUNTIME, "send terminal"))?;
+        super::pty::send_fd(console, master.as_raw_fd())
+            .map_err(fail(EXIT_RUNTIME, "send terminal"))?;
     } else if !ctx.spec.interactive {
         // SAFETY: both fds are open in this process; dup2 onto stdin.
         if unsafe { libc::dup2(ctx.devnull, 0) } < 0 {

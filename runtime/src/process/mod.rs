@@ -9,6 +9,8 @@ mod exec;
 mod exec_path;
 mod pty;
 mod rlimits;
+mod seccomp;
+mod security;
 mod spawn;
 mod supervise;
 mod user;
@@ -16,6 +18,8 @@ mod user;
 pub use caps::DEFAULT_CAPABILITIES;
 pub use exec::{exec_in, ExecTarget};
 pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
+pub use seccomp::SeccompProfile;
+pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
 pub use spawn::{spawn, Spawned, StartFailure, StdioMode};
 pub use supervise::{supervise, ExitStatus};
 pub use user::UserSpec;
@@ -38,6 +42,9 @@ pub struct ProcessSpec {
     pub tty: bool,
     /// `-i`: keep stdin open (otherwise /dev/null).
     pub interactive: bool,
+    /// Capabilities, no_new_privs, seccomp.
+    #[serde(default)]
+    pub security: SecuritySpec,
 }
 
 /// Errors of the process module (parent side).

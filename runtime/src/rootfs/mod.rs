@@ -66,21 +66,25 @@ pub struct RootfsSpec {
     pub read_only: bool,
     /// Volumes, bind mounts and tmpfs mounts (`-v`, `--mount`, `--tmpfs`), in order.
     pub mounts: Vec<volume_mounts::VolumeMount>,
+    /// `--privileged`: no masked or read-only paths, /sys writable.
+    pub privileged: bool,
 }
 
 /// Builds the root and pivots into it. Call in the container's own mount namespace.
 pub fn setup(spec: &RootfsSpec) -> Result<(), RootfsError> {
     mounts::make_private_root()?;
     overlay::mount_overlay(spec)?;
-    mounts::mount_kernel_filesystems(&spec.merged)?;
+    mounts::mount_kernel_filesystems(&spec.merged, spec.privileged)?;
     devices::populate_dev(&spec.merged)?;
     volume_mounts::apply(&spec.merged, &spec.mounts)?;
     for file in volume_mounts::not_shadowed(&spec.bind_files, &spec.mounts) {
         mounts::bind_file(&spec.merged, file)?;
     }
     pivot::pivot_into(&spec.merged)?;
-    masked::mask_paths()?;
-    masked::read_only_paths()?;
+    if !spec.privileged {
+        masked::mask_paths()?;
+        masked::read_only_paths()?;
+    }
     if spec.read_only {
         mounts::remount_root_read_only()?;
     }

@@ -50,7 +50,7 @@ struct KernelMount {
 }
 
 /// Mounts /proc, /sys (read-only), /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue.
-pub(super) fn mount_kernel_filesystems(root: &Path) -> Result<(), RootfsError> {
+pub(super) fn mount_kernel_filesystems(root: &Path, privileged: bool) -> Result<(), RootfsError> {
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let table = [
         KernelMount {
@@ -78,7 +78,11 @@ pub(super) fn mount_kernel_filesystems(root: &Path) -> Result<(), RootfsError> {
             source: "sysfs",
             target: "/sys",
             fstype: "sysfs",
-            flags: nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+            flags: if privileged {
+                nosuid_nodev_noexec
+            } else {
+                nosuid_nodev_noexec | MsFlags::MS_RDONLY
+            },
             data: None,
         },
         KernelMount {
