@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 
 use super::attach::{frame, socket_path};
 use super::logs::{log_path, LogWriter, Stream};
-use super::remove::remove;
+use super::remove::auto_remove;
 use super::restart_policy::backoff;
 use super::start::{finish, start, Started};
 use super::store::ContainerStore;
@@ -128,9 +128,7 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
             let _ = store.save_state(id, &state);
         }
         if config.auto_remove {
-            if let Err(e) = remove(paths, &config) {
-                tracing::warn!(error = %e, "auto-remove failed");
-            }
+            auto_remove(paths, &config);
         }
         return 0;
     }

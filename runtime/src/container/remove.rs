@@ -42,3 +42,15 @@ fn wait_for_monitor(containers: &ContainerStore, id: &str) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// `--rm`: what `rm -v` does once the container has exited: the container, then its
+/// anonymous volumes (named ones stay).
+pub fn auto_remove(paths: &Paths, config: &ContainerConfig) {
+    if let Err(e) = remove(paths, config) {
+        tracing::warn!(error = %e, "auto-remove failed");
+        return;
+    }
+    if let Err(e) = crate::volumes::remove_anonymous(paths, config) {
+        tracing::warn!(error = %e, "removing the container's anonymous volumes failed");
+    }
+}

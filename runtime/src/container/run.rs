@@ -2,7 +2,7 @@
 //! starts the container, supervises it (signals, terminal), records the exit and cleans up.
 
 use super::create::create;
-use super::remove::remove;
+use super::remove::auto_remove;
 use super::spec::RunSpec;
 use super::start::{finish, start};
 use super::ContainerError;
@@ -25,9 +25,7 @@ pub fn run_foreground(paths: &Paths, spec: &RunSpec) -> Result<i32, ContainerErr
         Err(e) => Err(e),
     };
     if config.auto_remove {
-        if let Err(e) = remove(paths, &config) {
-            tracing::warn!(error = %e, "auto-remove failed");
-        }
+        auto_remove(paths, &config);
     }
     outcome
 }
@@ -41,7 +39,7 @@ pub fn run_detached(paths: &Paths, spec: &RunSpec) -> Result<String, ContainerEr
         Ok(()) => Ok(config.id),
         Err(e) => {
             if config.auto_remove {
-                let _ = remove(paths, &config);
+                auto_remove(paths, &config);
             }
             Err(e)
         }

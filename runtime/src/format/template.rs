@@ -9,7 +9,8 @@
 //!   `println`, and Go's `print`, `printf` (`%s %v %d %q`), `len`, `index`, `eq`, `ne`, `not`,
 //!   `and`, `or`.
 //!
-//! Values print as Go prints them: arrays as `[a b]`, objects as `map[k:v]`, a missing key as
+//! Values print as Go prints them: arrays as `[a b]`, objects as `map[k:v]` (or `{v1 v2}` for
+//! Docker's structs: objects whose keys are all capitalised field names), a missing key as
 //! `<no value>`, null as `[]` (the nil slices and maps of Docker's types).
 
 use serde_json::Value;
@@ -709,6 +710,14 @@ fn print_value(v: &Value) -> String {
             "[{}]",
             a.iter().map(print_value).collect::<Vec<_>>().join(" ")
         ),
+        // Docker's structs (Mounts, State, ...) have exported, capitalised field names and
+        // print as `{v1 v2 ...}` in field order; maps (Labels, Options) as `map[k:v]`.
+        Value::Object(m) if !m.is_empty() && m.keys().all(|k| k.starts_with(|c: char| c.is_ascii_uppercase())) => {
+            format!(
+                "{{{}}}",
+                m.values().map(print_value).collect::<Vec<_>>().join(" ")
+            )
+        }
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
@@ -746,6 +755,8 @@ mod tests {
         assert_eq!(r("{{len .RepoTags}}", &v), "2");
         assert_eq!(r("{{upper (index .RepoTags 0)}}", &v), "A:1");
         assert_eq!(r("{{.Config.Labels}}", &v), "map[x:1]");
+        let mounts = serde_json::json!({"Mounts": [{"Type": "volume", "Name": "n", "Mode": "", "RW": true}]});
+        assert_eq!(r("{{.Mounts}}", &mounts), "[{volume n  true}]");
         assert_eq!(
             r("id={{.Id}} size={{.Size}}\n", &v),
             "id=sha256:abc size=4261550\n"
