@@ -6,7 +6,6 @@ use std::path::Path;
 use cgroups_rs::fs::cpuacct::CpuAcctController;
 use cgroups_rs::fs::memory::MemController;
 use cgroups_rs::fs::pid::PidController;
-use cgroups_rs::fs::Cgroup;
 
 use super::layout::Layout;
 use super::ContainerCgroups;
@@ -53,7 +52,7 @@ impl ContainerCgroups {
             let limit = m.limit_in_bytes;
             stats.memory_limit = (limit > 0 && (limit as u64) < UNLIMITED).then_some(limit as u64);
         }
-        stats.cpu_usage_ns = self.cpu_usage_ns(&cg);
+        stats.cpu_usage_ns = self.cpu_usage_ns();
         if let Some(pids) = cg.controller_of::<PidController>() {
             stats.pids = pids.get_pid_current().unwrap_or(0);
         }
@@ -63,9 +62,10 @@ impl ContainerCgroups {
         stats
     }
 
-    /// CPU time: cpu.stat usage_usec of the cgroup2 directory where there is one (every
-    /// cgroup2 directory has it, also without controllers), else v1 cpuacct.usage.
-    fn cpu_usage_ns(&self, cg: &Cgroup) -> u64 {
+    /// CPU time used by the container's tasks, in nanoseconds: cpu.stat usage_usec of the
+    /// cgroup2 directory where there is one (every cgroup2 directory has it, also without
+    /// controllers), else v1 cpuacct.usage.
+    pub fn cpu_usage_ns(&self) -> u64 {
         if let Some(usec) = self
             .unified_dir
             .as_deref()
@@ -73,8 +73,11 @@ impl ContainerCgroups {
         {
             return usec.saturating_mul(1000);
         }
-        cg.controller_of::<CpuAcctController>()
-            .map(|c| c.cpuacct().usage)
+        self.limits_cgroup()
+            .and_then(|cg| {
+                cg.controller_of::<CpuAcctController>()
+                    .map(|c| c.cpuacct().usage)
+            })
             .unwrap_or(0)
     }
 

@@ -111,6 +111,7 @@ pub fn stats(ctx: &Context, args: StatsArgs) -> Result<i32> {
     let follow_all = args.containers.is_empty();
     let live = !args.no_stream && std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
+    let mut first_frame = true;
     loop {
         let tick = Instant::now();
         if follow_all {
@@ -148,6 +149,9 @@ pub fn stats(ctx: &Context, args: StatsArgs) -> Result<i32> {
         if live {
             // Home, each line cleared to its end, then the rest of the screen cleared.
             let redrawn: String = frame.lines().map(|l| format!("{l}\x1b[K\n")).collect();
+            if std::mem::take(&mut first_frame) {
+                write!(out, "\x1b[2J")?;
+            }
             write!(out, "\x1b[H{redrawn}\x1b[J")?;
         } else {
             write!(out, "{frame}")?;
@@ -181,7 +185,6 @@ fn refresh_list(store: &ContainerStore, watched: &mut Vec<Watched>, all: bool) {
 }
 
 fn sample(store: &ContainerStore, config: &ContainerConfig) -> Sample {
-    let (system_ns, online_cpus) = system_cpu();
     let Ok(state) = store.load_state(&config.id) else {
         return Sample::default();
     };
@@ -189,10 +192,14 @@ fn sample(store: &ContainerStore, config: &ContainerConfig) -> Sample {
     let Some(cgroups) = state.cgroups.as_ref().filter(|_| running) else {
         return Sample::default();
     };
+    let mut cgroup = cgroups.stats();
+    // The two CPU counters back to back, so that both deltas cover the same interval.
+    let (system_ns, online_cpus) = system_cpu();
+    cgroup.cpu_usage_ns = cgroups.cpu_usage_ns();
     let (net_rx, net_tx) = net_bytes(state.pid);
     Sample {
         running,
-        cgroup: cgroups.stats(),
+        cgroup,
         system_ns,
         online_cpus,
         net_rx,
