@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: measures `ebrun run --rm busybox true` against `crun run` and
 //! `runc run` of the same root filesystem, and reports medians, p90s, ratios and the
-//! project's targets (faster than runc; within 1.5x of crun). It reports; it does not fail
-//! on a missed target (only when a case cannot run at all).
+//! project's targets (faster than runc; within 1.5x of crun). Then the eBPF meters' overhead
+//! (see `bench_meters.rs`). It reports; it does not fail on a missed target (only when a case
+//! cannot run at all).
 //!
 //! To add a case, push a [`Case`] in [`cases`]; to add a target, a [`Target`] in [`TARGETS`].
 
@@ -16,6 +17,9 @@ use serde_json::Value;
 use crate::util::{self, TempDir};
 use crate::{image, oci};
 
+#[path = "bench_meters.rs"]
+mod meters;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Measured runs per case.
@@ -24,6 +28,9 @@ pub struct Args {
     /// Unmeasured runs per case before the measured ones.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
+    /// Rounds of the eBPF meter benchmarks (context-switch storm, iperf3); 0 skips them.
+    #[arg(long, default_value_t = 3)]
+    pub meter_rounds: usize,
 }
 
 /// One thing to measure: a command run to completion, `runs` times.
@@ -381,13 +388,18 @@ pub fn run(args: Args) -> Result<()> {
             println!("note: {note}");
         }
     }
+    let meters = (args.meter_rounds > 0)
+        .then(|| meters::run(&fixture.ebrun, &fixture.ebrun_root, args.meter_rounds));
     drop(fixture);
 
-    let failed: Vec<&str> = results
+    let mut failed: Vec<&str> = results
         .iter()
         .filter(|(_, r)| r.is_err())
         .map(|(n, _)| n.as_str())
         .collect();
+    if matches!(meters, Some(Err(_))) {
+        failed.push("meters");
+    }
     if !failed.is_empty() {
         bail!("case(s) could not run: {}", failed.join(", "));
     }

@@ -1,8 +1,16 @@
 //! ebrun's kernel-side programs. One file per probe; this file only gathers them.
 #![no_std]
 #![no_main]
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
 
+mod atomic;
 mod exec_count;
+mod oom_victim;
+mod sched_switch;
+mod sched_wakeup;
+mod traffic;
+mod vmscan_reclaim;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -3,59 +3,34 @@
 
 use std::path::Path;
 
-use aya::maps::{Map, MapData, PerCpuHashMap, PerCpuValues};
+use aya::maps::{Map, MapData, PerCpuHashMap};
 use ebrun_common::EXEC_COUNT_MAP;
 
-use super::loader::map_pin;
+use super::pins::{ignore_missing, map_err, open_map, per_cpu_default};
 use super::BpfError;
 
 fn open(pin_dir: &Path) -> Result<Option<PerCpuHashMap<MapData, u64, u64>>, BpfError> {
-    let path = map_pin(pin_dir, EXEC_COUNT_MAP);
-    if !path.exists() {
+    let Some(data) = open_map(pin_dir, EXEC_COUNT_MAP)? else {
         return Ok(None);
-    }
-    let map_err = |source| BpfError::Map {
-        name: EXEC_COUNT_MAP,
-        source,
     };
-    let data = MapData::from_pin(&path).map_err(map_err)?;
     PerCpuHashMap::try_from(Map::PerCpuHashMap(data))
         .map(Some)
-        .map_err(map_err)
+        .map_err(map_err(EXEC_COUNT_MAP))
 }
 
 pub(super) fn register(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
     let Some(mut map) = open(pin_dir)? else {
-        return Err(BpfError::Missing(EXEC_COUNT_MAP));
+        return Ok(());
     };
-    let cpus = aya::util::nr_cpus().map_err(|(op, source)| BpfError::Io {
-        op,
-        path: "/sys/devices/system/cpu/possible".into(),
-        source,
-    })?;
-    let zeros = PerCpuValues::try_from(vec![0u64; cpus]).map_err(|source| BpfError::Io {
-        op: "per-cpu values",
-        path: map_pin(pin_dir, EXEC_COUNT_MAP),
-        source,
-    })?;
-    map.insert(cgroup_id, zeros, 0)
-        .map_err(|source| BpfError::Map {
-            name: EXEC_COUNT_MAP,
-            source,
-        })
+    map.insert(cgroup_id, per_cpu_default::<u64>(EXEC_COUNT_MAP)?, 0)
+        .map_err(map_err(EXEC_COUNT_MAP))
 }
 
 pub(super) fn forget(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
     let Some(mut map) = open(pin_dir)? else {
         return Ok(());
     };
-    match map.remove(&cgroup_id) {
-        Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-        Err(source) => Err(BpfError::Map {
-            name: EXEC_COUNT_MAP,
-            source,
-        }),
-    }
+    ignore_missing(map.remove(&cgroup_id)).map_err(map_err(EXEC_COUNT_MAP))
 }
 
 /// Execs counted for a cgroup, summed over CPUs; `None` if the cgroup is not registered.

@@ -1,33 +1,128 @@
-//! Loads the embedded object once per instance and pins programs, links and maps.
+//! Loads the embedded object once per instance, attaches the host-wide tracepoint programs and
+//! pins programs, links and maps (layout in [`super::pins`]).
+//!
+//! Each meter loads on its own: a kernel without one of its hooks (an older kernel, a missing
+//! tracepoint, no BTF) loses only that meter, with one warning at load time; its maps are then
+//! not pinned, so registration and snapshots skip it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use aya::programs::{links::FdLink, RawTracePoint};
-use aya::Ebpf;
+use aya::programs::{links::FdLink, CgroupSkb, RawTracePoint};
+use aya::{Ebpf, EbpfLoader};
+use ebrun_common::{oom, reclaim, sched, traffic};
 use ebrun_common::{EXEC_COUNT_MAP, EXEC_COUNT_PROG, EXEC_COUNT_TRACEPOINT};
 use nix::mount::{mount, MsFlags};
 use nix::sys::statfs::{statfs, FsType};
 
-use super::{BpfError, OBJECT};
+use super::btf::Btf;
+use super::pins::{link_pin, map_pin, prog_pin, ready_marker};
+use super::{kernel_info, BpfError, OBJECT};
 use crate::state::StateLock;
 
 /// `BPF_FS_MAGIC` from linux/magic.h.
 const BPF_FS_MAGIC: FsType = FsType(0xcafe_4a11);
 const BPFFS: &str = "/sys/fs/bpf";
+/// aya-log's ring buffer of the programs' log records.
+pub(super) const LOG_MAP: &str = "AYA_LOGS";
 
-/// Where a map is pinned.
-pub(super) fn map_pin(pin_dir: &Path, name: &str) -> PathBuf {
-    pin_dir.join("maps").join(name)
+/// How a program is hooked up.
+#[derive(Debug, Clone, Copy)]
+enum Hook {
+    /// Attached host-wide once, at load.
+    RawTracepoint(&'static str),
+    /// Loaded and pinned; attached per container at start.
+    CgroupSkb,
 }
 
-fn link_pin(pin_dir: &Path, name: &str) -> PathBuf {
-    pin_dir.join("links").join(name)
+/// A meter: programs that work together and the maps they fill.
+pub(super) struct Meter {
+    pub name: &'static str,
+    programs: &'static [(&'static str, Hook)],
+    maps: &'static [&'static str],
 }
+
+pub(super) const EXECS: Meter = Meter {
+    name: "execs",
+    programs: &[(EXEC_COUNT_PROG, Hook::RawTracepoint(EXEC_COUNT_TRACEPOINT))],
+    maps: &[EXEC_COUNT_MAP],
+};
+
+pub(super) const CPU: Meter = Meter {
+    name: "cpu",
+    programs: &[
+        (
+            sched::SCHED_SWITCH_PROG,
+            Hook::RawTracepoint("sched_switch"),
+        ),
+        (
+            sched::SCHED_WAKEUP_PROG,
+            Hook::RawTracepoint("sched_wakeup"),
+        ),
+        (
+            sched::SCHED_WAKEUP_NEW_PROG,
+            Hook::RawTracepoint("sched_wakeup_new"),
+        ),
+    ],
+    maps: &[
+        sched::CPU_TIME_MAP,
+        sched::RUNQ_LATENCY_MAP,
+        sched::SCHED_TASKS_MAP,
+        sched::LAST_SWITCH_MAP,
+    ],
+};
+
+pub(super) const RECLAIM: Meter = Meter {
+    name: "reclaim",
+    programs: &[
+        (
+            reclaim::MEMCG_RECLAIM_BEGIN_PROG,
+            Hook::RawTracepoint("mm_vmscan_memcg_reclaim_begin"),
+        ),
+        (
+            reclaim::MEMCG_RECLAIM_END_PROG,
+            Hook::RawTracepoint("mm_vmscan_memcg_reclaim_end"),
+        ),
+        (
+            reclaim::DIRECT_RECLAIM_BEGIN_PROG,
+            Hook::RawTracepoint("mm_vmscan_direct_reclaim_begin"),
+        ),
+        (
+            reclaim::DIRECT_RECLAIM_END_PROG,
+            Hook::RawTracepoint("mm_vmscan_direct_reclaim_end"),
+        ),
+    ],
+    maps: &[reclaim::RECLAIM_MAP, reclaim::RECLAIM_START_MAP],
+};
+
+pub(super) const OOM: Meter = Meter {
+    name: "oom",
+    programs: &[(
+        oom::OOM_VICTIM_PROG,
+        Hook::RawTracepoint(oom::OOM_TRACEPOINT),
+    )],
+    maps: &[oom::OOM_KILLS_MAP, oom::OOM_EVENTS_MAP, oom::OOM_SEQ_MAP],
+};
+
+pub(super) const TRAFFIC: Meter = Meter {
+    name: "traffic",
+    programs: &[
+        (traffic::TRAFFIC_INGRESS_PROG, Hook::CgroupSkb),
+        (traffic::TRAFFIC_EGRESS_PROG, Hook::CgroupSkb),
+    ],
+    maps: &[
+        traffic::TRAFFIC_MAP,
+        traffic::TRAFFIC_CONF_MAP,
+        traffic::PORT_CLAIMS_MAP,
+        traffic::LISTEN_PORTS_MAP,
+    ],
+};
+
+const METERS: [&Meter; 5] = [&EXECS, &CPU, &RECLAIM, &OOM, &TRAFFIC];
 
 /// Makes sure the programs are loaded, attached and pinned under `pin_dir`. The first caller
 /// (under `lock_path`) loads; later callers find the pins and return at once.
 pub fn ensure_loaded(pin_dir: &Path, lock_path: &Path) -> Result<(), BpfError> {
-    let done = link_pin(pin_dir, EXEC_COUNT_PROG);
+    let done = ready_marker(pin_dir);
     if done.exists() {
         return Ok(());
     }
@@ -38,7 +133,7 @@ pub fn ensure_loaded(pin_dir: &Path, lock_path: &Path) -> Result<(), BpfError> {
     mount_bpffs()?;
     // A half-made pin dir from a killed loader: start over.
     let _ = std::fs::remove_dir_all(pin_dir);
-    for sub in ["maps", "links"] {
+    for sub in ["maps", "links", "progs"] {
         let dir = pin_dir.join(sub);
         std::fs::create_dir_all(&dir).map_err(|source| BpfError::Io {
             op: "create",
@@ -46,7 +141,14 @@ pub fn ensure_loaded(pin_dir: &Path, lock_path: &Path) -> Result<(), BpfError> {
             source,
         })?;
     }
-    let result = load_and_pin(pin_dir);
+    let result = load_and_pin(pin_dir).and_then(|()| {
+        // Made last: its presence means "fully loaded".
+        std::fs::create_dir(&done).map_err(|source| BpfError::Io {
+            op: "create",
+            path: done.clone(),
+            source,
+        })
+    });
     if result.is_err() {
         let _ = std::fs::remove_dir_all(pin_dir);
     }
@@ -54,35 +156,89 @@ pub fn ensure_loaded(pin_dir: &Path, lock_path: &Path) -> Result<(), BpfError> {
 }
 
 fn load_and_pin(pin_dir: &Path) -> Result<(), BpfError> {
-    let mut ebpf = Ebpf::load(OBJECT)?;
-    let map = ebpf
-        .map(EXEC_COUNT_MAP)
-        .ok_or(BpfError::Missing(EXEC_COUNT_MAP))?;
-    let path = map_pin(pin_dir, EXEC_COUNT_MAP);
-    map.pin(&path)
-        .map_err(|source| BpfError::Pin { path, source })?;
-
-    let program: &mut RawTracePoint = ebpf
-        .program_mut(EXEC_COUNT_PROG)
-        .ok_or(BpfError::Missing(EXEC_COUNT_PROG))?
-        .try_into()
-        .map_err(|source| BpfError::Program {
-            name: EXEC_COUNT_PROG,
-            source,
-        })?;
-    let prog_err = |source| BpfError::Program {
-        name: EXEC_COUNT_PROG,
-        source,
-    };
-    program.load().map_err(prog_err)?;
-    let link_id = program.attach(EXEC_COUNT_TRACEPOINT).map_err(prog_err)?;
-    let link: FdLink = program.take_link(link_id).map_err(prog_err)?.into();
-    // The link pin is written last: its presence means "fully loaded".
-    let path = link_pin(pin_dir, EXEC_COUNT_PROG);
-    link.pin(&path)
-        .map_err(|source| BpfError::Pin { path, source })?;
-    tracing::info!(pin_dir = %pin_dir.display(), "eBPF programs loaded and pinned");
+    let btf = Btf::vmlinux()
+        .inspect_err(|e| tracing::warn!(error = %e, "no kernel BTF: the OOM meter is off"))
+        .ok();
+    let sched_kernel = kernel_info::sched_kernel(btf.as_ref());
+    let oom_kernel = kernel_info::oom_kernel(btf.as_ref());
+    let oom_globals = oom_kernel.clone().unwrap_or_default();
+    let mut ebpf = EbpfLoader::new()
+        .override_global(sched::SCHED_KERNEL_GLOBAL, &sched_kernel, true)
+        .override_global(oom::OOM_KERNEL_GLOBAL, &oom_globals, true)
+        .load(OBJECT)?;
+    let mut loaded = Vec::new();
+    for meter in METERS {
+        if meter.name == OOM.name {
+            if let Err(why) = &oom_kernel {
+                tracing::warn!(meter = meter.name, reason = %why, "eBPF meter unavailable on this kernel; everything else works");
+                continue;
+            }
+        }
+        match load_meter(&mut ebpf, pin_dir, meter) {
+            Ok(()) => loaded.push(meter.name),
+            Err(e) => {
+                tracing::warn!(meter = meter.name, error = %e, "eBPF meter unavailable on this kernel; everything else works")
+            }
+        }
+    }
+    if let Some(map) = ebpf.map(LOG_MAP) {
+        let path = map_pin(pin_dir, LOG_MAP);
+        map.pin(&path)
+            .map_err(|source| BpfError::Pin { path, source })?;
+    }
+    tracing::info!(pin_dir = %pin_dir.display(), meters = ?loaded, "eBPF programs loaded and pinned");
     Ok(())
+}
+
+/// Loads and hooks up one meter's programs, then pins its programs, links and maps.
+fn load_meter(ebpf: &mut Ebpf, pin_dir: &Path, meter: &Meter) -> Result<(), BpfError> {
+    let mut links: Vec<(&'static str, FdLink)> = Vec::new();
+    for &(name, hook) in meter.programs {
+        let program = ebpf.program_mut(name).ok_or(BpfError::Missing(name))?;
+        let prog_err = |source| BpfError::Program { name, source };
+        match hook {
+            Hook::RawTracepoint(tp) => {
+                let program: &mut RawTracePoint = program.try_into().map_err(prog_err)?;
+                program.load().map_err(prog_err)?;
+                let link_id = program.attach(tp).map_err(prog_err)?;
+                links.push((name, program.take_link(link_id).map_err(prog_err)?.into()));
+            }
+            Hook::CgroupSkb => {
+                let program: &mut CgroupSkb = program.try_into().map_err(prog_err)?;
+                program.load().map_err(prog_err)?;
+            }
+        }
+    }
+    for &(name, hook) in meter.programs {
+        if let Hook::CgroupSkb = hook {
+            let program = ebpf.program_mut(name).ok_or(BpfError::Missing(name))?;
+            let path = prog_pin(pin_dir, name);
+            program
+                .pin(&path)
+                .map_err(|source| BpfError::Pin { path, source })?;
+        }
+    }
+    for (name, link) in links {
+        let path = link_pin(pin_dir, name);
+        link.pin(&path)
+            .map_err(|source| BpfError::Pin { path, source })?;
+    }
+    // Maps last: a meter counts as loaded once its first map is pinned.
+    for &name in meter.maps {
+        let map = ebpf.map(name).ok_or(BpfError::Missing(name))?;
+        let path = map_pin(pin_dir, name);
+        map.pin(&path)
+            .map_err(|source| BpfError::Pin { path, source })?;
+    }
+    Ok(())
+}
+
+/// Whether `meter` loaded in the instance pinned at `pin_dir` (its first map is pinned).
+pub(super) fn meter_loaded(pin_dir: &Path, meter: &Meter) -> bool {
+    meter
+        .maps
+        .first()
+        .is_some_and(|m| map_pin(pin_dir, m).exists())
 }
 
 /// Removes every pin of the instance: links detach and maps go once no one holds them.

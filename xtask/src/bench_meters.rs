@@ -1,0 +1,342 @@
+//! The eBPF meters' overhead, part of `cargo xtask bench`:
+//!
+//! - a context-switch storm (two threads ping-ponging a byte through pipes, pinned to one
+//!   CPU) in a container's cgroup with the scheduler programs attached, against the same
+//!   storm in the same cgroup after their links are removed; plus the programs' own cost per
+//!   event from `kernel.bpf_stats_enabled`;
+//! - iperf3 over the loopback inside a container with its traffic programs attached, against
+//!   the same container after its traffic links are removed.
+//!
+//! Targets: the storm at most 5% slower, iperf3 at most 2% less throughput. Other ebrun
+//! instances on the host (tests running meanwhile) add their own programs to every context
+//! switch; the report says how many were loaded.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::util;
+
+/// Round trips per storm: each is two context switches and two wakeups.
+const ROUND_TRIPS: u32 = 200_000;
+const STORM_TARGET: f64 = 1.05;
+const IPERF_TARGET_LOSS: f64 = 0.02;
+
+/// An ebrun instance to run the bench containers in.
+struct Ebrun<'a> {
+    bin: &'a Path,
+    root: &'a Path,
+}
+
+impl Ebrun<'_> {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(self.bin);
+        c.arg("--root")
+            .arg(self.root)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> Result<String> {
+        util::output(&mut self.cmd(args))
+    }
+
+    fn inspect(&self, name: &str) -> Result<Value> {
+        let v: Value = serde_json::from_str(&self.ok(&["inspect", name])?)?;
+        Ok(v[0].clone())
+    }
+
+    fn pin_dir(&self) -> Result<PathBuf> {
+        Ok(Path::new("/sys/fs/bpf").join(self.ok(&["system", "prefix"])?.trim()))
+    }
+}
+
+/// Where cgroup2 is mounted.
+fn cgroup2_mount() -> Result<PathBuf> {
+    util::mounts()?
+        .into_iter()
+        .find(|m| m.fstype == "cgroup2")
+        .map(|m| m.mount_point)
+        .context("no cgroup2 mount")
+}
+
+/// This process's cgroup2 directory.
+fn own_cgroup2() -> Result<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup")?;
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .context("no cgroup2 line in /proc/self/cgroup")?;
+    Ok(cgroup2_mount()?.join(rel.trim_start_matches('/')))
+}
+
+/// Moves this whole process into cgroup2 dir `dir`.
+fn move_self(dir: &Path) -> Result<()> {
+    std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
+        .with_context(|| format!("move into {}", dir.display()))
+}
+
+/// Runs `f` in cgroup2 dir `dir`, pinned to CPU 0, then moves back.
+fn in_cgroup_on_cpu0<T>(dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let home = own_cgroup2()?;
+    let pid = std::process::id().to_string();
+    let affinity = util::output(Command::new("taskset").args(["-cp", &pid]))?;
+    let affinity = affinity
+        .rsplit(':')
+        .next()
+        .unwrap_or("0")
+        .trim()
+        .to_string();
+    move_self(dir)?;
+    util::output(Command::new("taskset").args(["-cp", "0", &pid]))?;
+    let result = f();
+    let _ = util::output(Command::new("taskset").args(["-cp", &affinity, &pid]));
+    move_self(&home)?;
+    result
+}
+
+/// The storm: two threads of this process hand one byte back and forth `n` times.
+fn storm(n: u32) -> Result<Duration> {
+    let (mut ping_r, mut ping_w) = std::io::pipe()?;
+    let (mut pong_r, mut pong_w) = std::io::pipe()?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut b = [0u8];
+        for _ in 0..n {
+            ping_r.read_exact(&mut b)?;
+            pong_w.write_all(&b)?;
+        }
+        Ok(())
+    });
+    let mut b = [0u8];
+    let start = Instant::now();
+    for _ in 0..n {
+        ping_w.write_all(&b)?;
+        pong_r.read_exact(&mut b)?;
+    }
+    let elapsed = start.elapsed();
+    echo.join()
+        .map_err(|_| anyhow::anyhow!("echo thread panicked"))??;
+    Ok(elapsed)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// (run_time_ns, run_cnt) of the program behind a pinned link.
+fn prog_stats(link_pin: &Path) -> Result<(u64, u64)> {
+    let link: Value = serde_json::from_str(&util::output(
+        Command::new("bpftool")
+            .args(["-j", "link", "show", "pinned"])
+            .arg(link_pin),
+    )?)?;
+    let id = link["prog_id"].as_u64().context("link without prog_id")?;
+    let prog: Value = serde_json::from_str(&util::output(Command::new("bpftool").args([
+        "-j",
+        "prog",
+        "show",
+        "id",
+        &id.to_string(),
+    ]))?)?;
+    Ok((
+        prog["run_time_ns"].as_u64().unwrap_or(0),
+        prog["run_cnt"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// Loaded programs named `name` (all instances on the host).
+fn loaded_named(name: &str) -> usize {
+    util::try_output(Command::new("bpftool").args(["-j", "prog", "show"]))
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .and_then(|v| {
+            v.as_array()
+                .map(|a| a.iter().filter(|p| p["name"] == name).count())
+        })
+        .unwrap_or(0)
+}
+
+const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+/// The context-switch storm with and without the scheduler programs.
+fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
+    println!();
+    println!(
+        "context-switch storm: {ROUND_TRIPS} pipe round trips between two threads on CPU 0, \
+         in a container's cgroup, {rounds} rounds"
+    );
+    let progs = ["sched_switch", "sched_wakeup", "sched_wakeup_new"];
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    let mut cost = Vec::new();
+    for _ in 0..rounds {
+        // A fresh instance: the container's start loads the programs and registers it.
+        ebrun.ok(&["system", "teardown"])?;
+        ebrun.ok(&[
+            "run", "-d", "--net", "none", "--name", "storm", "busybox", "sleep", "3600",
+        ])?;
+        let dir = ebrun.inspect("storm")?["Ebrun"]["Cgroups"]["unified_dir"]
+            .as_str()
+            .map(PathBuf::from)
+            .context("the container has no cgroup2 dir")?;
+        let links = ebrun.pin_dir()?.join("links");
+        // The programs' own cost, on a run of its own (the statistics cost a little).
+        let before: Vec<(u64, u64)> = progs[..2]
+            .iter()
+            .map(|p| prog_stats(&links.join(p)))
+            .collect::<Result<_>>()?;
+        let old = std::fs::read_to_string(STATS_SYSCTL)?;
+        std::fs::write(STATS_SYSCTL, "1")?;
+        let run = in_cgroup_on_cpu0(&dir, || storm(ROUND_TRIPS));
+        std::fs::write(STATS_SYSCTL, old.trim())?;
+        run?;
+        let after: Vec<(u64, u64)> = progs[..2]
+            .iter()
+            .map(|p| prog_stats(&links.join(p)))
+            .collect::<Result<_>>()?;
+        cost.push(
+            before
+                .iter()
+                .zip(&after)
+                .map(|(b, a)| (a.0 - b.0, a.1 - b.1))
+                .collect::<Vec<_>>(),
+        );
+        with.push(in_cgroup_on_cpu0(&dir, || storm(ROUND_TRIPS))?.as_secs_f64());
+        // Unpinning the links detaches the scheduler programs; same cgroup, same process.
+        for p in progs {
+            std::fs::remove_file(links.join(p))?;
+        }
+        without.push(in_cgroup_on_cpu0(&dir, || storm(ROUND_TRIPS))?.as_secs_f64());
+        ebrun.ok(&["rm", "-f", "storm"])?;
+    }
+    let others = loaded_named("sched_switch");
+    let (w, wo) = (median(&mut with), median(&mut without));
+    let per_rt = |s: f64| s * 1e9 / f64::from(ROUND_TRIPS);
+    println!(
+        "  without programs: {:.0} ns per round trip (median); with: {:.0} ns",
+        per_rt(wo),
+        per_rt(w)
+    );
+    for (i, name) in ["sched_switch", "sched_wakeup"].iter().enumerate() {
+        let (ns, cnt) = cost
+            .iter()
+            .map(|c| c[i])
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        if cnt > 0 {
+            println!(
+                "  {name}: {:.0} ns per event ({cnt} events, kernel.bpf_stats_enabled)",
+                ns as f64 / cnt as f64
+            );
+        }
+    }
+    if others > 0 {
+        println!(
+            "  note: {others} sched_switch program(s) of other ebrun instances were loaded \
+             meanwhile, in both cases"
+        );
+    }
+    let ratio = w / wo;
+    println!(
+        "storm with/without = {ratio:.3}x   target: at most {STORM_TARGET:.2}x   {}",
+        if ratio <= STORM_TARGET {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    );
+    Ok(())
+}
+
+/// iperf3 client -> server over the container's loopback; bits per second received.
+fn iperf(ebrun: &Ebrun, port: u16) -> Result<f64> {
+    let script =
+        format!("iperf3 -s -1 -D -p {port} && sleep 0.3 && iperf3 -c 127.0.0.1 -p {port} -t 4 -J");
+    let out = ebrun.ok(&["exec", "perf", "sh", "-c", &script])?;
+    let v: Value = serde_json::from_str(&out).context("iperf3 JSON")?;
+    v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .context("no throughput in iperf3's report")
+}
+
+/// iperf3 with and without the traffic programs attached to the container.
+fn iperf_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
+    println!();
+    println!("iperf3 over a container's loopback (--net host), 4 s per run, {rounds} rounds");
+    ebrun.ok(&[
+        "image",
+        "import",
+        &util::images_dir().join("debian-tools").to_string_lossy(),
+        "tools:latest",
+    ])?;
+    let port = 25000 + (std::process::id() % 1000) as u16;
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        ebrun.ok(&[
+            "run", "-d", "--net", "host", "--name", "perf", "tools", "sleep", "3600",
+        ])?;
+        let id = ebrun.inspect("perf")?["Ebrun"]["CgroupId"]
+            .as_u64()
+            .unwrap_or(0);
+        let links: Vec<PathBuf> = std::fs::read_dir(ebrun.pin_dir()?.join("links"))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("cg{id}-")))
+            })
+            .collect();
+        if links.len() != 2 {
+            bail!("expected the container's 2 traffic links, found {links:?}");
+        }
+        with.push(iperf(ebrun, port)?);
+        for l in &links {
+            std::fs::remove_file(l)?;
+        }
+        without.push(iperf(ebrun, port)?);
+        ebrun.ok(&["rm", "-f", "perf"])?;
+    }
+    let (w, wo) = (median(&mut with), median(&mut without));
+    let loss = 1.0 - w / wo;
+    println!(
+        "  without programs: {:.2} Gbit/s (median); with: {:.2} Gbit/s",
+        wo / 1e9,
+        w / 1e9
+    );
+    println!(
+        "iperf3 loss = {:.2}%   target: at most {:.0}%   {}",
+        loss * 100.0,
+        IPERF_TARGET_LOSS * 100.0,
+        if loss <= IPERF_TARGET_LOSS {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    );
+    Ok(())
+}
+
+/// Runs both meter benchmarks against the instance at `root` (which has busybox imported).
+pub fn run(bin: &Path, root: &Path, rounds: usize) -> Result<()> {
+    let ebrun = Ebrun { bin, root };
+    let storm = storm_bench(&ebrun, rounds);
+    if let Err(e) = &storm {
+        println!("storm bench FAILED: {e:#}");
+    }
+    let _ = ebrun.ok(&["rm", "-f", "storm"]);
+    let iperf = iperf_bench(&ebrun, rounds);
+    if let Err(e) = &iperf {
+        println!("iperf3 bench FAILED: {e:#}");
+    }
+    let _ = ebrun.ok(&["rm", "-f", "perf"]);
+    storm.and(iperf)
+}
