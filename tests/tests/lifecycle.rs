@@ -140,7 +140,7 @@ fn logs_keep_streams_apart_follow_and_tail() {
     );
 
     // -f follows a live container and ends when it stops.
-    let mut follow = inst
+    let follow = inst
         .command(&["logs", "-f", "talker"])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -22,7 +22,11 @@ impl ContainerCgroups {
             let want = if frozen { "FROZEN" } else { "THAWED" };
             std::fs::write(&file, want).map_err(io("write", &file))?;
             let deadline = Instant::now() + Duration::from_secs(5);
-            while std::fs::read_to_string(&file).map_err(io("read", &file))?.trim() != want {
+            while std::fs::read_to_string(&file)
+                .map_err(io("read", &file))?
+                .trim()
+                != want
+            {
                 if Instant::now() > deadline {
                     return Err(CgroupError::Io {
                         op: "wait for",

@@ -6,6 +6,7 @@
 
 mod apply;
 mod container;
+mod devices;
 mod freezer;
 mod host;
 mod layout;

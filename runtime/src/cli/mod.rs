@@ -71,7 +71,7 @@ pub enum Command {
     /// Remove one or more images.
     Rmi(image::RmiArgs),
     /// Create and run a new container from an image.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Remove one or more containers.
     Rm(rm::RmArgs),
     /// Return low-level information on containers.
@@ -136,7 +136,7 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Image(cmd) => image::image_command(ctx, cmd),
         Command::Images(args) => image::images(ctx, args),
         Command::Rmi(args) => image::rmi(ctx, args),
-        Command::Run(args) => run::run(ctx, args),
+        Command::Run(args) => run::run(ctx, *args),
         Command::Rm(args) => rm::rm(ctx, args),
         Command::Inspect(args) => inspect::inspect(ctx, args),
         Command::Network(cmd) => network::network_command(ctx, cmd),

@@ -36,7 +36,11 @@ fn teardown(ctx: &Context) -> Result<i32> {
     let store = ContainerStore::new(&ctx.paths);
     let mut failures = 0;
     for config in store.list() {
+        // Stopped by the user first, so no monitor restarts it (and reloads the meters)
+        // while it is being removed.
+        let _ = container::mark_stopped(&ctx.paths, &config.id);
         container::kill_processes(&ctx.paths, &config);
+        let _ = container::wait_exit(&ctx.paths, &config, Some(std::time::Duration::from_secs(10)));
         if let Err(e) = container::remove(&ctx.paths, &config) {
             eprintln!("ebrun: {e}");
             failures += 1;

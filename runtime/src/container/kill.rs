@@ -16,6 +16,10 @@ pub fn kill_processes(paths: &Paths, config: &ContainerConfig) {
     let Some(cgroups) = state.cgroups else {
         return;
     };
+    // Frozen tasks cannot die until thawed.
+    if state.paused {
+        let _ = cgroups.freeze(false);
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut alive = false;
