@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod snapshot;
+
 /// The ebrun binary under test: `EBRUN_BIN`, else the workspace's debug build.
 pub fn ebrun_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("EBRUN_BIN") {
@@ -29,16 +31,51 @@ pub fn image_layout(name: &str) -> PathBuf {
 /// One isolated ebrun instance.
 pub struct Instance {
     root: tempfile::TempDir,
+    /// Shared for ordinary tests; exclusive for tests that compare whole-host snapshots.
+    _host_lock: std::fs::File,
+}
+
+/// Every test holds this lock (shared); a test comparing snapshots of the whole host holds
+/// it exclusively, so no other test changes the host meanwhile.
+fn host_lock(exclusive: bool) -> std::fs::File {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/var/tmp/ebrun-tests.lock")
+        .expect("open the tests' host lock");
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    // SAFETY: flock(2) on a descriptor this function owns.
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), op) };
+    assert_eq!(rc, 0, "flock the tests' host lock");
+    file
 }
 
 impl Instance {
     /// A fresh instance with an empty root.
     pub fn new() -> Self {
+        Self::with_lock(false)
+    }
+
+    /// A fresh instance while no other test runs: for whole-host before/after snapshots.
+    pub fn exclusive() -> Self {
+        Self::with_lock(true)
+    }
+
+    fn with_lock(exclusive: bool) -> Self {
+        let lock = host_lock(exclusive);
         let root = tempfile::Builder::new()
             .prefix("ebrun-test-")
             .tempdir_in(std::env::var_os("EBRUN_TEST_TMP").unwrap_or_else(|| "/var/tmp".into()))
             .expect("create test root");
-        Instance { root }
+        Instance {
+            root,
+            _host_lock: lock,
+        }
     }
 
     /// A fresh instance with the busybox test image imported as `busybox:latest`.
