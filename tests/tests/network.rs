@@ -715,3 +715,38 @@ fn forward_policy_drop_in_iptables_table() {
         "accept rules left behind: {chain}"
     );
 }
+
+/// An ebrun killed with SIGKILL while its container runs (and the container killed too, as
+/// if the machine's ebrun and container died mid-way): the allocation and the published
+/// port's rule are reclaimed by the next ebrun network operation.
+#[test]
+fn killed_run_is_reclaimed() {
+    let inst = instance(r#"{"bip": "10.220.0.1/24"}"#);
+    let mut child = inst
+        .command(&["run", "--rm", "-p", "18101:80", "busybox", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let eps = inst.root().join("network/endpoints");
+    let record = || -> Option<serde_json::Value> {
+        let e = std::fs::read_dir(&eps).ok()?.next()?.ok()?;
+        serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()
+    };
+    assert!(wait_for(10, || record().is_some()), "no endpoint record");
+    let pid = record().unwrap()["pid"].as_i64().unwrap() as i32;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // SAFETY: kill(2) on the container's init, a process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let rule_present = || {
+        sh_ok(&["nft", "list", "chain", "inet", &inst.prefix(), "published"])
+            .contains("dport 18101")
+    };
+    assert!(wait_for(5, || std::fs::metadata(format!("/proc/{pid}")).is_err()));
+    assert!(
+        rule_present(),
+        "the rule should still be there before any ebrun runs"
+    );
+    inst.ok(&["run", "--rm", "busybox", "true"]);
+    assert!(!rule_present(), "stale rule not reclaimed");
+    assert!(record().is_none(), "stale allocation not reclaimed");
+}

@@ -19,6 +19,8 @@ use crate::{image, oci};
 
 #[path = "bench_meters.rs"]
 mod meters;
+#[path = "bench_network.rs"]
+mod network;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -399,6 +401,10 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     if matches!(meters, Some(Err(_))) {
         failed.push("meters");
+    }
+    if let Err(e) = network::run(&ebrun, args.runs, args.warmup, 3) {
+        println!("network benchmark FAILED: {e:#}");
+        failed.push("network");
     }
     if !failed.is_empty() {
         bail!("case(s) could not run: {}", failed.join(", "));

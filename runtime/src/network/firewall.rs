@@ -23,7 +23,6 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use nftables::expr::{self, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField};
@@ -125,14 +124,6 @@ impl Firewall {
         Firewall {
             table: paths.prefix().to_string(),
             cache: paths.root().join("network").join("firewall.json"),
-        }
-    }
-
-    /// The table named `table` (for undoing rules by handle; no cache).
-    pub fn for_table(table: &str) -> Self {
-        Firewall {
-            table: table.to_string(),
-            cache: std::path::PathBuf::new(),
         }
     }
 
@@ -324,7 +315,7 @@ impl Firewall {
                         masquerade(),
                     ],
                 );
-                if !n.internal {
+                if !n.internal && n.masquerade() {
                     add(
                         &mut out,
                         MASQUERADE,
@@ -450,11 +441,6 @@ impl Firewall {
         let _ = std::fs::remove_file(&self.cache);
         Ok(())
     }
-
-    /// Forgets the cached rendering (the next sync applies it again).
-    pub fn invalidate(&self) {
-        let _ = std::fs::remove_file(&self.cache);
-    }
 }
 
 fn dnat_rule(r: &Dnat) -> Vec<Statement<'static>> {
@@ -483,15 +469,12 @@ fn dnat_rule(r: &Dnat) -> Vec<Statement<'static>> {
     e
 }
 
-fn delete_rules(
+fn delete_json(
     family: NfFamily,
     table: &str,
     chain: &str,
     handles: &[u64],
-) -> Result<(), NetworkError> {
-    if handles.is_empty() {
-        return Ok(());
-    }
+) -> Result<Vec<u8>, NetworkError> {
     let objects: Vec<NfObject<'static>> = handles
         .iter()
         .map(|h| {
@@ -506,14 +489,94 @@ fn delete_rules(
             })))
         })
         .collect();
-    let json = serde_json::to_vec(&Nftables {
+    serde_json::to_vec(&Nftables {
         objects: Cow::Owned(objects),
     })
-    .map_err(|e| NetworkError::Firewall(e.to_string()))?;
-    match run_nft(&json, false) {
-        // The table or the rules are gone already (teardown, or undone before).
-        Err(NetworkError::Firewall(m)) if m.contains("No such file or directory") => Ok(()),
+    .map_err(|e| NetworkError::Firewall(e.to_string()))
+}
+
+/// Whether nft's error says the objects are gone already (teardown, or undone before).
+fn already_gone(message: &str) -> bool {
+    message.contains("No such file or directory")
+}
+
+fn delete_rules(
+    family: NfFamily,
+    table: &str,
+    chain: &str,
+    handles: &[u64],
+) -> Result<(), NetworkError> {
+    if handles.is_empty() {
+        return Ok(());
+    }
+    match run_nft(&delete_json(family, table, chain, handles)?, false) {
+        Err(NetworkError::Firewall(m)) if already_gone(&m) => Ok(()),
         r => r.map(|_| ()),
+    }
+}
+
+/// nft processes deleting rules that this process has not waited for yet.
+static PENDING: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
+
+/// Deletes `published` rules by handle without waiting for nft to finish: a deletion
+/// commits at once, but the closing nft waits for an RCU grace period (10-20 ms here)
+/// before it exits. The process waits for it in [`wait_pending`], at the latest when it
+/// exits, so the wait overlaps the rest of the clean-up.
+pub fn delete_rules_deferred(table: &str, handles: &[u64]) -> Result<(), NetworkError> {
+    if handles.is_empty() {
+        return Ok(());
+    }
+    let json = delete_json(NfFamily::INet, table, PUBLISHED, handles)?;
+    let mut child = Command::new("nft")
+        .args(["-j", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| NetworkError::Io {
+            op: "run nft",
+            source: e,
+        })?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(&json)
+        .map_err(|e| NetworkError::Io {
+            op: "write to nft",
+            source: e,
+        })?;
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    AT_EXIT.call_once(|| {
+        // SAFETY: registers a plain extern "C" function with no captured state; it only
+        // waits for children this process spawned.
+        unsafe { libc::atexit(wait_pending_at_exit) };
+    });
+    PENDING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(child);
+    Ok(())
+}
+
+extern "C" fn wait_pending_at_exit() {
+    wait_pending();
+}
+
+/// Waits for the deferred deletions of this process, logging failures.
+pub fn wait_pending() {
+    let children = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+    for child in children {
+        match child.wait_with_output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => {
+                let m = String::from_utf8_lossy(&out.stderr);
+                if !already_gone(&m) {
+                    tracing::warn!(error = %m.trim(), "nft could not delete published-port rules");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "waiting for nft"),
+        }
     }
 }
 
@@ -682,11 +745,4 @@ pub fn sync_forward_accepts(prefix: &str, bridges: &[String]) -> Result<(), Netw
         run_nft(&json, false)?;
     }
     Ok(())
-}
-
-/// Whether nft can be run at all (for a clear error early).
-pub fn nft_available() -> bool {
-    Path::new("/usr/sbin/nft").exists()
-        || Path::new("/sbin/nft").exists()
-        || Path::new("/usr/bin/nft").exists()
 }

@@ -302,9 +302,10 @@ pub fn undo_veth(name: &str, pid: i32, pid_start: u64) -> Result<(), NetworkErro
 }
 
 /// Undo of [`crate::undo::HostChange::NftRules`].
+/// The deletion is committed by an nft process this process waits for before it exits
+/// (see [`firewall::delete_rules_deferred`]).
 pub fn undo_rules(table: &str, handles: &[u64]) -> Result<(), NetworkError> {
-    let paths_less = firewall::Firewall::for_table(table);
-    paths_less.delete_rules(handles)
+    firewall::delete_rules_deferred(table, handles)
 }
 
 /// Removes every host object of this instance's networking (`ebrun system teardown`):

@@ -11,7 +11,7 @@ use std::os::fd::AsFd;
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
@@ -298,26 +298,6 @@ impl Netlink {
                 })),
                 Ok(None) => Ok(None),
                 Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
-                Err(e) => Err(nl_err("get link")(e)),
-            }
-        })
-    }
-
-    /// Whether link `name` is a bridge.
-    pub fn is_bridge(&self, name: &str) -> Result<bool, NetworkError> {
-        let handle = self.handle.clone();
-        let name = name.to_string();
-        self.rt.block_on(async move {
-            let mut s = handle.link().get().match_name(name).execute();
-            match s.try_next().await {
-                Ok(Some(m)) => Ok(m.attributes.iter().any(|a| match a {
-                    LinkAttribute::LinkInfo(infos) => infos
-                        .iter()
-                        .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge))),
-                    _ => false,
-                })),
-                Ok(None) => Ok(false),
-                Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
                 Err(e) => Err(nl_err("get link")(e)),
             }
         })

@@ -10,7 +10,7 @@ use super::daemon_config::DaemonConfig;
 use super::endpoints::Endpoints;
 use super::firewall::{self, Firewall};
 use super::netlink::{valid_ifname, IfAddr, Netlink};
-use super::store::{new_id, NetworkRecord, NetworkStore, OPT_BRIDGE_NAME, OPT_MTU};
+use super::store::{new_id, NetworkRecord, NetworkStore, OPT_BRIDGE_NAME, OPT_MASQUERADE, OPT_MTU};
 use super::{ipam, sysctl, NetworkError};
 use crate::Paths;
 
@@ -277,10 +277,15 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
             o.driver
         )));
     }
-    for key in o.options.keys() {
-        if key != OPT_BRIDGE_NAME && key != OPT_MTU {
+    for (key, value) in &o.options {
+        if ![OPT_BRIDGE_NAME, OPT_MTU, OPT_MASQUERADE].contains(&key.as_str()) {
             return Err(NetworkError::Invalid(format!(
-                "unsupported option {key:?} (allowed: {OPT_BRIDGE_NAME}, {OPT_MTU})"
+                "unsupported option {key:?} (allowed: {OPT_BRIDGE_NAME}, {OPT_MTU}, {OPT_MASQUERADE})"
+            )));
+        }
+        if key == OPT_MASQUERADE && !matches!(value.as_str(), "true" | "false") {
+            return Err(NetworkError::Invalid(format!(
+                "invalid {OPT_MASQUERADE} {value:?}: true or false"
             )));
         }
     }

@@ -15,6 +15,8 @@ use crate::Paths;
 
 /// Docker's bridge option naming the bridge device.
 pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+/// Docker's bridge option turning outbound masquerade off (`false`).
+pub const OPT_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
 /// Docker's bridge option setting the MTU.
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
 
@@ -66,6 +68,12 @@ impl NetworkRecord {
     /// Whether containers on it get an interface and an address.
     pub fn is_bridge(&self) -> bool {
         self.driver == "bridge"
+    }
+
+    /// Whether traffic leaving the network is masqueraded (Docker's
+    /// `com.docker.network.bridge.enable_ip_masquerade`, default true).
+    pub fn masquerade(&self) -> bool {
+        self.options.get(OPT_MASQUERADE).map(String::as_str) != Some("false")
     }
 
     /// Docker's scope and the predefined flag.
