@@ -9,19 +9,24 @@
 //! - [`network`]: bridges, veths, firewall, IPAM, ports, DNS files
 //! - [`bpf`]: loading, pinning and reading the eBPF meters
 //! - [`container`]: create / run / remove, built on the above
+//! - [`faults`]: named crash points for the reliability suite
 //! - [`undo`]: the one mechanism that makes every host change undoable
 //! - [`format`]: Docker-style tables, sizes, durations and `--format` templates
 //! - [`state`]: atomic state files and locks
 
 pub mod bpf;
 pub mod cgroups;
+pub mod faults;
 pub mod format;
 pub mod container;
+pub mod events;
 pub mod image;
+pub mod metrics;
 pub mod network;
 pub mod paths;
 pub mod process;
 pub mod rootfs;
+pub mod serve;
 pub mod state;
 pub mod undo;
 pub mod volumes;

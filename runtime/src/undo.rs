@@ -111,10 +111,13 @@ fn remove_cgroup_dir(path: &Path) -> std::io::Result<()> {
 }
 
 /// The undo list of an operation in progress. Dropped without [`Journal::commit`], it undoes
-/// everything recorded, newest first.
+/// everything recorded, newest first. A persisted journal also keeps its list in a file, so
+/// that if the process is killed half-way, the next ebrun process can undo what was done
+/// (see `container::reconcile`).
 #[derive(Debug, Default)]
 pub struct Journal {
     changes: Vec<HostChange>,
+    file: Option<PathBuf>,
 }
 
 impl Journal {
@@ -122,9 +125,31 @@ impl Journal {
         Self::default()
     }
 
+    /// A journal mirrored to `file` after every step.
+    pub fn persisted(file: PathBuf) -> Self {
+        Journal {
+            changes: Vec::new(),
+            file: Some(file),
+        }
+    }
+
     /// Records a change that has just been made.
     pub fn record(&mut self, change: HostChange) {
         self.changes.push(change);
+        if let Some(file) = &self.file {
+            // No fsync: this guards against a killed process, whose writes the page cache
+            // keeps; a power loss takes the changes (cgroups, links, mounts) with it anyway.
+            let write = serde_json::to_vec(&self.changes)
+                .map_err(std::io::Error::other)
+                .and_then(|bytes| {
+                    let tmp = file.with_extension("tmp");
+                    std::fs::write(&tmp, bytes)?;
+                    std::fs::rename(&tmp, file)
+                });
+            if let Err(e) = write {
+                tracing::warn!(file = %file.display(), error = %e, "could not persist the journal");
+            }
+        }
     }
 
     /// What has been recorded so far, oldest first.
@@ -134,8 +159,21 @@ impl Journal {
 
     /// Keeps the changes: they now belong to whoever persists the returned list.
     pub fn commit(mut self) -> Vec<HostChange> {
+        self.forget_file();
         std::mem::take(&mut self.changes)
     }
+
+    fn forget_file(&mut self) {
+        if let Some(file) = self.file.take() {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// Reads a journal a killed process left behind.
+pub fn read_persisted(file: &Path) -> Option<Vec<HostChange>> {
+    let bytes = std::fs::read(file).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 impl Drop for Journal {
@@ -144,6 +182,7 @@ impl Drop for Journal {
             tracing::debug!(steps = self.changes.len(), "rolling back");
             undo_all(&self.changes);
         }
+        self.forget_file();
     }
 }
 
@@ -181,5 +220,27 @@ mod tests {
         assert!(dir.exists());
         assert!(undo_all(&changes).is_empty());
         assert!(!dir.exists());
+    }
+}
+
+#[cfg(test)]
+mod persisted_tests {
+    use super::*;
+
+    #[test]
+    fn a_persisted_journal_survives_in_its_file_until_commit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("journal.json");
+        let dir = tmp.path().join("made");
+        let mut journal = Journal::persisted(file.clone());
+        std::fs::create_dir(&dir).unwrap();
+        journal.record(HostChange::Dir { path: dir.clone() });
+        assert_eq!(
+            read_persisted(&file).unwrap(),
+            vec![HostChange::Dir { path: dir.clone() }]
+        );
+        journal.commit();
+        assert!(!file.exists());
+        assert!(dir.exists());
     }
 }

@@ -73,6 +73,7 @@ fn each(
 }
 
 pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
+    container::reconcile(&ctx.paths)?;
     each(ctx, &args.containers, true, |c| {
         container::start_existing(&ctx.paths, c).map(|()| None)
     })

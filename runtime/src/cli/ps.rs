@@ -104,6 +104,7 @@ fn row_json(ctx: &Context, row: &Row, no_trunc: bool, now: DateTime<Utc>) -> Val
 
 pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     let filters = parse_filters(&args.filter)?;
+    container::reconcile(&ctx.paths)?;
     let store = ContainerStore::new(&ctx.paths);
     let mut rows: Vec<Row> = store
         .list()

@@ -132,6 +132,12 @@ impl ResourceFlags {
     pub fn is_empty(&self) -> bool {
         self.flags.is_empty()
     }
+
+    /// Units and syntax of the flags, checked before any container is looked up (as
+    /// Docker's CLI parses flags first).
+    pub fn check_syntax(&self) -> Result<()> {
+        self.flags.parse().map(|_| ())
+    }
 }
 
 impl Flags {

@@ -21,6 +21,7 @@ pub struct RmArgs {
 }
 
 pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
+    container::reconcile(&ctx.paths)?;
     let store = ContainerStore::new(&ctx.paths);
     let mut code = 0;
     for key in &args.containers {

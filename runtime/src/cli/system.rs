@@ -33,6 +33,7 @@ pub fn system(ctx: &Context, cmd: SystemCommand) -> Result<i32> {
 }
 
 fn teardown(ctx: &Context) -> Result<i32> {
+    container::reconcile(&ctx.paths)?;
     let store = ContainerStore::new(&ctx.paths);
     let mut failures = 0;
     for config in store.list() {
@@ -40,7 +41,11 @@ fn teardown(ctx: &Context) -> Result<i32> {
         // while it is being removed.
         let _ = container::mark_stopped(&ctx.paths, &config.id);
         container::kill_processes(&ctx.paths, &config);
-        let _ = container::wait_exit(&ctx.paths, &config, Some(std::time::Duration::from_secs(10)));
+        let _ = container::wait_exit(
+            &ctx.paths,
+            &config,
+            Some(std::time::Duration::from_secs(10)),
+        );
         if let Err(e) = container::remove(&ctx.paths, &config) {
             eprintln!("ebrun: {e}");
             failures += 1;
@@ -65,6 +70,7 @@ fn teardown(ctx: &Context) -> Result<i32> {
 }
 
 fn boot(ctx: &Context) -> Result<i32> {
+    container::reconcile(&ctx.paths)?;
     let store = ContainerStore::new(&ctx.paths);
     let mut failures = 0;
     for config in store.list() {

@@ -20,6 +20,7 @@ pub struct UpdateArgs {
 }
 
 pub fn update(ctx: &Context, args: UpdateArgs) -> Result<i32> {
+    args.resources.check_syntax()?;
     if args.resources.is_empty() {
         bail!("You must provide one or more flags when using this command.");
     }

@@ -23,11 +23,13 @@ pub struct Created {
 
 /// Creates a container from `spec`; nothing is left behind if it fails.
 pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> {
+    let mut steps = crate::events::Steps::begin(paths, "create");
     let images = ImageStore::open(paths)?;
     let image = match images.resolve(&spec.image) {
         Err(e) if e.is_not_found() => crate::image::pull::pull_missing(paths, &spec.image)?,
         other => other?,
     };
+    steps.step("image");
     let image_config = image.config.config().as_ref();
     let (entrypoint, cmd) = spec::command(spec, image_config);
     let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
@@ -79,8 +81,8 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
     }
 
     let containers = ContainerStore::new(paths);
-    let mut journal = Journal::new();
     let _lock = containers.lock()?;
+    super::reconcile::reconcile_locked(paths);
     let existing = containers.list();
     let name = match &spec.name {
         Some(name) => {
@@ -96,8 +98,16 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         }
         None => names::random(&id, |n| existing.iter().any(|c| c.name == n)),
     };
+    steps.step("name");
 
-    let mut volume_journal = Journal::new();
+    // Both journals live in the container's directory until create commits: a create
+    // killed half-way is undone by the next ebrun command (`reconcile`).
+    let dir = containers.dir(&id);
+    std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    let mut journal = Journal::persisted(dir.join(super::reconcile::CREATE_JOURNAL));
+    journal.record(HostChange::Dir { path: dir.clone() });
+    crate::faults::point("create:dir");
+    let mut volume_journal = Journal::persisted(dir.join(super::reconcile::VOLUMES_JOURNAL));
     let mounts = crate::volumes::prepare(
         paths,
         &spec.mounts,
@@ -105,10 +115,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         &existing,
         &mut volume_journal,
     )?;
-
-    let dir = containers.dir(&id);
-    std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-    journal.record(HostChange::Dir { path: dir.clone() });
+    steps.step("volumes");
     for sub in ["upper", "work", "merged"] {
         let path = dir.join(sub);
         std::fs::create_dir(&path).map_err(io_err("create", &path))?;
@@ -120,6 +127,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
     std::fs::write(&hosts_file, HOSTS).map_err(io_err("write", &hosts_file))?;
     let resolv_file = dir.join("resolv.conf");
     std::fs::write(&resolv_file, host_resolv_conf()).map_err(io_err("write", &resolv_file))?;
+    steps.step("rootfs");
 
     let config = ContainerConfig {
         id: id.clone(),
@@ -140,9 +148,13 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         changes: journal.changes().to_vec(),
     };
     containers.save_state(&id, &ContainerState::default())?;
+    crate::faults::point("create:config");
     containers.save_config(&config)?;
     journal.commit();
     volume_journal.commit();
+    steps.step("state");
+    crate::events::container(paths, "create", &config, &[]);
+    steps.finish(&config.id);
     tracing::debug!(id = %config.id, name = %config.name, "container created");
     Ok(Created { config })
 }

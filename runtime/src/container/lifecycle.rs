@@ -88,6 +88,12 @@ pub fn kill_container(
         // A frozen process cannot act on the signal; SIGKILL works regardless.
         tracing::debug!("signal sent to a paused container");
     }
+    crate::events::container(
+        paths,
+        "kill",
+        config,
+        &[("signal", (signal as i32).to_string())],
+    );
     kill(Pid::from_raw(state.pid), signal).map_err(|source| {
         ContainerError::Process(crate::process::ProcessError::Sys { op: "kill", source })
     })
@@ -112,16 +118,20 @@ pub fn stop(
     }
     let pid = Pid::from_raw(state.pid);
     if process_alive(state.pid, state.pid_start_time) {
+        crate::events::container(paths, "kill", config, &[("signal", "15".into())]);
         let _ = kill(pid, Signal::SIGTERM);
+        crate::faults::point("stop:signalled");
         let deadline = Instant::now() + grace;
         while process_alive(state.pid, state.pid_start_time) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         if process_alive(state.pid, state.pid_start_time) {
+            crate::events::container(paths, "kill", config, &[("signal", "9".into())]);
             let _ = kill(pid, Signal::SIGKILL);
         }
     }
     wait_exit(paths, config, Some(Duration::from_secs(30)))?;
+    crate::events::container(paths, "stop", config, &[]);
     Ok(())
 }
 
@@ -153,6 +163,7 @@ pub fn set_paused(
     } else {
         Status::Running
     };
+    crate::events::container(paths, if paused { "pause" } else { "unpause" }, config, &[]);
     store.save_state(&config.id, &state)
 }
 

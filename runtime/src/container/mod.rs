@@ -12,6 +12,7 @@ mod logs;
 mod monitor;
 mod names;
 mod observe;
+mod reconcile;
 mod remove;
 mod restart_policy;
 mod run;
@@ -32,6 +33,7 @@ pub use lifecycle::{
 pub use logs::{log_path, tail as tail_logs, LogEntry, LogReader, Stream};
 pub use monitor::{run_monitor, spawn_monitor, MONITOR_COMMAND};
 pub use observe::{observe, EXIT_UNKNOWN};
+pub use reconcile::reconcile;
 pub use remove::remove;
 pub use restart_policy::RestartPolicy;
 pub use run::{run_detached, run_foreground};

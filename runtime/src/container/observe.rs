@@ -1,6 +1,7 @@
 //! The truth about a container's state. A state file says what the last writer saw; a
-//! container recorded as running whose process and monitor are gone (killed, or from an
-//! earlier boot) is reported, and recorded, as exited with Docker's unknown exit code 255.
+//! container recorded as running whose process and monitor (the ebrun process supervising
+//! it) are gone — killed, or from an earlier boot — is reported, and recorded, as exited
+//! with Docker's unknown exit code 255.
 
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -33,14 +34,16 @@ pub fn observe(paths: &Paths, config: &ContainerConfig) -> Result<ContainerState
     ) {
         return Ok(state);
     }
-    let same_boot = state.boot_id == boot_id() && run_marker(paths, &config.id).exists();
-    if same_boot && (process_alive(state.pid, state.pid_start_time) || monitor_alive(&state)) {
+    let alive = |s: &ContainerState| {
+        s.boot_id == boot_id() && (process_alive(s.pid, s.pid_start_time) || monitor_alive(s))
+    };
+    if alive(&state) {
         return Ok(state);
     }
     // Nobody is left to record the exit: do it now, under the containers lock.
     let _lock = store.lock()?;
     let state = store.load_state(&config.id)?;
-    if same_boot && (process_alive(state.pid, state.pid_start_time) || monitor_alive(&state)) {
+    if alive(&state) {
         return Ok(state);
     }
     tracing::info!(id = %config.id, "container's process and monitor are gone; recording exit");
@@ -48,9 +51,4 @@ pub fn observe(paths: &Paths, config: &ContainerConfig) -> Result<ContainerState
     state.monitor_pid = 0;
     store.save_state(&config.id, &state)?;
     Ok(state)
-}
-
-/// A per-boot marker of a started container: wiping the run dir (a reboot) removes it.
-pub fn run_marker(paths: &Paths, id: &str) -> std::path::PathBuf {
-    paths.run_dir().join("running").join(id)
 }

@@ -11,15 +11,33 @@ pub fn remove(paths: &Paths, config: &ContainerConfig) -> Result<(), ContainerEr
     let containers = ContainerStore::new(paths);
     wait_for_monitor(&containers, &config.id);
     let _lock = containers.lock()?;
+    remove_locked(paths, config)
+}
+
+/// [`remove`] with the containers lock already held.
+pub(super) fn remove_locked(paths: &Paths, config: &ContainerConfig) -> Result<(), ContainerError> {
+    let containers = ContainerStore::new(paths);
+    // From here on the container is being removed: a removal killed half-way is finished by
+    // the next ebrun command (`reconcile`).
+    let marker = containers.dir(&config.id).join(super::reconcile::REMOVING);
+    let _ = std::fs::write(&marker, b"");
+    crate::faults::point("rm:marked");
+    let mut steps = crate::events::Steps::begin(paths, "rm");
     let state = containers.load_state(&config.id).unwrap_or_default();
+    crate::events::remove_started(paths, config, &state);
     let mut failed = undo_all(&state.run_changes);
+    steps.step("cgroups_bpf_network");
+    crate::faults::point("rm:undone");
     failed.extend(undo_all(&config.changes));
+    steps.step("rootfs");
     if let Some((change, error)) = failed.first() {
         return Err(ContainerError::Remove {
             id: config.id.clone(),
             message: format!("{change:?}: {error}"),
         });
     }
+    crate::events::container(paths, "destroy", config, &[]);
+    steps.finish(&config.id);
     Ok(())
 }
 

@@ -103,16 +103,23 @@ fn start_steps(
     mut state: ContainerState,
 ) -> Result<Started, ContainerError> {
     let containers = ContainerStore::new(paths);
-    let mut journal = Journal::new();
+    let mut steps = crate::events::Steps::begin(paths, "start");
+    let mut journal =
+        Journal::persisted(super::reconcile::start_journal(&containers.dir(&config.id)));
     let cgroups =
         ContainerCgroups::create(Layout::detect(), paths.prefix(), &config.id, &mut journal)?;
+    crate::faults::point("start:cgroups");
     cgroups.apply(&config.resources)?;
     cgroups.restrict_devices(config.process.security.privileged)?;
+    steps.step("cgroups");
     attach_meters(paths, &cgroups, &mut journal);
+    steps.step("bpf_attach");
     let netns = config.network.netns_mode(paths)?;
     let rootfs = rootfs_spec(paths, config);
     let mut spawned = process::spawn(&config.process, &rootfs, &netns, stdio)?;
+    steps.step("spawn");
     let pid = spawned.pid.as_raw();
+    crate::faults::point("start:spawned");
     let placed = cgroups
         .add_process(pid)
         .and_then(|()| config.resources.apply_to_process(pid))
@@ -135,6 +142,8 @@ fn start_steps(
             return Err(e);
         }
     };
+    crate::faults::point("start:network");
+    steps.step("network");
     state.status = Status::Running;
     state.pid = pid;
     state.exit_code = 0;
@@ -145,30 +154,22 @@ fn start_steps(
     state.pid_start_time = process_start_time(pid);
     state.paused = false;
     state.oom_killed = false;
+    // Whoever starts a container supervises it: the foreground `ebrun run`, or the monitor.
+    state.monitor_pid = std::process::id() as i32;
     state.cgroups = Some(cgroups);
     state.network = network_state;
     state.run_changes = journal.changes().to_vec();
-    let marker = super::observe::run_marker(paths, &config.id);
-    let marked = marker
-        .parent()
-        .map(std::fs::create_dir_all)
-        .unwrap_or(Ok(()))
-        .and_then(|()| std::fs::write(&marker, b""));
-    if let Err(source) = marked {
-        spawned.abort();
-        return Err(ContainerError::Io {
-            op: "write",
-            path: marker,
-            source,
-        });
-    }
-    journal.record(HostChange::File { path: marker });
     if let Err(e) = containers.save_state(&config.id, &state) {
         spawned.abort();
         return Err(e);
     }
+    crate::faults::point("start:state");
+    steps.step("state");
     spawned.start().map_err(ContainerError::Start)?;
+    steps.step("rootfs");
     journal.commit();
+    crate::events::container_started(paths, config, &state);
+    steps.finish(&config.id);
     Ok(Started { spawned, state })
 }
 
@@ -198,6 +199,7 @@ pub fn finish(
             state.error = e.to_string();
         }
     }
+    crate::events::container_died(paths, config, &state);
     let containers = ContainerStore::new(paths);
     // `rm -f` from another ebrun may have removed the container meanwhile.
     if containers.dir(&config.id).exists() {

@@ -78,6 +78,13 @@ impl HostSnapshot {
         routes.extend(lines(
             Command::new("ip").args(["-6", "route", "show", "table", "all"]),
         ));
+        // A bridge's carrier comes and goes with its ports: link-local routes and the
+        // "linkdown" flag follow it, and say nothing about what was left behind.
+        let routes: BTreeSet<String> = routes
+            .into_iter()
+            .filter(|r| !r.contains("fe80:") && !r.contains("ff00::"))
+            .map(|r| r.replace(" linkdown", ""))
+            .collect();
         let mounts = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap_or_default()
             .lines()

@@ -1,0 +1,122 @@
+//! Reconciliation after a crash: an ebrun process killed half-way through create, start or
+//! rm leaves its journal (or a marker) in the container's directory. The next ebrun command
+//! that touches containers finishes the job, so a container either exists completely or not
+//! at all, and nothing it made is orphaned.
+
+use std::path::Path;
+
+use super::config::{ContainerConfig, Status};
+use super::observe::{process_alive, EXIT_UNKNOWN};
+use super::remove::remove_locked;
+use super::start::finish;
+use super::store::ContainerStore;
+use super::ContainerError;
+use crate::state::read_json;
+use crate::undo::{read_persisted, undo_all};
+use crate::Paths;
+
+/// The journal of a create in progress.
+pub const CREATE_JOURNAL: &str = "create-journal.json";
+/// The journal of the volumes a create in progress made.
+pub const VOLUMES_JOURNAL: &str = "volumes-journal.json";
+/// Marks a container whose removal has begun.
+pub const REMOVING: &str = ".removing";
+
+/// The journal of a start in progress, named after the starting process.
+pub fn start_journal(dir: &Path) -> std::path::PathBuf {
+    dir.join(format!("start-journal.{}.json", std::process::id()))
+}
+
+/// The pid of the process that wrote a start journal, from its name.
+fn start_journal_pid(name: &str) -> Option<i32> {
+    name.strip_prefix("start-journal.")?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+/// Takes the containers lock and reconciles every container.
+pub fn reconcile(paths: &Paths) -> Result<(), ContainerError> {
+    let store = ContainerStore::new(paths);
+    let _lock = store.lock()?;
+    reconcile_locked(paths);
+    Ok(())
+}
+
+/// [`reconcile`] with the containers lock held.
+pub(super) fn reconcile_locked(paths: &Paths) {
+    let Ok(entries) = std::fs::read_dir(paths.containers_dir()) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let dir = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        match read_json::<ContainerConfig>(&dir.join("config.json")) {
+            Err(_) => abandon_create(&dir),
+            Ok(config) if dir.join(REMOVING).exists() => {
+                tracing::info!(id = %config.id, "finishing an interrupted removal");
+                if let Err(e) = remove_locked(paths, &config) {
+                    tracing::warn!(error = %e, "could not finish the removal");
+                }
+            }
+            Ok(config) => abandon_start(paths, &config, &dir),
+        }
+    }
+}
+
+/// A create killed before its config was written: undo what it made.
+fn abandon_create(dir: &Path) {
+    tracing::info!(dir = %dir.display(), "undoing an interrupted create");
+    for journal in [VOLUMES_JOURNAL, CREATE_JOURNAL] {
+        if let Some(changes) = read_persisted(&dir.join(journal)) {
+            undo_all(&changes);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A start killed before its process was released: undo the run's changes and record the
+/// container as exited.
+fn abandon_start(paths: &Paths, config: &ContainerConfig, dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(starter) = start_journal_pid(&name) else {
+            continue;
+        };
+        if alive(starter) {
+            continue;
+        }
+        let store = ContainerStore::new(paths);
+        let Ok(state) = store.load_state(&config.id) else {
+            continue;
+        };
+        if process_alive(state.pid, state.pid_start_time) {
+            // The process was released after all; the journal is just stale.
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        tracing::info!(id = %config.id, "undoing an interrupted start");
+        if let Some(changes) = read_persisted(&entry.path()) {
+            undo_all(&changes);
+        }
+        let _ = std::fs::remove_file(entry.path());
+        if matches!(
+            state.status,
+            Status::Running | Status::Restarting | Status::Paused
+        ) {
+            if let Ok(mut state) = finish(paths, config, state, &Ok(EXIT_UNKNOWN)) {
+                state.monitor_pid = 0;
+                let _ = store.save_state(&config.id, &state);
+            }
+        }
+    }
+}
