@@ -7,6 +7,7 @@ mod build_ebpf;
 mod demo;
 mod image;
 mod oci;
+mod reliability;
 mod setup;
 mod test;
 mod test_v2;
@@ -40,6 +41,10 @@ enum Command {
     Demo(demo::Args),
     /// Measure `ebrun run` against crun and runc.
     Bench(bench::Args),
+    /// Many `run --rm` cycles with ports and volumes; the host must end as it began.
+    Soak(reliability::SoakArgs),
+    /// A crash at every step of create/start/stop/rm, and the bad-input catalogue.
+    Faults,
 }
 
 fn main() -> Result<()> {
@@ -52,6 +57,8 @@ fn main() -> Result<()> {
         Command::TestV2(args) => test_v2::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Soak(args) => reliability::soak(args),
+        Command::Faults => reliability::faults(),
     }
 }
 
