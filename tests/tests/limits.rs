@@ -349,7 +349,9 @@ fn pids_limit_stops_a_fork_bomb_at_ten_tasks() {
 #[test]
 fn update_memory_takes_effect_on_a_running_container() {
     let inst = Instance::with_busybox();
-    // Every half second a child tries to fill 100 MiB.
+    // While /tmp/go exists, a child fills 100 MiB every 0.3 s. The gate keeps allocations
+    // out of the moment of the update: cgroup v1 refuses (EBUSY) to shrink a limit below
+    // the usage, and v2 OOM-kills right away, possibly the shell itself.
     run_detached(
         &inst,
         &[
@@ -360,44 +362,30 @@ fn update_memory_takes_effect_on_a_running_container() {
             "busybox",
             "sh",
             "-c",
-            "while :; do dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; sleep 0.5; done",
+            "while :; do [ -e /tmp/go ] && dd if=/dev/zero of=/dev/null bs=100M count=1 \
+             2>/dev/null; sleep 0.3; done",
         ],
     );
-    let (limit_file, oom_file, oom_key) = if unified() {
-        (
-            cg_file(&inst, "grow", "memory", "memory.max"),
-            cg_file(&inst, "grow", "memory", "memory.events"),
-            "oom_kill",
-        )
-    } else {
-        (
-            cg_file(&inst, "grow", "memory", "memory.limit_in_bytes"),
-            cg_file(&inst, "grow", "memory", "memory.oom_control"),
-            "oom_kill",
-        )
-    };
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(keyed(&oom_file, oom_key), 0, "fits in 256m");
-    // cgroup v1 refuses (EBUSY) to shrink the limit below the current usage, i.e. while a
-    // dd holds its 100 MiB; Docker's update fails the same way. Try between two dds.
-    let mut tries = 0;
-    loop {
-        let out = inst.run(&["update", "-m", "64m", "grow"]);
-        if out.status.success() {
-            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "grow");
-            break;
-        }
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(err.contains("busy"), "{err}");
-        tries += 1;
-        assert!(tries < 20, "update kept failing: {err}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let file =
+        |v1: &str, v2: &str| cg_file(&inst, "grow", "memory", if unified() { v2 } else { v1 });
+    let limit_file = file("memory.limit_in_bytes", "memory.max");
+    let usage_file = file("memory.usage_in_bytes", "memory.current");
+    let oom_file = file("memory.oom_control", "memory.events");
+    let oom_kills = || keyed(&oom_file, "oom_kill");
+    inst.ok(&["exec", "grow", "touch", "/tmp/go"]);
+    std::thread::sleep(Duration::from_secs(2 * u64::from(slow())));
+    assert_eq!(oom_kills(), 0, "100 MiB fit in 256m");
+    inst.ok(&["exec", "grow", "rm", "/tmp/go"]);
+    wait_until("the last dd to end", Duration::from_secs(10), || {
+        read(&usage_file).parse::<u64>().unwrap() < 32 << 20
+    });
+    assert_eq!(inst.ok(&["update", "-m", "64m", "grow"]).trim(), "grow");
     assert_eq!(read(&limit_file), (64u64 << 20).to_string());
+    inst.ok(&["exec", "grow", "touch", "/tmp/go"]);
     wait_until(
         "an OOM kill under the new limit",
-        Duration::from_secs(10),
-        || keyed(&oom_file, oom_key) > 0,
+        Duration::from_secs(10 * u64::from(slow())),
+        || oom_kills() > 0,
     );
     assert_eq!(inspect(&inst, "grow")["State"]["Status"], "running");
     // Persisted for the next start.
@@ -408,10 +396,18 @@ fn update_memory_takes_effect_on_a_running_container() {
     )
     .unwrap();
     assert_eq!(config["resources"]["memory"], 64u64 << 20);
-    // Raising it again stops the kills.
+    // Raising it again (after the allocations stop) ends the kills.
+    inst.ok(&["exec", "grow", "rm", "/tmp/go"]);
+    wait_until("the last dd to end", Duration::from_secs(10), || {
+        read(&usage_file).parse::<u64>().unwrap() < 32 << 20
+    });
     inst.ok(&["update", "-m", "512m", "--memory-swap", "-1", "grow"]);
     assert_eq!(read(&limit_file), (512u64 << 20).to_string());
-    inst.ok(&["rm", "-f", "grow"]);
+    let kills = oom_kills();
+    inst.ok(&["exec", "grow", "touch", "/tmp/go"]);
+    std::thread::sleep(Duration::from_secs(2 * u64::from(slow())));
+    assert_eq!(oom_kills(), kills, "no more kills under 512m");
+    inst.run(&["kill", "grow"]);
 }
 
 #[test]

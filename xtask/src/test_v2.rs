@@ -93,6 +93,7 @@ pub fn run(args: Args) -> Result<()> {
             test_bin: &test_bin,
             ebrun: &ebrun,
             test_args: &args.test_args,
+            watchdog_secs: args.timeout.saturating_sub(120).max(60),
         },
     )?;
     println!(
@@ -225,6 +226,8 @@ struct Guest<'a> {
     test_bin: &'a Path,
     ebrun: &'a Path,
     test_args: &'a [String],
+    /// Seconds after which the guest reports its processes and stops the tests.
+    watchdog_secs: u64,
 }
 
 fn build_initramfs(
@@ -307,8 +310,15 @@ for i in 1 2; do
 done
 start=$(date +%s)
 EBRUN_BIN={ebrun} EBRUN_TEST_IMAGES={images} EBRUN_TEST_SLOW=2 RUST_BACKTRACE=1 \
-    {test_bin} --test-threads=1 --nocapture {test_args}
+    {test_bin} --test-threads=1 --nocapture {test_args} &
+tests=$!
+# A hung test shows what the guest was doing instead of silently using up the timeout.
+( sleep {watchdog}; echo; echo "guest: tests still running after {watchdog} s:";
+  ps -eo pid,ppid,stat,etime,args; kill -9 $tests ) &
+watchdog=$!
+wait $tests
 rc=$?
+kill $watchdog 2>/dev/null
 echo "guest: tests took $(( $(date +%s) - start )) s"
 echo "{marker}$rc"
 sync
@@ -320,6 +330,7 @@ sleep 30
         images = quote(guest.images),
         test_bin = quote(guest.test_bin),
         test_args = test_args.join(" "),
+        watchdog = guest.watchdog_secs,
         marker = RESULT_MARKER,
     );
     write_executable(&staging.join("init"), &init)?;
