@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Attachment, NetworkError, PublishedPort};
-use crate::state::{read_json, write_json_atomic};
+use crate::state::read_json;
 use crate::Paths;
 
 /// What one running container holds.
@@ -77,9 +77,19 @@ impl Endpoints {
         read_json(&self.path(container_id)).ok()
     }
 
+    /// Writes a record atomically (temp file + rename). Not fsync'ed: a record only matters
+    /// while its process runs, and a crash of the machine ends that process anyway.
     pub fn save(&self, record: &EndpointRecord) -> Result<(), NetworkError> {
-        write_json_atomic(&self.path(&record.container_id), record)?;
-        Ok(())
+        let path = self.path(&record.container_id);
+        let io = |op| move |source| NetworkError::Io { op, source };
+        std::fs::create_dir_all(&self.dir).map_err(io("create endpoints directory"))?;
+        let bytes = serde_json::to_vec(record).map_err(|e| NetworkError::Io {
+            op: "serialize endpoint record",
+            source: std::io::Error::other(e),
+        })?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes).map_err(io("write endpoint record"))?;
+        std::fs::rename(&tmp, &path).map_err(io("rename endpoint record"))
     }
 
     pub fn remove(&self, container_id: &str) -> Result<(), NetworkError> {
