@@ -21,6 +21,8 @@ use crate::{image, oci};
 mod meters;
 #[path = "bench_network.rs"]
 mod network;
+#[path = "bench_serve.rs"]
+mod serve;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -405,6 +407,10 @@ pub fn run(args: Args) -> Result<()> {
     if let Err(e) = network::run(&ebrun, args.runs, args.warmup, 3) {
         println!("network benchmark FAILED: {e:#}");
         failed.push("network");
+    }
+    if let Err(e) = serve::run(&ebrun) {
+        println!("serve benchmark FAILED: {e:#}");
+        failed.push("serve");
     }
     if !failed.is_empty() {
         bail!("case(s) could not run: {}", failed.join(", "));

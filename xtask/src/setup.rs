@@ -35,6 +35,8 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     "hyperfine",
     "jq",
+    // `ebrun serve` tests: promtool lints /metrics, a real Prometheus runs the dashboards' queries.
+    "prometheus",
 ];
 
 /// Installed when the distribution has them.

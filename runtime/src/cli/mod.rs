@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use ebrun::Paths;
 
 pub mod attach;
+pub mod events;
 pub mod exec;
 pub mod image;
 pub mod lifecycle;
@@ -24,6 +25,7 @@ pub mod port;
 pub mod resource_flags;
 pub mod rm;
 pub mod run;
+pub mod serve;
 pub mod stats;
 pub mod update;
 pub mod system;
@@ -125,6 +127,10 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// List port mappings or a specific mapping for the container.
     Port(port::PortArgs),
+    /// Serve Prometheus metrics, record OOM events and export OpenTelemetry.
+    Serve(serve::ServeArgs),
+    /// Get real time events from the server.
+    Events(events::EventsArgs),
     /// Manage this ebrun instance.
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -163,5 +169,7 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Login(args) => login::login(ctx, args),
         Command::Logout(args) => login::logout(ctx, args),
         Command::Info(args) => info::info(ctx, args),
+        Command::Events(args) => events::events(ctx, args),
+        Command::Serve(args) => serve::serve(ctx, args),
     }
 }

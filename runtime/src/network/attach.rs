@@ -452,6 +452,7 @@ pub fn connect(
         return Err(e);
     }
     endpoints::refresh_hosts(&eps);
+    crate::events::network(paths, "connect", &n.id, &n.name, Some(container_id));
     let change = HostChange::Veth {
         name: a.host_veth.clone(),
         pid,
@@ -490,5 +491,6 @@ pub fn disconnect(
     Netlink::new()?.delete_link(&a.host_veth)?;
     eps.save(&record)?;
     endpoints::refresh_hosts(&eps);
+    crate::events::network(paths, "disconnect", &n.id, &n.name, Some(container_id));
     Ok(a)
 }

@@ -141,6 +141,7 @@ impl VolumeStore {
         }
         std::fs::rename(temp.path(), &target).map_err(io_err("rename volume into", &target))?;
         let _ = temp.keep();
+        crate::events::volume(&self.paths, "create", &name);
         tracing::debug!(volume = %name, "volume created");
         Ok((record, true))
     }
@@ -208,6 +209,7 @@ impl VolumeStore {
             }
         }
         std::fs::remove_dir_all(&doomed).map_err(io_err("remove", &doomed))?;
+        crate::events::volume(&self.paths, "destroy", name);
         tracing::debug!(volume = %name, "volume removed");
         Ok(())
     }

@@ -1,0 +1,64 @@
+//! What each container is: info (for joins), state, restarts, start time, execs.
+
+use super::{base, emit_nonempty, with, Collector, Family};
+use crate::container::Status;
+use crate::metrics::sample::Sample;
+
+/// `ebrun_container_info`, `_state`, `_restarts_total`, `_start_time_seconds`,
+/// `_execs_total`.
+pub struct Lifecycle;
+
+const STATES: [Status; 5] = [
+    Status::Created,
+    Status::Running,
+    Status::Paused,
+    Status::Restarting,
+    Status::Exited,
+];
+
+impl Collector for Lifecycle {
+    fn collect(&self, sample: &Sample, emit: &mut dyn FnMut(Family)) {
+        let mut info = Family::gauge(
+            "ebrun_container_info",
+            "Always 1: a container's id, name, image and image id, for joins.",
+        );
+        let mut state = Family::gauge(
+            "ebrun_container_state",
+            "1 for the container's current state (created, running, paused, restarting, exited), 0 for the others.",
+        );
+        let mut restarts = Family::counter(
+            "ebrun_container_restarts_total",
+            "Restarts of the container by its restart policy.",
+        );
+        let mut started = Family::gauge(
+            "ebrun_container_start_time_seconds",
+            "When the container's current (or last) run started, Unix time.",
+        );
+        let mut execs = Family::counter(
+            "ebrun_container_execs_total",
+            "execve calls in the container's current run (eBPF).",
+        );
+        for c in &sample.containers {
+            info.add(&with(c, &[("image_id", c.config.image_id.as_str())]), 1.0);
+            for s in STATES {
+                let v = if s == c.status { 1.0 } else { 0.0 };
+                state.add(&with(c, &[("state", s.as_str())]), v);
+            }
+            restarts.add(&base(c), f64::from(c.state.restart_count));
+            if let Some(t) = c
+                .state
+                .started_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            {
+                started.add(&base(c), t.timestamp_micros() as f64 / 1e6);
+            }
+            if let Some(n) = c.meters.as_ref().and_then(|m| m.execs) {
+                execs.add(&base(c), n as f64);
+            }
+        }
+        for f in [info, state, restarts, started, execs] {
+            emit_nonempty(emit, f);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Traffic per direction, protocol and service port (eBPF cgroup_skb).
+
+use super::{with, Collector, Family};
+use crate::metrics::sample::Sample;
+
+/// `ebrun_container_network_{bytes,payload_bytes,packets}_total`.
+pub struct Network;
+
+impl Collector for Network {
+    fn collect(&self, sample: &Sample, emit: &mut dyn FnMut(Family)) {
+        let mut bytes = Family::counter(
+            "ebrun_container_network_bytes_total",
+            "IP bytes (headers included) the container sent (egress) or received (ingress), per protocol and service port; port \"other\" sums the ports beyond the per-container bound and non-TCP/UDP traffic.",
+        );
+        let mut payload = Family::counter(
+            "ebrun_container_network_payload_bytes_total",
+            "TCP/UDP payload bytes, per direction, protocol and service port.",
+        );
+        let mut packets = Family::counter(
+            "ebrun_container_network_packets_total",
+            "Packets on the wire (a GSO packet counts as its segments), per direction, protocol and service port.",
+        );
+        for c in &sample.containers {
+            let Some(series) = c.meters.as_ref().and_then(|m| m.traffic.as_ref()) else {
+                continue;
+            };
+            for s in series {
+                let port = s
+                    .port
+                    .map_or_else(|| "other".to_string(), |p| p.to_string());
+                let labels = with(
+                    c,
+                    &[
+                        ("direction", s.direction),
+                        ("protocol", s.protocol),
+                        ("port", port.as_str()),
+                    ],
+                );
+                bytes.add(&labels, s.wire_bytes as f64);
+                payload.add(&labels, s.payload_bytes as f64);
+                packets.add(&labels, s.wire_packets as f64);
+            }
+        }
+        for f in [bytes, payload, packets] {
+            super::emit_nonempty(emit, f);
+        }
+    }
+}

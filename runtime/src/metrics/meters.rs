@@ -1,0 +1,262 @@
+//! Reading every container's eBPF meters in one pass over each pinned map.
+//!
+//! [`crate::bpf::snapshot`] reads one container: it opens the maps and walks the traffic map
+//! for that container alone, which is right for `inspect` but would walk the map once per
+//! container in a scrape. Here each map is opened and walked once per scrape, and the result
+//! is the same [`ContainerMeters`] per container (the serve tests compare the two).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
+use ebrun_common::reclaim::{ReclaimStats, RECLAIM_MAP};
+use ebrun_common::sched::{
+    CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
+    RUNQ_LATENCY_MAP,
+};
+use ebrun_common::traffic::{
+    TrafficCounters, TrafficKey, DIR_EGRESS, PROTO_OTHER, PROTO_TCP, PROTO_UDP, TRAFFIC_MAP,
+};
+use ebrun_common::{oom::OOM_KILLS_MAP, EXEC_COUNT_MAP};
+
+use crate::bpf::{
+    cgroup_cpu, pressure, ContainerMeters, CpuMeters, OomKill, OomMeters, ReclaimMeters,
+    TrafficSeries,
+};
+use crate::cgroups::ContainerCgroups;
+
+/// The maps of one instance, read once.
+#[derive(Default)]
+pub struct MeterTables {
+    execs: Option<HashMap<u64, u64>>,
+    cpu: Option<HashMap<u64, (u64, u64)>>,
+    runq: Option<HashMap<u64, RunqLatency>>,
+    reclaim: Option<HashMap<u64, ReclaimMeters>>,
+    oom_kills: Option<HashMap<u64, u64>>,
+    oom_events: Vec<OomKill>,
+    traffic: Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>>,
+}
+
+fn open(pin_dir: &Path, name: &str) -> Option<MapData> {
+    let path = pin_dir.join("maps").join(name);
+    if !path.exists() {
+        return None;
+    }
+    MapData::from_pin(&path)
+        .inspect_err(|e| tracing::debug!(map = name, error = %e, "pinned map unreadable"))
+        .ok()
+}
+
+/// Sums of a per-CPU hash map `u64 -> V`, folded per key.
+fn per_cpu_sums<V: aya::Pod, S: Default>(
+    pin_dir: &Path,
+    name: &str,
+    fold: impl Fn(&mut S, &V),
+) -> Option<HashMap<u64, S>> {
+    let map: PerCpuHashMap<MapData, u64, V> =
+        PerCpuHashMap::try_from(Map::PerCpuHashMap(open(pin_dir, name)?)).ok()?;
+    let mut out = HashMap::new();
+    for (key, values) in map.iter().filter_map(Result::ok) {
+        let mut sum = S::default();
+        for v in values.iter() {
+            fold(&mut sum, v);
+        }
+        out.insert(key, sum);
+    }
+    Some(out)
+}
+
+fn hash<V: aya::Pod>(pin_dir: &Path, name: &str) -> Option<HashMap<u64, V>> {
+    let map: BpfHashMap<MapData, u64, V> =
+        BpfHashMap::try_from(Map::HashMap(open(pin_dir, name)?)).ok()?;
+    Some(map.iter().filter_map(Result::ok).collect())
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, the clock of `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// On-CPU time and switches per cgroup, with the slices running right now added (read again
+/// if a CPU switched meanwhile, as the per-container reader does).
+fn cpu_times(pin_dir: &Path) -> Option<HashMap<u64, (u64, u64)>> {
+    let slices = open(pin_dir, LAST_SWITCH_MAP)
+        .and_then(|d| PerCpuArray::<_, RunningSlice>::try_from(Map::PerCpuArray(d)).ok());
+    let running = || -> Vec<RunningSlice> {
+        slices
+            .as_ref()
+            .and_then(|s| s.get(&0, 0).ok())
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default()
+    };
+    let mut result = None;
+    for _ in 0..3 {
+        let before = running();
+        let now = monotonic_ns();
+        let mut times = per_cpu_sums::<CpuTime, (u64, u64)>(pin_dir, CPU_TIME_MAP, |s, t| {
+            s.0 += t.on_cpu_ns;
+            s.1 += t.switches;
+        })?;
+        for slice in before.iter().filter(|s| s.since_ns != 0) {
+            if let Some(t) = times.get_mut(&slice.cgroup_id) {
+                t.0 += now.saturating_sub(slice.since_ns);
+            }
+        }
+        result = Some(times);
+        if running() == before {
+            break;
+        }
+    }
+    result
+}
+
+fn traffic_series(
+    k: &TrafficKey,
+    per_cpu: &aya::maps::PerCpuValues<TrafficCounters>,
+) -> TrafficSeries {
+    let mut s = TrafficSeries {
+        direction: if k.direction == DIR_EGRESS {
+            "egress"
+        } else {
+            "ingress"
+        },
+        protocol: match k.proto {
+            PROTO_TCP => "tcp",
+            PROTO_UDP => "udp",
+            _ => "other",
+        },
+        port: (k.overflow == 0 && k.proto != PROTO_OTHER).then_some(k.port),
+        packets: 0,
+        wire_packets: 0,
+        payload_bytes: 0,
+        wire_bytes: 0,
+    };
+    for c in per_cpu.iter() {
+        s.packets += c.packets;
+        s.wire_packets += c.wire_packets;
+        s.payload_bytes += c.payload_bytes;
+        s.wire_bytes += c.wire_bytes;
+    }
+    s
+}
+
+fn traffic(pin_dir: &Path) -> Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>> {
+    let map: PerCpuHashMap<MapData, TrafficKey, TrafficCounters> =
+        PerCpuHashMap::try_from(Map::PerCpuHashMap(open(pin_dir, TRAFFIC_MAP)?)).ok()?;
+    let mut out: HashMap<u64, Vec<(TrafficKey, TrafficSeries)>> = HashMap::new();
+    for (k, per_cpu) in map.iter().filter_map(Result::ok) {
+        out.entry(k.cgroup_id)
+            .or_default()
+            .push((k, traffic_series(&k, &per_cpu)));
+    }
+    for series in out.values_mut() {
+        series.sort_by_key(|(k, _)| (k.direction, k.proto, k.overflow, k.port));
+    }
+    Some(out)
+}
+
+fn histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
+    latency
+        .buckets
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| {
+            let bound = if i + 1 == RUNQ_BUCKETS {
+                u64::MAX
+            } else {
+                2u64 << i
+            };
+            (bound, *n)
+        })
+        .collect()
+}
+
+impl MeterTables {
+    /// Reads every loaded meter's maps under `pin_dir`. A map that cannot be read leaves its
+    /// meter `None` for every container.
+    pub fn read(pin_dir: &Path) -> Self {
+        if !pin_dir.join("ready").exists() {
+            return MeterTables::default();
+        }
+        let tables = MeterTables {
+            execs: per_cpu_sums::<u64, u64>(pin_dir, EXEC_COUNT_MAP, |s, v| *s += *v),
+            cpu: cpu_times(pin_dir),
+            runq: hash(pin_dir, RUNQ_LATENCY_MAP),
+            reclaim: per_cpu_sums::<ReclaimStats, ReclaimMeters>(pin_dir, RECLAIM_MAP, |m, s| {
+                m.memcg_reclaims += s.memcg_count;
+                m.memcg_reclaim_ns += s.memcg_ns;
+                m.memcg_reclaimed_pages += s.memcg_pages;
+                m.direct_reclaims += s.direct_count;
+                m.direct_reclaim_ns += s.direct_ns;
+                m.direct_reclaimed_pages += s.direct_pages;
+            }),
+            oom_kills: hash(pin_dir, OOM_KILLS_MAP),
+            oom_events: crate::bpf::oom_events_since(pin_dir, 0)
+                .map(|(events, _)| events)
+                .unwrap_or_default(),
+            traffic: traffic(pin_dir),
+        };
+        crate::bpf::forward_logs(pin_dir);
+        tables
+    }
+
+    /// The meters of the container whose cgroups are `cgroups`, as
+    /// [`crate::bpf::snapshot`] reports them. The cgroup files are read only when `up`.
+    pub fn meters(&self, cgroups: &ContainerCgroups, up: bool) -> ContainerMeters {
+        let id = cgroups.cgroup_id;
+        let mut m = ContainerMeters {
+            cgroup_id: id,
+            cgroup_cpu: up.then(|| cgroup_cpu(cgroups)).flatten(),
+            pressure: up.then(|| pressure(cgroups)).flatten(),
+            ..ContainerMeters::default()
+        };
+        if id == 0 {
+            return m;
+        }
+        m.execs = self.execs.as_ref().and_then(|t| t.get(&id).copied());
+        m.cpu = self
+            .cpu
+            .as_ref()
+            .and_then(|t| t.get(&id))
+            .map(|&(on_cpu_ns, switches)| {
+                let mut cpu = CpuMeters {
+                    on_cpu_ns,
+                    switches,
+                    ..CpuMeters::default()
+                };
+                if let Some(l) = self.runq.as_ref().and_then(|r| r.get(&id)) {
+                    cpu.runq_waits = l.count;
+                    cpu.runq_wait_ns = l.total_ns;
+                    cpu.runq_histogram_us = histogram(l);
+                }
+                cpu
+            });
+        m.reclaim = self.reclaim.as_ref().and_then(|t| t.get(&id)).cloned();
+        m.oom = self
+            .oom_kills
+            .as_ref()
+            .and_then(|t| t.get(&id))
+            .map(|&kills| OomMeters {
+                kills,
+                events: self
+                    .oom_events
+                    .iter()
+                    .filter(|e| e.cgroup_id == id)
+                    .cloned()
+                    .collect(),
+            });
+        m.traffic = self
+            .traffic
+            .as_ref()
+            .and_then(|t| t.get(&id))
+            .map(|series| series.iter().map(|(_, s)| s.clone()).collect());
+        m
+    }
+}

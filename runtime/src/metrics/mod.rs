@@ -1,0 +1,118 @@
+//! Prometheus exposition of ebrun's meters (ARCHITECTURE.md points 4 and 6).
+//!
+//! Every scrape reads the instance afresh: the containers' state files, their cgroup files
+//! and the pinned eBPF maps ([`Sampler`]), then runs the [`Registry`]'s collectors over that
+//! sample. Counters live in the kernel (pinned maps, cgroup files), so an exporter that
+//! restarts continues every counter, and the series of a removed container are gone from the
+//! next scrape. Names follow Prometheus conventions: one `ebrun_` prefix, base units,
+//! `_total` counters, `_seconds` histograms; per-container series carry `id`, `name` and
+//! `image`, as cAdvisor's do.
+
+mod collectors;
+mod family;
+mod meters;
+mod registry;
+mod sample;
+
+use std::time::Instant;
+
+use prometheus::core::Collector as _;
+use prometheus::{Encoder as _, HistogramOpts, TextEncoder};
+
+pub use collectors::Collector;
+pub use family::{Family, Labels};
+pub use meters::MeterTables;
+pub use prometheus::proto::MetricFamily;
+pub use registry::Registry;
+pub use sample::{BpfHealth, ContainerSample, Sample, Sampler};
+
+use crate::Paths;
+
+/// The content type of [`Exporter::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+/// Scrape duration buckets, seconds.
+const SCRAPE_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+/// Errors of the metrics module.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("encode metrics: {0}")]
+    Encode(#[from] prometheus::Error),
+}
+
+/// Renders an instance's metrics, keeping what is worth keeping between scrapes (parsed
+/// configs, its own scrape durations).
+pub struct Exporter {
+    paths: Paths,
+    sampler: Sampler,
+    registry: Registry,
+    scrape_seconds: prometheus::Histogram,
+}
+
+impl Exporter {
+    pub fn new(paths: &Paths) -> Self {
+        let scrape_seconds = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "ebrun_scrape_duration_seconds",
+                "Time this ebrun serve took to read the instance and render its metrics.",
+            )
+            .buckets(SCRAPE_BUCKETS.to_vec()),
+        )
+        .expect("valid histogram options");
+        Exporter {
+            paths: paths.clone(),
+            sampler: Sampler::new(),
+            registry: Registry::standard(),
+            scrape_seconds,
+        }
+    }
+
+    /// The registry, to add collectors.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Reads the instance now.
+    pub fn sample(&mut self) -> Sample {
+        self.sampler.sample(&self.paths)
+    }
+
+    /// The text exposition of every family, encoded family by family (so a large instance
+    /// never holds all its series twice).
+    pub fn render(&mut self) -> Result<String, MetricsError> {
+        let started = Instant::now();
+        let sample = self.sample();
+        let encoder = TextEncoder::new();
+        let mut out = String::with_capacity(64 * 1024);
+        let mut result = Ok(());
+        self.registry.collect(&sample, &mut |family| {
+            if result.is_ok() {
+                result = encoder.encode_utf8(&[family.into_inner()], &mut out);
+            }
+        });
+        result?;
+        self.scrape_seconds.observe(started.elapsed().as_secs_f64());
+        encoder.encode_utf8(&self.scrape_seconds.collect(), &mut out)?;
+        Ok(out)
+    }
+
+    /// Every family of one sample (for the OpenTelemetry export).
+    pub fn families(&mut self) -> Vec<MetricFamily> {
+        let started = Instant::now();
+        let sample = self.sample();
+        let mut out = Vec::new();
+        self.registry
+            .collect(&sample, &mut |family| out.push(family.into_inner()));
+        self.scrape_seconds.observe(started.elapsed().as_secs_f64());
+        out.extend(self.scrape_seconds.collect());
+        out
+    }
+
+    /// Encodes families as text.
+    pub fn encode(families: &[MetricFamily]) -> Result<Vec<u8>, MetricsError> {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(families, &mut out)?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,131 @@
+//! `ebrun serve`: the long-running service of ARCHITECTURE.md point 4. It owns no container:
+//! it reads state files, cgroup files and pinned maps, and writes only the events journal,
+//! so starting, stopping or restarting it never changes a container.
+//!
+//! - Prometheus `GET /metrics` ([`http`]), rendered per scrape by [`crate::metrics`];
+//! - OOM kills moved from the kernel's ring into the events journal as they happen
+//!   ([`oom_watch`]; kills from while it was down are picked up at start);
+//! - with an OTLP endpoint, the same metrics and the create/start/rm step timings as spans
+//!   over OTLP/HTTP ([`otlp`]).
+
+mod http;
+mod oom_watch;
+mod otlp;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::metrics::Exporter;
+use crate::Paths;
+
+/// The default metrics address (loopback only, as Docker's metrics-addr examples).
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9449";
+
+/// What `ebrun serve` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where `GET /metrics` listens.
+    pub metrics_addr: SocketAddr,
+    /// Base URL of an OTLP/HTTP receiver (`/v1/metrics` and `/v1/traces` are appended).
+    pub otlp_endpoint: Option<String>,
+    /// How often metrics are pushed over OTLP.
+    pub otlp_interval: Duration,
+    /// How often the OOM ring is looked at.
+    pub oom_poll: Duration,
+}
+
+/// Errors of `serve`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("OTLP endpoint {endpoint}: {message}")]
+    Otlp { endpoint: String, message: String },
+}
+
+/// Runs until SIGINT or SIGTERM. `ready` is called with the address actually bound (useful
+/// with port 0) once `/metrics` answers.
+pub fn run(
+    paths: &Paths,
+    options: &ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let exporter = Arc::new(Mutex::new(Exporter::new(paths)));
+    // The OTLP clients are made and dropped outside the async runtime (they run their own).
+    let telemetry = match &options.otlp_endpoint {
+        Some(endpoint) => Some(otlp::Telemetry::start(
+            paths,
+            endpoint,
+            options.otlp_interval,
+            exporter.clone(),
+        )?),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .max_blocking_threads(4)
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(options.metrics_addr)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: options.metrics_addr,
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| ServeError::Listen {
+            addr: options.metrics_addr,
+            source,
+        })?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = vec![
+            tokio::spawn(http::serve(listener, exporter.clone(), stop_rx.clone())),
+            tokio::spawn(oom_watch::run(
+                paths.clone(),
+                options.oom_poll,
+                stop_rx.clone(),
+            )),
+        ];
+        if let Some(t) = &telemetry {
+            tasks.push(tokio::spawn(t.clone().run(stop_rx.clone())));
+        }
+        tracing::info!(addr = %bound, "serving metrics");
+        ready(bound);
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        Ok(())
+    });
+    drop(runtime);
+    if let Some(t) = telemetry {
+        t.shutdown();
+    }
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot watch signals; serving until killed");
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
