@@ -115,7 +115,8 @@ pub fn register_cgroup(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
             }
         }
     }
-    logs::forward_logs(pin_dir);
+    // The programs' log records are drained by `serve` and `inspect`, not on the run path
+    // (finding the log map walks every loaded program).
     match first_error {
         Some(e) if registered == 0 => Err(e),
         _ => Ok(()),

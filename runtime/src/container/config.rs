@@ -149,14 +149,19 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
-/// Start time of a process in clock ticks since boot (0 if it does not exist).
+/// Start time of a live process in clock ticks since boot; 0 if it does not exist or has
+/// exited (a zombie not yet reaped: a monitor's parent is init, which may reap late).
 pub fn process_start_time(pid: i32) -> u64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0;
     };
     // The command may contain spaces and parentheses: fields start after the last ')'.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0)
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return 0;
+    }
+    fields.nth(18).and_then(|t| t.parse().ok()).unwrap_or(0)
 }

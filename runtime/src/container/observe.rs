@@ -21,7 +21,9 @@ pub fn process_alive(pid: i32, start_time: u64) -> bool {
 }
 
 fn monitor_alive(state: &ContainerState) -> bool {
-    state.monitor_pid > 0 && kill(Pid::from_raw(state.monitor_pid), None).is_ok()
+    state.monitor_pid > 0
+        && kill(Pid::from_raw(state.monitor_pid), None).is_ok()
+        && process_start_time(state.monitor_pid) != 0
 }
 
 /// The container's state as it really is now, correcting (and persisting) a stale record.
