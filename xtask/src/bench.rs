@@ -17,10 +17,14 @@ use serde_json::Value;
 use crate::util::{self, TempDir};
 use crate::{image, oci};
 
+#[path = "bench_lifecycle.rs"]
+mod lifecycle;
 #[path = "bench_meters.rs"]
 mod meters;
 #[path = "bench_network.rs"]
 mod network;
+#[path = "bench_pull.rs"]
+mod pull;
 #[path = "bench_serve.rs"]
 mod serve;
 
@@ -392,6 +396,10 @@ pub fn run(args: Args) -> Result<()> {
             println!("note: {note}");
         }
     }
+    let lifecycle = lifecycle::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup);
+    if let Err(e) = &lifecycle {
+        println!("lifecycle benchmark FAILED: {e:#}");
+    }
     let meters = (args.meter_rounds > 0)
         .then(|| meters::run(&fixture.ebrun, &fixture.ebrun_root, args.meter_rounds));
     drop(fixture);
@@ -403,6 +411,13 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     if matches!(meters, Some(Err(_))) {
         failed.push("meters");
+    }
+    if lifecycle.is_err() {
+        failed.push("lifecycle");
+    }
+    if let Err(e) = pull::run(&ebrun, args.runs, args.warmup) {
+        println!("pull benchmark FAILED: {e:#}");
+        failed.push("pull");
     }
     if let Err(e) = network::run(&ebrun, args.runs, args.warmup, 3) {
         println!("network benchmark FAILED: {e:#}");
