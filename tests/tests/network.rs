@@ -655,40 +655,75 @@ fn invalid_daemon_json_names_the_key() {
     assert!(text(&out).contains("--publish"), "{}", text(&out));
 }
 
-/// A FORWARD chain with policy DROP in iptables' table (`ip filter`, as iptables-nft makes
-/// it): ebrun inserts accept rules for its bridges, as Docker does, and removes them with
-/// its bridges. The test's chain drops only traffic of this test's bridge (everything else
-/// is accepted first) so that parallel tests are not affected.
+/// iptables' FORWARD chain with policy DROP (as Docker itself, or a firewall manager, leaves
+/// it): ebrun inserts accept rules for its bridges, as Docker does, through iptables itself,
+/// and removes them with its bridges. The test's first rule accepts all traffic not of this
+/// test's bridge, so that only this test's traffic meets the DROP policy and parallel tests
+/// are not affected.
 #[test]
-fn forward_policy_drop_in_iptables_table() {
-    if sh(&["nft", "list", "table", "ip", "filter"])
+fn forward_policy_drop_in_iptables() {
+    let Some(listing) = sh(&["iptables", "-w", "-S", "FORWARD"])
         .status
         .success()
-    {
-        eprintln!("skipped: the host already has an `ip filter` table");
+        .then(|| sh_ok(&["iptables", "-w", "-S", "FORWARD"]))
+    else {
+        eprintln!("skipped: no usable iptables");
         return;
-    }
+    };
+    let old_policy = if listing.lines().any(|l| l == "-P FORWARD DROP") {
+        "DROP"
+    } else {
+        "ACCEPT"
+    };
+    let table_existed = sh(&["nft", "list", "table", "ip", "filter"])
+        .status
+        .success();
     let inst = instance(r#"{"bip": "10.219.0.1/24"}"#);
     let outside = OutsideHost::new(19);
     let br = default_bridge(&inst);
-    let rules = format!(
-        "table ip filter {{\n chain FORWARD {{\n  type filter hook forward priority filter; policy drop;\n  \
-         iifname != \"{br}\" oifname != \"{br}\" accept\n }}\n}}\n"
-    );
-    struct Table;
-    impl Drop for Table {
+    let mark = format!("ebrun-test-{}", std::process::id());
+    let others = [
+        "FORWARD",
+        "!",
+        "-i",
+        &br,
+        "!",
+        "-o",
+        &br,
+        "-j",
+        "ACCEPT",
+        "-m",
+        "comment",
+        "--comment",
+        &mark,
+    ]
+    .map(str::to_string)
+    .to_vec();
+    struct Restore {
+        others: Vec<String>,
+        old_policy: &'static str,
+        table_existed: bool,
+    }
+    impl Drop for Restore {
         fn drop(&mut self) {
-            let _ = sh(&["nft", "delete", "table", "ip", "filter"]);
+            let _ = sh(&["iptables", "-w", "-P", "FORWARD", self.old_policy]);
+            let mut del = vec!["iptables", "-w", "-D"];
+            del.extend(self.others.iter().map(String::as_str));
+            let _ = sh(&del);
+            if !self.table_existed {
+                let _ = sh(&["nft", "delete", "table", "ip", "filter"]);
+            }
         }
     }
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), rules.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    let _table = Table;
+    let mut ins = vec!["iptables", "-w", "-I"];
+    ins.extend(others.iter().map(String::as_str));
+    sh_ok(&ins);
+    let _restore = Restore {
+        others: others.clone(),
+        old_policy,
+        table_existed,
+    };
+    sh_ok(&["iptables", "-w", "-P", "FORWARD", "DROP"]);
 
     let out = inst.run(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &outside.ip]);
     assert!(
@@ -696,7 +731,7 @@ fn forward_policy_drop_in_iptables_table() {
         "FORWARD DROP blocked the container: {}",
         text(&out)
     );
-    let chain = sh_ok(&["nft", "list", "chain", "ip", "filter", "FORWARD"]);
+    let chain = sh_ok(&["iptables", "-w", "-S", "FORWARD"]);
     assert!(
         chain.contains(&format!("ebrun:{}", inst.prefix())),
         "{chain}"
@@ -709,9 +744,9 @@ fn forward_policy_drop_in_iptables_table() {
     .as_deref()
         == Some("hello")));
     inst.ok(&["system", "teardown"]);
-    let chain = sh_ok(&["nft", "list", "chain", "ip", "filter", "FORWARD"]);
+    let chain = sh_ok(&["iptables", "-w", "-S", "FORWARD"]);
     assert!(
-        !chain.contains("ebrun:"),
+        !chain.contains(&format!("ebrun:{}", inst.prefix())),
         "accept rules left behind: {chain}"
     );
 }

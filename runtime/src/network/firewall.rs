@@ -14,10 +14,8 @@
 //!
 //! Per-network chains are re-rendered (flushed and refilled) when networks change; the
 //! rendering last applied is cached so unchanged networks cost nothing. Nobody else's rules
-//! are touched, except that, as Docker does with iptables, accept rules for ebrun's bridges
-//! are inserted at the top of the iptables `FORWARD` chains (`ip filter FORWARD`,
-//! `ip6 filter FORWARD`) when they exist, each marked with a comment naming the instance and
-//! removed with its bridge (see [`sync_forward_accepts`]).
+//! are touched; the accept rules ebrun adds to iptables' FORWARD chain, as Docker does, are in
+//! [`super::iptables_compat`].
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -658,91 +656,4 @@ fn run_nft(json: &[u8], echo: bool) -> Result<Value, NetworkError> {
     }
     serde_json::from_slice(&out.stdout)
         .map_err(|e| NetworkError::Firewall(format!("nft output: {e}")))
-}
-
-/// The comment marking this instance's rules in the iptables FORWARD chains.
-fn compat_comment(prefix: &str) -> String {
-    format!("ebrun:{prefix}")
-}
-
-/// Makes the accept rules for `bridges` in the iptables `FORWARD` chains (`ip filter` and
-/// `ip6 filter`, where iptables-nft keeps them) exactly the wanted ones, as Docker does with
-/// its DOCKER-FORWARD rules: a FORWARD policy of DROP set by iptables or by a firewall
-/// manager then still lets ebrun's containers out and their published ports in. Chains that
-/// do not exist are left alone; other base chains that drop are the host administrator's
-/// to open (an accept in ebrun's own table cannot override a drop elsewhere).
-pub fn sync_forward_accepts(prefix: &str, bridges: &[String]) -> Result<(), NetworkError> {
-    let comment = compat_comment(prefix);
-    for family in [NfFamily::IP, NfFamily::IP6] {
-        let existing = list_chain(family, "filter", "FORWARD")?;
-        let ours: Vec<u64> = existing
-            .iter()
-            .filter(|(_, c)| c.as_deref() == Some(comment.as_str()))
-            .map(|(h, _)| *h)
-            .collect();
-        let fam = serde_json::to_value(family)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let chain_exists = Command::new("nft")
-            .args(["list", "chain", &fam, "filter", "FORWARD"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !chain_exists {
-            continue;
-        }
-        let mut objects = Vec::new();
-        for h in &ours {
-            objects.push(cmd(NfCmd::Delete(NfListObject::Rule(Rule {
-                family,
-                table: "filter".into(),
-                chain: "FORWARD".into(),
-                expr: Cow::Owned(Vec::new()),
-                handle: Some(*h as u32),
-                index: None,
-                comment: None,
-            }))));
-        }
-        for br in bridges {
-            let rules = [
-                vec![eq(meta(MetaKey::Iifname), s(br)), Statement::Accept(None)],
-                vec![
-                    eq(meta(MetaKey::Oifname), s(br)),
-                    matches(
-                        ct("state"),
-                        Operator::IN,
-                        Expression::List(vec![s("established"), s("related")]),
-                    ),
-                    Statement::Accept(None),
-                ],
-                vec![
-                    eq(meta(MetaKey::Oifname), s(br)),
-                    matches(ct("status"), Operator::IN, s("dnat")),
-                    Statement::Accept(None),
-                ],
-            ];
-            for expr in rules {
-                objects.push(cmd(NfCmd::Insert(NfListObject::Rule(Rule {
-                    family,
-                    table: "filter".into(),
-                    chain: "FORWARD".into(),
-                    expr: Cow::Owned(expr),
-                    handle: None,
-                    index: None,
-                    comment: Some(Cow::Owned(comment.clone())),
-                }))));
-            }
-        }
-        if ours.is_empty() && bridges.is_empty() {
-            continue;
-        }
-        let json = serde_json::to_vec(&Nftables {
-            objects: Cow::Owned(objects),
-        })
-        .map_err(|e| NetworkError::Firewall(e.to_string()))?;
-        run_nft(&json, false)?;
-    }
-    Ok(())
 }

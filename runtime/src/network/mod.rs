@@ -24,6 +24,7 @@ pub mod endpoints;
 pub mod firewall;
 pub mod inspect;
 pub mod ipam;
+pub mod iptables_compat;
 pub mod netlink;
 pub mod networks;
 pub mod ports;

@@ -8,7 +8,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::daemon_config::DaemonConfig;
 use super::endpoints::Endpoints;
-use super::firewall::{self, Firewall};
+use super::firewall::Firewall;
 use super::netlink::{valid_ifname, IfAddr, Netlink};
 use super::store::{new_id, NetworkRecord, NetworkStore, OPT_BRIDGE_NAME, OPT_MASQUERADE, OPT_MTU};
 use super::{ipam, sysctl, NetworkError};
@@ -238,7 +238,7 @@ pub fn sync_compat(paths: &Paths) -> Result<(), NetworkError> {
             bridges.push(n.bridge.clone());
         }
     }
-    firewall::sync_forward_accepts(paths.prefix(), &bridges)
+    super::iptables_compat::sync_forward_accepts(paths.prefix(), &bridges)
 }
 
 /// `ebrun network create` options.
@@ -440,6 +440,6 @@ pub fn teardown(paths: &Paths) -> Result<(), NetworkError> {
     for n in store.bridges().iter().filter(|n| !n.existing_bridge) {
         nl.delete_link(&n.bridge)?;
     }
-    let _ = firewall::sync_forward_accepts(paths.prefix(), &[]);
+    let _ = super::iptables_compat::sync_forward_accepts(paths.prefix(), &[]);
     Firewall::new(paths).remove_table()
 }
