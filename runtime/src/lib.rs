@@ -16,10 +16,10 @@
 
 pub mod bpf;
 pub mod cgroups;
-pub mod faults;
-pub mod format;
 pub mod container;
 pub mod events;
+pub mod faults;
+pub mod format;
 pub mod image;
 pub mod metrics;
 pub mod network;

@@ -17,7 +17,12 @@ fn run_rm_cycles_leave_the_host_exactly_as_before() {
         .unwrap_or(20);
     let before_instance = HostSnapshot::take();
     let inst = Instance::exclusive();
-    inst.ok(&["image", "import", common::image_layout("busybox").to_str().unwrap(), "busybox:latest"]);
+    inst.ok(&[
+        "image",
+        "import",
+        common::image_layout("busybox").to_str().unwrap(),
+        "busybox:latest",
+    ]);
     inst.ok(&["volume", "create", "soakvol"]);
     // The instance's lifetime objects come up with the first container.
     inst.ok(&["run", "--rm", "-p", "127.0.0.1::80", "busybox", "true"]);
@@ -26,8 +31,20 @@ fn run_rm_cycles_leave_the_host_exactly_as_before() {
     for i in 0..cycles {
         let script = format!("echo {i} > /data/n; echo {i} > /anon/n; cat /data/n");
         let out = inst.ok(&[
-            "run", "--rm", "-p", "127.0.0.1::8080", "-p", "127.0.0.1::9090/udp",
-            "-v", "soakvol:/data", "-v", "/anon", "busybox", "sh", "-c", &script,
+            "run",
+            "--rm",
+            "-p",
+            "127.0.0.1::8080",
+            "-p",
+            "127.0.0.1::9090/udp",
+            "-v",
+            "soakvol:/data",
+            "-v",
+            "/anon",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
         ]);
         assert_eq!(out.trim(), i.to_string());
     }
@@ -38,9 +55,17 @@ fn run_rm_cycles_leave_the_host_exactly_as_before() {
         cycles as f64 / elapsed.as_secs_f64()
     );
     let diff = HostSnapshot::take().diff(&before);
-    assert!(diff.is_empty(), "after {cycles} cycles the host changed:\n{}", diff.join("\n"));
+    assert!(
+        diff.is_empty(),
+        "after {cycles} cycles the host changed:\n{}",
+        diff.join("\n")
+    );
     assert_eq!(inst.ok(&["ps", "-a", "-q"]), "");
-    assert_eq!(inst.ok(&["volume", "ls", "-q"]).trim(), "soakvol", "anonymous volumes left");
+    assert_eq!(
+        inst.ok(&["volume", "ls", "-q"]).trim(),
+        "soakvol",
+        "anonymous volumes left"
+    );
     inst.ok(&["volume", "rm", "soakvol"]);
     drop(inst);
     // Teardown takes the instance's own objects too: back to the host before it.

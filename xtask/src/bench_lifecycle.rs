@@ -12,8 +12,8 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::{hybrid_cgroups, ms, stats, time_once};
-use crate::util::{self, TempDir};
 use crate::image;
+use crate::util::{self, TempDir};
 
 fn sh(script: String) -> Vec<OsString> {
     vec!["sh".into(), "-c".into(), script.into()]
@@ -76,9 +76,15 @@ fn measure(name: &str, cmd: &[OsString], runs: usize, warmup: usize) -> Result<f
     for _ in 0..warmup {
         time_once(cmd)?;
     }
-    let samples = (0..runs).map(|_| time_once(cmd)).collect::<Result<Vec<_>>>()?;
+    let samples = (0..runs)
+        .map(|_| time_once(cmd))
+        .collect::<Result<Vec<_>>>()?;
     let s = stats(&samples);
-    println!("{name:<28} {runs:>5} {:>11} {:>11}", ms(s.median), ms(s.p90));
+    println!(
+        "{name:<28} {runs:>5} {:>11} {:>11}",
+        ms(s.median),
+        ms(s.p90)
+    );
     Ok(s.median.as_secs_f64())
 }
 
@@ -115,7 +121,10 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
     let podman_run_flags = "--network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768";
 
     println!();
-    println!("{:<28} {:>5} {:>11} {:>11}", "lifecycle case", "runs", "median", "p90");
+    println!(
+        "{:<28} {:>5} {:>11} {:>11}",
+        "lifecycle case", "runs", "median", "p90"
+    );
     let oci_cycle = |rt: &str, prefix: &str| {
         let (b, s) = (quote(&bundles.bundle(rt)), quote(&bundles.state(rt)));
         sh(format!(
@@ -124,12 +133,25 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
     };
     let cycle_ebrun = measure(
         "ebrun run -d + rm -f",
-        &sh(format!("{e} rm -f $({e} run -d busybox sleep 1000) >/dev/null")),
+        &sh(format!(
+            "{e} rm -f $({e} run -d busybox sleep 1000) >/dev/null"
+        )),
         runs,
         warmup,
     )?;
-    let cycle_runc = measure("runc create+start+delete", &oci_cycle("runc", "runc"), runs, warmup)?;
-    let cycle_crun = measure("crun create+start+delete", &oci_cycle("crun", crun_prefix()), runs, warmup).ok();
+    let cycle_runc = measure(
+        "runc create+start+delete",
+        &oci_cycle("runc", "runc"),
+        runs,
+        warmup,
+    )?;
+    let cycle_crun = measure(
+        "crun create+start+delete",
+        &oci_cycle("crun", crun_prefix()),
+        runs,
+        warmup,
+    )
+    .ok();
     let cycle_podman = if have_podman {
         measure(
             "podman run -d + rm -f",
@@ -143,10 +165,17 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
     };
 
     // exec into a running container of each runtime.
-    util::run(Command::new("sh").args(["-c", &format!("{e} run -d --name bench-exec busybox sleep 1000 >/dev/null")]))?;
-    for rt in ["runc"] {
+    util::run(Command::new("sh").args([
+        "-c",
+        &format!("{e} run -d --name bench-exec busybox sleep 1000 >/dev/null"),
+    ]))?;
+    {
+        let rt = "runc";
         let (b, s) = (quote(&bundles.bundle(rt)), quote(&bundles.state(rt)));
-        util::run(Command::new("sh").args(["-c", &format!("{rt} --root {s} run -d --bundle {b} exec-{rt} </dev/null >/dev/null 2>&1")]))?;
+        util::run(Command::new("sh").args([
+            "-c",
+            &format!("{rt} --root {s} run -d --bundle {b} exec-{rt} </dev/null >/dev/null 2>&1"),
+        ]))?;
     }
     if have_podman {
         util::run(Command::new("sh").args([
@@ -154,11 +183,27 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
             &format!("{podman} run -d --name bench-exec {podman_run_flags} busybox sleep 1000 >/dev/null"),
         ]))?;
     }
-    let exec_ebrun = measure("ebrun exec true", &sh(format!("{e} exec bench-exec true")), runs, warmup)?;
+    let exec_ebrun = measure(
+        "ebrun exec true",
+        &sh(format!("{e} exec bench-exec true")),
+        runs,
+        warmup,
+    )?;
     let s = quote(&bundles.state("runc"));
-    let exec_runc = measure("runc exec true", &sh(format!("runc --root {s} exec exec-runc true")), runs, warmup)?;
+    let exec_runc = measure(
+        "runc exec true",
+        &sh(format!("runc --root {s} exec exec-runc true")),
+        runs,
+        warmup,
+    )?;
     let exec_podman = if have_podman {
-        measure("podman exec true", &sh(format!("{podman} exec bench-exec true")), runs.min(10), 1).ok()
+        measure(
+            "podman exec true",
+            &sh(format!("{podman} exec bench-exec true")),
+            runs.min(10),
+            1,
+        )
+        .ok()
     } else {
         None
     };
@@ -166,7 +211,10 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
     println!();
     verdict("ebrun cycle / runc cycle", cycle_ebrun / cycle_runc, 1.0);
     if let Some(c) = cycle_crun {
-        println!("ebrun cycle / crun cycle                     = {:>6.2}x", cycle_ebrun / c);
+        println!(
+            "ebrun cycle / crun cycle                     = {:>6.2}x",
+            cycle_ebrun / c
+        );
     }
     if let Some(p) = cycle_podman {
         verdict("ebrun cycle / podman cycle", cycle_ebrun / p, 0.1);
@@ -178,13 +226,19 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
 
     // Clean up: every container this benchmark made.
     let _ = Command::new("sh")
-        .args(["-c", &format!("{e} rm -f bench-exec; runc --root {s} delete -f exec-runc")])
+        .args([
+            "-c",
+            &format!("{e} rm -f bench-exec; runc --root {s} delete -f exec-runc"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
     if have_podman {
         let _ = Command::new("sh")
-            .args(["-c", &format!("{podman} rm -af -t 0; {podman} rmi -af; {podman} system reset -f")])
+            .args([
+                "-c",
+                &format!("{podman} rm -af -t 0; {podman} rmi -af; {podman} system reset -f"),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();

@@ -29,7 +29,9 @@ impl Drop for Registry {
 }
 
 fn start_registry(work: &Path) -> Result<Registry> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let config = work.join("registry.yml");
     std::fs::write(
         &config,
@@ -100,7 +102,10 @@ pub fn run(ebrun: &Path, runs: usize, warmup: usize) -> Result<()> {
     std::fs::create_dir_all(&root)?;
     std::fs::write(
         root.join("daemon.json"),
-        format!(r#"{{"insecure-registries":["127.0.0.1:{}"]}}"#, registry.port),
+        format!(
+            r#"{{"insecure-registries":["127.0.0.1:{}"]}}"#,
+            registry.port
+        ),
     )?;
     let ebrun_base: Vec<OsString> = vec![ebrun.into(), "--root".into(), root.clone().into()];
     let oci_dir = w.join("skopeo-oci");
@@ -124,7 +129,10 @@ pub fn run(ebrun: &Path, runs: usize, warmup: usize) -> Result<()> {
             prepare: vec!["rm".into(), "-rf".into(), oci_dir.clone().into()],
             cmd: with(
                 os(&["skopeo", "copy", "-q", "--src-tls-verify=false"]),
-                &[&format!("docker://{image}"), &format!("oci:{}:latest", oci_dir.display())],
+                &[
+                    &format!("docker://{image}"),
+                    &format!("oci:{}:latest", oci_dir.display()),
+                ],
             ),
         },
     ];
@@ -133,7 +141,10 @@ pub fn run(ebrun: &Path, runs: usize, warmup: usize) -> Result<()> {
         cases.push(PullCase {
             name: "podman pull",
             prepare: with(podman_base.clone(), &["rmi", "-af"]),
-            cmd: with(podman_base.clone(), &["pull", "-q", "--tls-verify=false", &image]),
+            cmd: with(
+                podman_base.clone(),
+                &["pull", "-q", "--tls-verify=false", &image],
+            ),
         });
     } else {
         println!("note: podman is not installed; its pull case is skipped");
@@ -169,7 +180,11 @@ pub fn run(ebrun: &Path, runs: usize, warmup: usize) -> Result<()> {
         let ratio = e / s;
         println!(
             "ebrun pull/skopeo copy = {ratio:.2}x target: within {TARGET_RATIO}x of skopeo {}",
-            if ratio <= TARGET_RATIO { "PASS" } else { "FAIL" }
+            if ratio <= TARGET_RATIO {
+                "PASS"
+            } else {
+                "FAIL"
+            }
         );
     }
     if let (Some(e), Some(p)) = (median("ebrun pull"), median("podman pull")) {

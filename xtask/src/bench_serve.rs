@@ -254,3 +254,27 @@ pub fn run(ebrun: &Path) -> Result<()> {
     drop(f);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_counted_per_family_and_container() {
+        let body = "# TYPE a_total counter\na_total{id=\"x\",name=\"n\"} 1\na_total{id=\"y\"} 2\n\
+                    h_seconds_bucket{id=\"x\",le=\"1\"} 1\nh_seconds_sum{id=\"x\"} 1\nb 3\n";
+        let (total, families, containers) = series_counts(body);
+        assert_eq!(total, 5);
+        assert_eq!(families["a_total"], 2);
+        assert_eq!(families["h_seconds"], 2);
+        assert_eq!(containers["x"], 3);
+    }
+
+    /// The serve case alone, with the release binary already built:
+    /// `cargo test -p xtask -- --ignored serve_case_alone --nocapture`.
+    #[test]
+    #[ignore]
+    fn serve_case_alone() {
+        run(&util::target_dir().join("release/ebrun")).unwrap();
+    }
+}

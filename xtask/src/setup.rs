@@ -25,6 +25,10 @@ const PACKAGES: &[&str] = &[
     "skopeo",
     "umoci",
     "debootstrap",
+    // Registry tests and the pull benchmark: a real registry, htpasswd, podman to compare.
+    "docker-registry",
+    "apache2-utils",
+    "podman",
     // `cargo xtask test-v2`: a Debian kernel booted under qemu with cgroup v2 only.
     "qemu-system-x86",
     "linux-image-amd64",

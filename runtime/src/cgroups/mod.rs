@@ -17,8 +17,7 @@ pub use container::ContainerCgroups;
 pub use host::{host_memory, HostCaps};
 pub use layout::{unified_mount, Layout};
 pub use resources::{
-    blkio_weight_to_io_weight, shares_to_weight, Resources, ThrottleDevice,
-    DEFAULT_CPU_PERIOD_US,
+    blkio_weight_to_io_weight, shares_to_weight, Resources, ThrottleDevice, DEFAULT_CPU_PERIOD_US,
 };
 pub use stats::CgroupStats;
 

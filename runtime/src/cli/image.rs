@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use ebrun::format::display::{self, Table};
-use ebrun::image::reference::{familiar_match, Reference};
 use ebrun::format::template::Template;
+use ebrun::image::reference::{familiar_match, Reference};
 use ebrun::image::{inspect, ImageError, ImageRecord, ImageStore, ImportOutcome};
 
 use super::Context;

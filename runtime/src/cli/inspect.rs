@@ -110,6 +110,12 @@ fn document(ctx: &Context, c: &ContainerConfig, s: &ContainerState) -> Value {
         "RestartCount": s.restart_count,
         "Driver": "overlay2",
         "Mounts": ebrun::volumes::inspect::mounts_json(&c.mounts),
+        // Docker blanks the addresses and ports of a stopped container.
+        "NetworkSettings": if matches!(s.status, Status::Running | Status::Paused | Status::Restarting) {
+            ebrun::network::inspect_settings(&c.network, &s.network)
+        } else {
+            ebrun::network::inspect_settings(&c.network, &Default::default())
+        },
         "HostConfig": {
             "AutoRemove": c.auto_remove,
             "RestartPolicy": {

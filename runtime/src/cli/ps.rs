@@ -92,7 +92,11 @@ fn row_json(ctx: &Context, row: &Row, no_trunc: bool, now: DateTime<Utc>) -> Val
         "Command": if no_trunc { command } else { container::ellipsis(&command, 20) },
         "CreatedAt": created.map(go_time).unwrap_or_default(),
         "RunningFor": since(created, now),
-        "Ports": "",
+        "Ports": if running(&row.state) {
+            ebrun::network::ports_column(&row.state.network)
+        } else {
+            String::new()
+        },
         "State": row.state.status.as_str(),
         "Status": container::status_text(&row.state, now),
         "Names": c.name,
@@ -215,4 +219,12 @@ fn shell_words(args: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Running (or paused): the network settings of the current run are live.
+fn running(state: &ContainerState) -> bool {
+    matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    )
 }

@@ -712,7 +712,11 @@ fn print_value(v: &Value) -> String {
         ),
         // Docker's structs (Mounts, State, ...) have exported, capitalised field names and
         // print as `{v1 v2 ...}` in field order; maps (Labels, Options) as `map[k:v]`.
-        Value::Object(m) if !m.is_empty() && m.keys().all(|k| k.starts_with(|c: char| c.is_ascii_uppercase())) => {
+        Value::Object(m)
+            if !m.is_empty()
+                && m.keys()
+                    .all(|k| k.starts_with(|c: char| c.is_ascii_uppercase())) =>
+        {
             format!(
                 "{{{}}}",
                 m.values().map(print_value).collect::<Vec<_>>().join(" ")

@@ -83,15 +83,27 @@ impl Exporter {
     pub fn render(&mut self) -> Result<String, MetricsError> {
         let started = Instant::now();
         let sample = self.sample();
+        let sampled = started.elapsed();
         let encoder = TextEncoder::new();
         let mut out = String::with_capacity(64 * 1024);
         let mut result = Ok(());
+        let mut encoding = std::time::Duration::ZERO;
         self.registry.collect(&sample, &mut |family| {
             if result.is_ok() {
+                let t = Instant::now();
                 result = encoder.encode_utf8(&[family.into_inner()], &mut out);
+                encoding += t.elapsed();
             }
         });
+        tracing::debug!(encode_ms = encoding.as_secs_f64() * 1e3, "encoding");
         result?;
+        tracing::debug!(
+            containers = sample.containers.len(),
+            read_ms = sampled.as_secs_f64() * 1e3,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            bytes = out.len(),
+            "scrape"
+        );
         self.scrape_seconds.observe(started.elapsed().as_secs_f64());
         encoder.encode_utf8(&self.scrape_seconds.collect(), &mut out)?;
         Ok(out)

@@ -165,7 +165,9 @@ impl Sampler {
     /// Reads the instance now.
     pub fn sample(&mut self, paths: &Paths) -> Sample {
         let pin_dir = paths.bpffs_dir();
+        let started = std::time::Instant::now();
         let tables = MeterTables::read(&pin_dir);
+        let maps_read = started.elapsed();
         let boot = boot_id();
         let mut containers = Vec::new();
         let mut present = Vec::new();
@@ -202,6 +204,11 @@ impl Sampler {
                 });
             }
         }
+        tracing::debug!(
+            maps_ms = maps_read.as_secs_f64() * 1e3,
+            containers_ms = (started.elapsed() - maps_read).as_secs_f64() * 1e3,
+            "sample read"
+        );
         // Forget the configs of removed containers.
         self.configs.retain(|id, _| present.contains(id));
         containers.sort_by(|a, b| a.config.name.cmp(&b.config.name));
