@@ -87,15 +87,11 @@ impl Exporter {
         let encoder = TextEncoder::new();
         let mut out = String::with_capacity(64 * 1024);
         let mut result = Ok(());
-        let mut encoding = std::time::Duration::ZERO;
         self.registry.collect(&sample, &mut |family| {
             if result.is_ok() {
-                let t = Instant::now();
                 result = encoder.encode_utf8(&[family.into_inner()], &mut out);
-                encoding += t.elapsed();
             }
         });
-        tracing::debug!(encode_ms = encoding.as_secs_f64() * 1e3, "encoding");
         result?;
         tracing::debug!(
             containers = sample.containers.len(),
