@@ -768,14 +768,16 @@ fn killed_run_is_reclaimed() {
     };
     assert!(wait_for(10, || record().is_some()), "no endpoint record");
     let pid = record().unwrap()["pid"].as_i64().unwrap() as i32;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // SAFETY: kill(2) on the container's init, a process this test started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
     let rule_present = || {
         sh_ok(&["nft", "list", "chain", "inet", &inst.prefix(), "published"])
             .contains("dport 18101")
     };
+    // Killed only once the run is complete (its rules are in place).
+    assert!(wait_for(10, rule_present), "the published port's rule never appeared");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // SAFETY: kill(2) on the container's init, a process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(wait_for(5, || std::fs::metadata(format!("/proc/{pid}")).is_err()));
     assert!(
         rule_present(),
