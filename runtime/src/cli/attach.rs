@@ -21,12 +21,8 @@ pub struct AttachArgs {
 
 pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
     let store = ContainerStore::new(&ctx.paths);
-    let config = match store.lookup(&args.container) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error response from daemon: {e}");
-            return Ok(1);
-        }
+    let Some(config) = super::lookup_or_report(&store, &args.container) else {
+        return Ok(1);
     };
     if !container::running(&ctx.paths, &config)? {
         eprintln!("You cannot attach to a stopped container, start it first");

@@ -33,12 +33,8 @@ pub struct ExecArgs {
 
 pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
     let store = ContainerStore::new(&ctx.paths);
-    let config = match store.lookup(&args.container) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error response from daemon: {e}");
-            return Ok(1);
-        }
+    let Some(config) = super::lookup_or_report(&store, &args.container) else {
+        return Ok(1);
     };
     let spec = ExecSpec {
         args: args.command,

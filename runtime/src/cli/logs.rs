@@ -49,12 +49,8 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
         })?),
     };
     let store = ContainerStore::new(&ctx.paths);
-    let config = match store.lookup(&args.container) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error response from daemon: {e}");
-            return Ok(1);
-        }
+    let Some(config) = super::lookup_or_report(&store, &args.container) else {
+        return Ok(1);
     };
     let path = container::log_path(&store.dir(&config.id), &config.id);
     let mut reader = loop {

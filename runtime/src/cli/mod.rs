@@ -136,6 +136,21 @@ pub enum Command {
     System(system::SystemCommand),
 }
 
+/// Looks a container up by name, id or unique prefix; on failure prints Docker's
+/// `Error response from daemon: ...` (the caller exits 1).
+pub fn lookup_or_report(
+    store: &ebrun::container::ContainerStore,
+    key: &str,
+) -> Option<ebrun::container::ContainerConfig> {
+    match store.lookup(key) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            None
+        }
+    }
+}
+
 /// Runs the chosen command and returns the process exit code.
 pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
     match command {

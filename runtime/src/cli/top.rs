@@ -21,12 +21,8 @@ pub struct TopArgs {
 
 pub fn top(ctx: &Context, args: TopArgs) -> Result<i32> {
     let store = ContainerStore::new(&ctx.paths);
-    let config = match store.lookup(&args.container) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error response from daemon: {e}");
-            return Ok(1);
-        }
+    let Some(config) = super::lookup_or_report(&store, &args.container) else {
+        return Ok(1);
     };
     let state = container::observe(&ctx.paths, &config)?;
     let Some(cgroups) = state
