@@ -3,12 +3,16 @@
 //! [`crate::bpf::snapshot`] reads one container: it opens the maps and walks the traffic map
 //! for that container alone, which is right for `inspect` but would walk the map once per
 //! container in a scrape. Here each map is opened and walked once per scrape, and the result
-//! is the same [`ContainerMeters`] per container (the serve tests compare the two).
+//! is the same [`ContainerMeters`] per container (the serve tests compare the two), except
+//! that the OOM kills' details are left out: the exporter reports their count, and the
+//! details go to the events journal.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
+
+use super::batch;
 use ebrun_common::reclaim::{ReclaimStats, RECLAIM_MAP};
 use ebrun_common::sched::{
     CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
@@ -20,8 +24,7 @@ use ebrun_common::traffic::{
 use ebrun_common::{oom::OOM_KILLS_MAP, EXEC_COUNT_MAP};
 
 use crate::bpf::{
-    cgroup_cpu, pressure, ContainerMeters, CpuMeters, OomKill, OomMeters, ReclaimMeters,
-    TrafficSeries,
+    CgroupCpu, ContainerMeters, CpuMeters, OomMeters, Pressure, ReclaimMeters, TrafficSeries,
 };
 use crate::cgroups::ContainerCgroups;
 
@@ -33,7 +36,6 @@ pub struct MeterTables {
     runq: Option<HashMap<u64, RunqLatency>>,
     reclaim: Option<HashMap<u64, ReclaimMeters>>,
     oom_kills: Option<HashMap<u64, u64>>,
-    oom_events: Vec<OomKill>,
     traffic: Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>>,
 }
 
@@ -47,18 +49,40 @@ fn open(pin_dir: &Path, name: &str) -> Option<MapData> {
         .ok()
 }
 
+/// Possible CPUs (the length of a per-CPU value).
+fn cpus() -> usize {
+    aya::util::nr_cpus().unwrap_or(1)
+}
+
+/// Every entry of a per-CPU hash map: in batches, else key by key.
+fn per_cpu_entries<K: aya::Pod, V: aya::Pod>(
+    pin_dir: &Path,
+    name: &str,
+) -> Option<Vec<(K, Vec<V>)>> {
+    let data = open(pin_dir, name)?;
+    if let Some(all) = batch::per_cpu_entries(&data, cpus()) {
+        return Some(all);
+    }
+    let map: PerCpuHashMap<MapData, K, V> =
+        PerCpuHashMap::try_from(Map::PerCpuHashMap(data)).ok()?;
+    Some(
+        map.iter()
+            .filter_map(Result::ok)
+            .map(|(k, v)| (k, v.iter().copied().collect()))
+            .collect(),
+    )
+}
+
 /// Sums of a per-CPU hash map `u64 -> V`, folded per key.
 fn per_cpu_sums<V: aya::Pod, S: Default>(
     pin_dir: &Path,
     name: &str,
     fold: impl Fn(&mut S, &V),
 ) -> Option<HashMap<u64, S>> {
-    let map: PerCpuHashMap<MapData, u64, V> =
-        PerCpuHashMap::try_from(Map::PerCpuHashMap(open(pin_dir, name)?)).ok()?;
     let mut out = HashMap::new();
-    for (key, values) in map.iter().filter_map(Result::ok) {
+    for (key, values) in per_cpu_entries::<u64, V>(pin_dir, name)? {
         let mut sum = S::default();
-        for v in values.iter() {
+        for v in &values {
             fold(&mut sum, v);
         }
         out.insert(key, sum);
@@ -67,8 +91,11 @@ fn per_cpu_sums<V: aya::Pod, S: Default>(
 }
 
 fn hash<V: aya::Pod>(pin_dir: &Path, name: &str) -> Option<HashMap<u64, V>> {
-    let map: BpfHashMap<MapData, u64, V> =
-        BpfHashMap::try_from(Map::HashMap(open(pin_dir, name)?)).ok()?;
+    let data = open(pin_dir, name)?;
+    if let Some(all) = batch::entries::<u64, V>(&data) {
+        return Some(all.into_iter().collect());
+    }
+    let map: BpfHashMap<MapData, u64, V> = BpfHashMap::try_from(Map::HashMap(data)).ok()?;
     Some(map.iter().filter_map(Result::ok).collect())
 }
 
@@ -116,10 +143,7 @@ fn cpu_times(pin_dir: &Path) -> Option<HashMap<u64, (u64, u64)>> {
     result
 }
 
-fn traffic_series(
-    k: &TrafficKey,
-    per_cpu: &aya::maps::PerCpuValues<TrafficCounters>,
-) -> TrafficSeries {
+fn traffic_series(k: &TrafficKey, per_cpu: &[TrafficCounters]) -> TrafficSeries {
     let mut s = TrafficSeries {
         direction: if k.direction == DIR_EGRESS {
             "egress"
@@ -137,7 +161,7 @@ fn traffic_series(
         payload_bytes: 0,
         wire_bytes: 0,
     };
-    for c in per_cpu.iter() {
+    for c in per_cpu {
         s.packets += c.packets;
         s.wire_packets += c.wire_packets;
         s.payload_bytes += c.payload_bytes;
@@ -147,10 +171,8 @@ fn traffic_series(
 }
 
 fn traffic(pin_dir: &Path) -> Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>> {
-    let map: PerCpuHashMap<MapData, TrafficKey, TrafficCounters> =
-        PerCpuHashMap::try_from(Map::PerCpuHashMap(open(pin_dir, TRAFFIC_MAP)?)).ok()?;
     let mut out: HashMap<u64, Vec<(TrafficKey, TrafficSeries)>> = HashMap::new();
-    for (k, per_cpu) in map.iter().filter_map(Result::ok) {
+    for (k, per_cpu) in per_cpu_entries::<TrafficKey, TrafficCounters>(pin_dir, TRAFFIC_MAP)? {
         out.entry(k.cgroup_id)
             .or_default()
             .push((k, traffic_series(&k, &per_cpu)));
@@ -180,12 +202,13 @@ fn histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
 
 impl MeterTables {
     /// Reads every loaded meter's maps under `pin_dir`. A map that cannot be read leaves its
-    /// meter `None` for every container.
+    /// meter `None` for every container. (The programs' log records are forwarded by
+    /// `serve`'s background loop, not on the scrape path.)
     pub fn read(pin_dir: &Path) -> Self {
         if !pin_dir.join("ready").exists() {
             return MeterTables::default();
         }
-        let tables = MeterTables {
+        MeterTables {
             execs: per_cpu_sums::<u64, u64>(pin_dir, EXEC_COUNT_MAP, |s, v| *s += *v),
             cpu: cpu_times(pin_dir),
             runq: hash(pin_dir, RUNQ_LATENCY_MAP),
@@ -198,23 +221,23 @@ impl MeterTables {
                 m.direct_reclaimed_pages += s.direct_pages;
             }),
             oom_kills: hash(pin_dir, OOM_KILLS_MAP),
-            oom_events: crate::bpf::oom_events_since(pin_dir, 0)
-                .map(|(events, _)| events)
-                .unwrap_or_default(),
             traffic: traffic(pin_dir),
-        };
-        crate::bpf::forward_logs(pin_dir);
-        tables
+        }
     }
 
     /// The meters of the container whose cgroups are `cgroups`, as
-    /// [`crate::bpf::snapshot`] reports them. The cgroup files are read only when `up`.
-    pub fn meters(&self, cgroups: &ContainerCgroups, up: bool) -> ContainerMeters {
+    /// [`crate::bpf::snapshot`] reports them, with the cgroup-file meters the caller read.
+    pub fn meters(
+        &self,
+        cgroups: &ContainerCgroups,
+        cgroup_cpu: Option<CgroupCpu>,
+        pressure: Option<Pressure>,
+    ) -> ContainerMeters {
         let id = cgroups.cgroup_id;
         let mut m = ContainerMeters {
             cgroup_id: id,
-            cgroup_cpu: up.then(|| cgroup_cpu(cgroups)).flatten(),
-            pressure: up.then(|| pressure(cgroups)).flatten(),
+            cgroup_cpu,
+            pressure,
             ..ContainerMeters::default()
         };
         if id == 0 {
@@ -245,12 +268,7 @@ impl MeterTables {
             .and_then(|t| t.get(&id))
             .map(|&kills| OomMeters {
                 kills,
-                events: self
-                    .oom_events
-                    .iter()
-                    .filter(|e| e.cgroup_id == id)
-                    .cloned()
-                    .collect(),
+                events: Vec::new(),
             });
         m.traffic = self
             .traffic

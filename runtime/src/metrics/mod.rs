@@ -8,6 +8,8 @@
 //! `_total` counters, `_seconds` histograms; per-container series carry `id`, `name` and
 //! `image`, as cAdvisor's do.
 
+mod batch;
+mod cgroup_reader;
 mod collectors;
 mod family;
 mod meters;
@@ -19,8 +21,9 @@ use std::time::Instant;
 use prometheus::core::Collector as _;
 use prometheus::{Encoder as _, HistogramOpts, TextEncoder};
 
+pub use cgroup_reader::{CgroupFiles, CgroupReading, MemoryPids};
 pub use collectors::Collector;
-pub use family::{Family, Labels};
+pub use family::{ContainerLabels, Family, Labels};
 pub use meters::MeterTables;
 pub use prometheus::proto::MetricFamily;
 pub use registry::Registry;
@@ -48,6 +51,8 @@ pub struct Exporter {
     sampler: Sampler,
     registry: Registry,
     scrape_seconds: prometheus::Histogram,
+    /// Size of the last exposition, to size the next one's buffer.
+    last_len: usize,
 }
 
 impl Exporter {
@@ -65,6 +70,7 @@ impl Exporter {
             sampler: Sampler::new(),
             registry: Registry::standard(),
             scrape_seconds,
+            last_len: 0,
         }
     }
 
@@ -84,15 +90,10 @@ impl Exporter {
         let started = Instant::now();
         let sample = self.sample();
         let sampled = started.elapsed();
-        let encoder = TextEncoder::new();
-        let mut out = String::with_capacity(64 * 1024);
-        let mut result = Ok(());
-        self.registry.collect(&sample, &mut |family| {
-            if result.is_ok() {
-                result = encoder.encode_utf8(&[family.into_inner()], &mut out);
-            }
-        });
-        result?;
+        let mut out = String::with_capacity(self.last_len + 4096);
+        self.registry
+            .collect(&sample, &mut |family| family.encode(&mut out));
+        self.last_len = out.len();
         tracing::debug!(
             containers = sample.containers.len(),
             read_ms = sampled.as_secs_f64() * 1e3,
@@ -101,7 +102,7 @@ impl Exporter {
             "scrape"
         );
         self.scrape_seconds.observe(started.elapsed().as_secs_f64());
-        encoder.encode_utf8(&self.scrape_seconds.collect(), &mut out)?;
+        TextEncoder::new().encode_utf8(&self.scrape_seconds.collect(), &mut out)?;
         Ok(out)
     }
 
@@ -111,7 +112,7 @@ impl Exporter {
         let sample = self.sample();
         let mut out = Vec::new();
         self.registry
-            .collect(&sample, &mut |family| out.push(family.into_inner()));
+            .collect(&sample, &mut |family| out.push(family.to_proto()));
         self.scrape_seconds.observe(started.elapsed().as_secs_f64());
         out.extend(self.scrape_seconds.collect());
         out

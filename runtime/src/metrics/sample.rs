@@ -1,6 +1,11 @@
 //! One scrape's view of the instance: every container's config and state from the state
 //! files, its cgroup counters, and its eBPF meters from the pinned maps. Read-only: nothing
 //! here writes a state file or touches a container (ARCHITECTURE.md point 4).
+//!
+//! What does not change between scrapes is kept: parsed configs and states (read again when
+//! the file changes), each run's cgroup file paths, and the start times of the processes
+//! already checked, and each running container's cgroup files, open. The cgroup files are
+//! read by two threads.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -8,24 +13,30 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::bpf::ContainerMeters;
-use crate::cgroups::CgroupStats;
 use crate::container::{ContainerConfig, ContainerState, Status};
 use crate::state::read_json;
 use crate::Paths;
 
+use super::cgroup_reader::{CgroupFiles, MemoryPids};
+use super::family::ContainerLabels;
 use super::meters::MeterTables;
+
+/// Threads reading the containers' cgroup files.
+const READERS: usize = 2;
 
 /// One container at scrape time.
 pub struct ContainerSample {
     pub config: Arc<ContainerConfig>,
-    pub state: ContainerState,
+    /// Its `id`, `name` and `image` labels.
+    pub labels: Arc<ContainerLabels>,
+    pub state: Arc<ContainerState>,
     /// The status as it really is: a container recorded as running whose process and monitor
     /// are gone counts as exited (the state file is left for ebrun commands to correct).
     pub status: Status,
     /// eBPF and cgroup-file meters; `None` for a container that never started.
     pub meters: Option<ContainerMeters>,
-    /// cgroup counters (memory, pids) while the container's cgroups exist.
-    pub cgroup: Option<CgroupStats>,
+    /// Memory and tasks while the container's cgroups exist.
+    pub cgroup: Option<MemoryPids>,
 }
 
 impl ContainerSample {
@@ -50,17 +61,40 @@ pub struct Sample {
     pub bpf: BpfHealth,
 }
 
-/// A config file parsed once and kept while it does not change.
-struct CachedConfig {
+/// A file's identity: changes when it is replaced or rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
     mtime_ns: i64,
     size: u64,
-    config: Arc<ContainerConfig>,
 }
 
-/// Reads samples; keeps parsed configs between scrapes (they change only on rename/update).
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        ino: m.ino(),
+        mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        size: m.len(),
+    })
+}
+
+/// What is kept of one container between scrapes.
+struct Cached {
+    config_stamp: Stamp,
+    config: Arc<ContainerConfig>,
+    labels: Arc<ContainerLabels>,
+    state_stamp: Option<Stamp>,
+    state: Arc<ContainerState>,
+    /// The cgroup files of the run keyed by its cgroup2 id.
+    files: Option<(u64, Arc<CgroupFiles>)>,
+}
+
+/// Reads samples, keeping what does not change between scrapes.
 #[derive(Default)]
 pub struct Sampler {
-    configs: HashMap<String, CachedConfig>,
+    cache: HashMap<String, Cached>,
+    /// Processes (pid, start time) already found to be the recorded ones.
+    verified: HashMap<i32, u64>,
 }
 
 /// The meters ebrun loads, each named by its first pinned map (present = loaded).
@@ -73,40 +107,35 @@ const METER_MAPS: [(&str, &str); 5] = [
 ];
 
 fn bpf_health(pin_dir: &Path) -> BpfHealth {
-    let count = |sub: &str| {
+    let count = |sub: &str, host_wide: bool| {
         std::fs::read_dir(pin_dir.join(sub))
-            .map(|d| d.filter_map(Result::ok).count())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    // Per-container links are named cg<id>-<program>.
+                    .filter(|e| !host_wide || !e.file_name().to_string_lossy().starts_with("cg"))
+                    .count()
+            })
             .unwrap_or(0)
     };
-    // Host-wide links (one per tracepoint program) and the cgroup programs pinned once.
-    let host_links = std::fs::read_dir(pin_dir.join("links"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| !e.file_name().to_string_lossy().starts_with("cg"))
-                .count()
-        })
-        .unwrap_or(0);
     BpfHealth {
         meters: METER_MAPS
             .iter()
             .map(|(meter, map)| (*meter, pin_dir.join("maps").join(map).exists()))
             .collect(),
-        programs: host_links + count("progs"),
+        programs: count("links", true) + count("progs", false),
     }
 }
 
-/// Whether `pid` is still the process that started at `start_time` (clock ticks).
-fn process_alive(pid: i32, start_time: u64) -> bool {
-    if pid <= 0 || start_time == 0 {
-        return false;
-    }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
-        .and_then(|t| t.parse::<u64>().ok())
-        == Some(start_time)
+/// Start time (clock ticks since boot) of process `pid`, 0 if it does not exist.
+fn start_time(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(19))
+                .and_then(|t| t.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn boot_id() -> String {
@@ -115,23 +144,8 @@ fn boot_id() -> String {
         .unwrap_or_default()
 }
 
-/// The status `observe` would report, without writing anything.
-fn observed_status(state: &ContainerState, boot: &str) -> Status {
-    match state.status {
-        Status::Running | Status::Paused | Status::Restarting => {
-            let monitor_alive = state.monitor_pid > 0
-                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.monitor_pid), None)
-                    .is_ok();
-            if state.boot_id == boot
-                && (process_alive(state.pid, state.pid_start_time) || monitor_alive)
-            {
-                state.status
-            } else {
-                Status::Exited
-            }
-        }
-        other => other,
-    }
+fn exists(pid: i32) -> bool {
+    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 impl Sampler {
@@ -139,27 +153,83 @@ impl Sampler {
         Sampler::default()
     }
 
-    /// The config of container directory `dir`, parsed again only when the file changed.
-    fn config(&mut self, id: &str, dir: &Path) -> Option<Arc<ContainerConfig>> {
-        let path = dir.join("config.json");
-        let meta = std::fs::metadata(&path).ok()?;
-        let (mtime_ns, size) = (meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), meta.len());
-        if let Some(c) = self.configs.get(id) {
-            if c.mtime_ns == mtime_ns && c.size == size {
-                return Some(c.config.clone());
+    /// Whether `pid` is still the process that started at `start` (checked through /proc
+    /// once per process, then by its existence).
+    fn alive(&mut self, pid: i32, start: u64) -> bool {
+        if !exists(pid) || start == 0 {
+            return false;
+        }
+        if self.verified.get(&pid) == Some(&start) {
+            return true;
+        }
+        let same = start_time(pid) == start;
+        if same {
+            self.verified.insert(pid, start);
+        }
+        same
+    }
+
+    /// The status `observe` would report, without writing anything.
+    fn observed_status(&mut self, state: &ContainerState, boot: &str) -> Status {
+        match state.status {
+            Status::Running | Status::Paused | Status::Restarting => {
+                if state.boot_id == boot
+                    && (self.alive(state.pid, state.pid_start_time) || exists(state.monitor_pid))
+                {
+                    state.status
+                } else {
+                    Status::Exited
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Refreshes the cache entry of container `id`; false if it has no readable config.
+    fn refresh(&mut self, id: &str, dir: &Path) -> bool {
+        let Some(config_stamp) = stamp(&dir.join("config.json")) else {
+            return false;
+        };
+        let state_path = dir.join("state.json");
+        let state_stamp = stamp(&state_path);
+        if let Some(c) = self.cache.get_mut(id) {
+            if c.config_stamp == config_stamp {
+                if c.state_stamp != state_stamp {
+                    match state_stamp.map(|_| read_json::<ContainerState>(&state_path)) {
+                        Some(Ok(s)) => c.state = Arc::new(s),
+                        Some(Err(_)) => return true, // being replaced: keep the last one
+                        None => c.state = Arc::new(ContainerState::default()),
+                    }
+                    c.state_stamp = state_stamp;
+                }
+                return true;
             }
         }
-        let config: ContainerConfig = read_json(&path).ok()?;
-        let config = Arc::new(config);
-        self.configs.insert(
+        let Ok(config) = read_json::<ContainerConfig>(&dir.join("config.json")) else {
+            return false;
+        };
+        let state = match state_stamp.map(|_| read_json::<ContainerState>(&state_path)) {
+            Some(Ok(s)) => s,
+            Some(Err(_)) => return false,
+            None => ContainerState::default(),
+        };
+        let labels = Arc::new(ContainerLabels::new(
+            &config.id,
+            &config.name,
+            &config.image,
+        ));
+        self.cache.insert(
             id.to_string(),
-            CachedConfig {
-                mtime_ns,
-                size,
-                config: config.clone(),
+            Cached {
+                config_stamp,
+                config: Arc::new(config),
+                labels,
+                state_stamp,
+                state: Arc::new(state),
+                files: None,
             },
         );
-        Some(config)
+        true
     }
 
     /// Reads the instance now.
@@ -169,48 +239,86 @@ impl Sampler {
         let tables = MeterTables::read(&pin_dir);
         let maps_read = started.elapsed();
         let boot = boot_id();
-        let mut containers = Vec::new();
+        // The state files, serially (cheap when nothing changed).
         let mut present = Vec::new();
         if let Ok(entries) = std::fs::read_dir(paths.containers_dir()) {
             for entry in entries.filter_map(Result::ok) {
-                if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                if id.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_dir()) {
                     continue;
                 }
-                let id = entry.file_name().to_string_lossy().into_owned();
-                let dir = entry.path();
-                let Some(config) = self.config(&id, &dir) else {
-                    continue;
-                };
-                present.push(id);
-                let state_path = dir.join("state.json");
-                let state: ContainerState = if state_path.exists() {
-                    match read_json(&state_path) {
-                        Ok(s) => s,
-                        Err(_) => continue,
-                    }
-                } else {
-                    ContainerState::default()
-                };
-                let status = observed_status(&state, &boot);
-                let up = matches!(status, Status::Running | Status::Paused);
-                let meters = state.cgroups.as_ref().map(|cg| tables.meters(cg, up));
-                let cgroup = state.cgroups.as_ref().filter(|_| up).map(|cg| cg.stats());
-                containers.push(ContainerSample {
-                    config,
-                    state,
-                    status,
-                    meters,
-                    cgroup,
-                });
+                if self.refresh(&id, &entry.path()) {
+                    present.push(id);
+                }
             }
         }
+        self.cache.retain(|id, _| present.contains(id));
+        let mut jobs = Vec::with_capacity(present.len());
+        for id in &present {
+            let state = self.cache[id].state.clone();
+            let status = self.observed_status(&state, &boot);
+            let up = matches!(status, Status::Running | Status::Paused);
+            let c = self.cache.get_mut(id).expect("refreshed");
+            let files = match (&state.cgroups, &c.files) {
+                // Stopped: its cgroups are gone; close their files.
+                _ if !up => {
+                    c.files = None;
+                    None
+                }
+                (Some(cg), Some((cid, f))) if *cid == cg.cgroup_id => Some(f.clone()),
+                (Some(cg), _) => {
+                    let f = Arc::new(CgroupFiles::of(cg));
+                    c.files = Some((cg.cgroup_id, f.clone()));
+                    Some(f)
+                }
+                _ => None,
+            };
+            jobs.push((c.config.clone(), c.labels.clone(), state, status, files));
+        }
+        self.verified.retain(|pid, _| exists(*pid));
+        // The cgroup files, in parallel.
+        let chunk = jobs.len().div_ceil(READERS).max(1);
+        let tables = &tables;
+        let mut containers: Vec<ContainerSample> = std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut buf = Vec::with_capacity(4096);
+                        part.iter()
+                            .map(|(config, labels, state, status, files)| {
+                                let up = matches!(status, Status::Running | Status::Paused);
+                                let reading = files
+                                    .as_ref()
+                                    .filter(|_| up)
+                                    .map(|f| f.read(&mut buf))
+                                    .unwrap_or_default();
+                                let meters = state.cgroups.as_ref().map(|cg| {
+                                    tables.meters(cg, reading.cpu.clone(), reading.pressure.clone())
+                                });
+                                ContainerSample {
+                                    config: config.clone(),
+                                    labels: labels.clone(),
+                                    state: state.clone(),
+                                    status: *status,
+                                    meters,
+                                    cgroup: reading.memory,
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
         tracing::debug!(
             maps_ms = maps_read.as_secs_f64() * 1e3,
             containers_ms = (started.elapsed() - maps_read).as_secs_f64() * 1e3,
             "sample read"
         );
-        // Forget the configs of removed containers.
-        self.configs.retain(|id, _| present.contains(id));
         containers.sort_by(|a, b| a.config.name.cmp(&b.config.name));
         Sample {
             containers,

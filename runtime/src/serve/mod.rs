@@ -57,6 +57,7 @@ pub fn run(
     options: &ServeOptions,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    raise_open_files_limit();
     let exporter = Arc::new(Mutex::new(Exporter::new(paths)));
     // The OTLP clients are made and dropped outside the async runtime (they run their own).
     let telemetry = match &options.otlp_endpoint {
@@ -111,6 +112,19 @@ pub fn run(
         t.shutdown();
     }
     result
+}
+
+/// The exporter keeps each running container's cgroup counter files open (about ten per
+/// container): raise the soft limit of open files to the hard one.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::debug!(error = %e, "cannot raise the open files limit");
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -10,6 +10,8 @@ use crate::Paths;
 
 /// One look: every container's cgroup id, then the kills newer than `after`.
 fn look(paths: &Paths, after: u64) -> u64 {
+    // The eBPF programs' log records, off the scrape path.
+    crate::bpf::forward_logs(&paths.bpffs_dir());
     let store = ContainerStore::new(paths);
     let configs = store.list();
     let ids: Vec<(u64, &crate::container::ContainerConfig)> = configs

@@ -1,7 +1,7 @@
 //! CPU: usage from the cgroup (user/system where known), on-CPU time and run-queue latency
 //! from the scheduler tracepoints, CFS bandwidth periods and throttling.
 
-use super::{base, emit_nonempty, Collector, Family, NS, US};
+use super::{emit_nonempty, Collector, Family, NS, US};
 use crate::metrics::sample::Sample;
 
 /// Run-queue latency bucket bounds exported, in µs: powers of 4 from 4 µs to ~4.2 s. The
@@ -53,11 +53,11 @@ impl Collector for Cpu {
         );
         for c in &sample.containers {
             let Some(m) = &c.meters else { continue };
-            let labels = base(c);
+            let labels = &c.labels;
             if let Some(cg) = &m.cgroup_cpu {
                 let add = |f: &mut Family, v: Option<u64>, scale: f64| {
                     if let Some(v) = v {
-                        f.add(&labels, v as f64 * scale);
+                        f.add_container(labels, &[], v as f64 * scale);
                     }
                 };
                 add(&mut usage, cg.usage_usec, US);
@@ -68,8 +68,8 @@ impl Collector for Cpu {
                 add(&mut throttled, cg.throttled_usec, US);
             }
             if let Some(cpu) = &m.cpu {
-                on_cpu.add(&labels, cpu.on_cpu_ns as f64 * NS);
-                switches.add(&labels, cpu.switches as f64);
+                on_cpu.add_container(labels, &[], cpu.on_cpu_ns as f64 * NS);
+                switches.add_container(labels, &[], cpu.switches as f64);
                 let count: u64 = cpu.runq_histogram_us.iter().map(|(_, n)| n).sum();
                 let buckets: Vec<(f64, u64)> = RUNQ_BOUNDS_US
                     .iter()
@@ -83,7 +83,7 @@ impl Collector for Cpu {
                         (bound as f64 * US, below)
                     })
                     .collect();
-                runq.add_histogram(&labels, &buckets, count, cpu.runq_wait_ns as f64 * NS);
+                runq.add_container_histogram(labels, buckets, count, cpu.runq_wait_ns as f64 * NS);
             }
         }
         for f in [

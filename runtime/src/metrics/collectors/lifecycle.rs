@@ -1,6 +1,6 @@
 //! What each container is: info (for joins), state, restarts, start time, execs.
 
-use super::{base, emit_nonempty, with, Collector, Family};
+use super::{emit_nonempty, st, Collector, Family};
 use crate::container::Status;
 use crate::metrics::sample::Sample;
 
@@ -39,22 +39,26 @@ impl Collector for Lifecycle {
             "execve calls in the container's current run (eBPF).",
         );
         for c in &sample.containers {
-            info.add(&with(c, &[("image_id", c.config.image_id.as_str())]), 1.0);
+            info.add_container(
+                &c.labels,
+                &[("image_id", c.config.image_id.clone().into())],
+                1.0,
+            );
             for s in STATES {
                 let v = if s == c.status { 1.0 } else { 0.0 };
-                state.add(&with(c, &[("state", s.as_str())]), v);
+                state.add_container(&c.labels, &[("state", st(s.as_str()))], v);
             }
-            restarts.add(&base(c), f64::from(c.state.restart_count));
+            restarts.add_container(&c.labels, &[], f64::from(c.state.restart_count));
             if let Some(t) = c
                 .state
                 .started_at
                 .as_deref()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             {
-                started.add(&base(c), t.timestamp_micros() as f64 / 1e6);
+                started.add_container(&c.labels, &[], t.timestamp_micros() as f64 / 1e6);
             }
             if let Some(n) = c.meters.as_ref().and_then(|m| m.execs) {
-                execs.add(&base(c), n as f64);
+                execs.add_container(&c.labels, &[], n as f64);
             }
         }
         for f in [info, state, restarts, started, execs] {

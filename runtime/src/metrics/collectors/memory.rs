@@ -1,7 +1,7 @@
 //! Memory: usage, working set, limit and reservation (cgroup files), reclaim (eBPF), OOM
 //! kills (eBPF).
 
-use super::{base, emit_nonempty, with, Collector, Family, NS};
+use super::{emit_nonempty, st, Collector, Family, NS};
 use crate::metrics::sample::Sample;
 
 /// `ebrun_container_memory_*` and `ebrun_container_oom_kills_total`.
@@ -50,19 +50,20 @@ impl Collector for Memory {
         );
         let page = page_size();
         for c in &sample.containers {
-            let labels = base(c);
+            let labels = &c.labels;
             if let Some(s) = &c.cgroup {
-                usage.add(&labels, s.memory_usage as f64);
-                working_set.add(
-                    &labels,
+                usage.add_container(labels, &[], s.memory_usage as f64);
+                working_set.add_container(
+                    labels,
+                    &[],
                     s.memory_usage.saturating_sub(s.memory_inactive_file) as f64,
                 );
                 if let Some(l) = s.memory_limit {
-                    limit.add(&labels, l as f64);
+                    limit.add_container(labels, &[], l as f64);
                 }
             }
             if let Some(r) = c.config.resources.memory_reservation.filter(|r| *r > 0) {
-                reservation.add(&labels, r as f64);
+                reservation.add_container(labels, &[], r as f64);
             }
             let Some(m) = &c.meters else { continue };
             if let Some(r) = &m.reclaim {
@@ -80,14 +81,14 @@ impl Collector for Memory {
                         r.direct_reclaimed_pages,
                     ),
                 ] {
-                    let l = with(c, &[("kind", kind)]);
-                    reclaims.add(&l, n as f64);
-                    reclaim_seconds.add(&l, ns as f64 * NS);
-                    reclaimed.add(&l, pages as f64 * page);
+                    let l = [("kind", st(kind))];
+                    reclaims.add_container(labels, &l, n as f64);
+                    reclaim_seconds.add_container(labels, &l, ns as f64 * NS);
+                    reclaimed.add_container(labels, &l, pages as f64 * page);
                 }
             }
             if let Some(o) = &m.oom {
-                ooms.add(&labels, o.kills as f64);
+                ooms.add_container(labels, &[], o.kills as f64);
             }
         }
         for f in [

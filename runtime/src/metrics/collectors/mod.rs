@@ -19,30 +19,16 @@ pub use pressure::Pressure;
 pub use processes::Processes;
 
 use super::family::Family;
-use super::sample::{ContainerSample, Sample};
+use super::sample::Sample;
 
 /// Turns a sample into metric families, handing each to `emit` as soon as it is built.
 pub trait Collector: Send + Sync {
     fn collect(&self, sample: &Sample, emit: &mut dyn FnMut(Family));
 }
 
-/// The per-container labels every container series starts with.
-pub(super) fn base(c: &ContainerSample) -> [(&'static str, &str); 3] {
-    [
-        ("id", c.config.id.as_str()),
-        ("name", c.config.name.as_str()),
-        ("image", c.config.image.as_str()),
-    ]
-}
-
-/// The base labels plus `extra`.
-pub(super) fn with<'a>(
-    c: &'a ContainerSample,
-    extra: &[(&'static str, &'a str)],
-) -> Vec<(&'static str, &'a str)> {
-    let mut labels = base(c).to_vec();
-    labels.extend_from_slice(extra);
-    labels
+/// A static label value (no copy).
+pub(super) fn st(v: &'static str) -> std::borrow::Cow<'static, str> {
+    std::borrow::Cow::Borrowed(v)
 }
 
 /// Emits `family` unless it has no series (a family without series is left out rather than

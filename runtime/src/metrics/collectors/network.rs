@@ -1,6 +1,6 @@
 //! Traffic per direction, protocol and service port (eBPF cgroup_skb).
 
-use super::{with, Collector, Family};
+use super::{st, Collector, Family};
 use crate::metrics::sample::Sample;
 
 /// `ebrun_container_network_{bytes,payload_bytes,packets}_total`.
@@ -25,20 +25,15 @@ impl Collector for Network {
                 continue;
             };
             for s in series {
-                let port = s
-                    .port
-                    .map_or_else(|| "other".to_string(), |p| p.to_string());
-                let labels = with(
-                    c,
-                    &[
-                        ("direction", s.direction),
-                        ("protocol", s.protocol),
-                        ("port", port.as_str()),
-                    ],
-                );
-                bytes.add(&labels, s.wire_bytes as f64);
-                payload.add(&labels, s.payload_bytes as f64);
-                packets.add(&labels, s.wire_packets as f64);
+                let port = s.port.map_or(st("other"), |p| p.to_string().into());
+                let labels = [
+                    ("direction", st(s.direction)),
+                    ("protocol", st(s.protocol)),
+                    ("port", port),
+                ];
+                bytes.add_container(&c.labels, &labels, s.wire_bytes as f64);
+                payload.add_container(&c.labels, &labels, s.payload_bytes as f64);
+                packets.add_container(&c.labels, &labels, s.wire_packets as f64);
             }
         }
         for f in [bytes, payload, packets] {

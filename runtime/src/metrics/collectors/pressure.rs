@@ -1,6 +1,6 @@
 //! Pressure stall information of each container's cgroup2 directory.
 
-use super::{with, Collector, Family, US};
+use super::{st, Collector, Family, US};
 use crate::metrics::sample::Sample;
 
 /// `ebrun_container_pressure_stall_seconds_total{resource, kind}`.
@@ -18,13 +18,15 @@ impl Collector for Pressure {
             };
             for (resource, psi) in [("cpu", &p.cpu), ("memory", &p.memory), ("io", &p.io)] {
                 let Some(psi) = psi else { continue };
-                stall.add(
-                    &with(c, &[("resource", resource), ("kind", "some")]),
+                stall.add_container(
+                    &c.labels,
+                    &[("resource", st(resource)), ("kind", st("some"))],
                     psi.some_total_us as f64 * US,
                 );
                 if let Some(full) = psi.full_total_us {
-                    stall.add(
-                        &with(c, &[("resource", resource), ("kind", "full")]),
+                    stall.add_container(
+                        &c.labels,
+                        &[("resource", st(resource)), ("kind", st("full"))],
                         full as f64 * US,
                     );
                 }

@@ -1,6 +1,6 @@
 //! Tasks in each container and its pids limit.
 
-use super::{base, Collector, Family};
+use super::{Collector, Family};
 use crate::metrics::sample::Sample;
 
 /// `ebrun_container_pids` and `ebrun_container_pids_limit`.
@@ -18,10 +18,10 @@ impl Collector for Processes {
         );
         for c in &sample.containers {
             if let Some(s) = &c.cgroup {
-                current.add(&base(c), s.pids as f64);
+                current.add_container(&c.labels, &[], s.pids as f64);
             }
             if let Some(l) = c.config.resources.pids_limit.filter(|l| *l > 0) {
-                limit.add(&base(c), l as f64);
+                limit.add_container(&c.labels, &[], l as f64);
             }
         }
         super::emit_nonempty(emit, current);
