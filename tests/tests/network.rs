@@ -773,7 +773,10 @@ fn killed_run_is_reclaimed() {
             .contains("dport 18101")
     };
     // Killed only once the run is complete (its rules are in place).
-    assert!(wait_for(10, rule_present), "the published port's rule never appeared");
+    assert!(
+        wait_for(10, rule_present),
+        "the published port's rule never appeared"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     // SAFETY: kill(2) on the container's init, a process this test started.

@@ -195,7 +195,9 @@ fn cases(fixture: &Fixture) -> Vec<Case> {
         "--root".into(),
         fixture.ebrun_root.clone().into(),
     ];
-    ebrun.extend(["run", "--rm", "busybox", "true"].map(OsString::from));
+    // Like for like: the reference bundles get a new network namespace with only loopback,
+    // which is `--net none`; bridge networking is measured by the networking cases.
+    ebrun.extend(["run", "--rm", "--net", "none", "busybox", "true"].map(OsString::from));
 
     let mut crun = fixture.oci_run("crun");
     let mut crun_note = None;

@@ -155,7 +155,7 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
     let cycle_podman = if have_podman {
         measure(
             "podman run -d + rm -f",
-            &sh(format!("{podman} rm -f $({podman} run -d {podman_run_flags} busybox sleep 1000) >/dev/null")),
+            &sh(format!("{podman} rm -f -t 0 $({podman} run -d {podman_run_flags} busybox sleep 1000) >/dev/null")),
             runs.min(10),
             1,
         )
