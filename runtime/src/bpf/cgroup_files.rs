@@ -107,7 +107,7 @@ pub fn cgroup_cpu(cgroups: &ContainerCgroups) -> Option<CgroupCpu> {
 }
 
 /// Parses a PSI file (`some avg10=.. avg60=.. avg300=.. total=..` and maybe a `full` line).
-fn parse_psi(text: &str) -> Option<Psi> {
+pub fn parse_psi(text: &str) -> Option<Psi> {
     let mut psi = Psi::default();
     let mut some = false;
     for line in text.lines() {

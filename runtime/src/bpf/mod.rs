@@ -30,7 +30,7 @@ mod sched;
 mod snapshot;
 mod traffic;
 
-pub use cgroup_files::{cgroup_cpu, pressure, CgroupCpu, Pressure, Psi};
+pub use cgroup_files::{cgroup_cpu, parse_psi, pressure, CgroupCpu, Pressure, Psi};
 pub use exec_counter::exec_count;
 pub use loader::{ensure_loaded, unload};
 pub use logs::forward_logs;

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::bpf::{CgroupCpu, Pressure, Psi};
+use crate::bpf::{parse_psi, CgroupCpu, Pressure};
 use crate::cgroups::{ContainerCgroups, Layout};
 
 /// Larger than any memory a host has: the kernel's "no limit" on v1.
@@ -207,38 +207,6 @@ fn key_values(text: &str) -> impl Iterator<Item = (&str, u64)> {
         let (k, v) = l.split_once(' ')?;
         Some((k, v.trim().parse().ok()?))
     })
-}
-
-/// A PSI file: `some avg10=.. avg60=.. avg300=.. total=..` and maybe a `full` line.
-fn parse_psi(text: &str) -> Option<Psi> {
-    let mut psi = Psi::default();
-    let mut some = false;
-    for line in text.lines() {
-        let mut fields = line.split_whitespace();
-        let kind = fields.next()?;
-        let mut avg10 = None;
-        let mut total = None;
-        for f in fields {
-            match f.split_once('=') {
-                Some(("avg10", v)) => avg10 = v.parse::<f64>().ok(),
-                Some(("total", v)) => total = v.parse::<u64>().ok(),
-                _ => {}
-            }
-        }
-        match kind {
-            "some" => {
-                psi.some_total_us = total?;
-                psi.some_avg10 = avg10.unwrap_or(0.0);
-                some = true;
-            }
-            "full" => {
-                psi.full_total_us = total;
-                psi.full_avg10 = avg10;
-            }
-            _ => {}
-        }
-    }
-    some.then_some(psi)
 }
 
 #[cfg(test)]
