@@ -38,7 +38,7 @@ pub use oom::{oom_events_since, OomKill, OomMeters};
 pub use reclaim::ReclaimMeters;
 pub use sched::CpuMeters;
 pub use snapshot::{snapshot, ContainerMeters};
-pub use traffic::{TrafficSeries, MAX_PORTS_ENV};
+pub use traffic::{series_from as traffic_series_from, TrafficSeries, MAX_PORTS_ENV};
 
 use std::path::Path;
 

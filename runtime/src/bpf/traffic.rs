@@ -236,29 +236,7 @@ pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<Vec<TrafficS
         let Ok(per_cpu) = series.get(&k, 0) else {
             continue;
         };
-        let mut s = TrafficSeries {
-            direction: if k.direction == DIR_EGRESS {
-                "egress"
-            } else {
-                "ingress"
-            },
-            protocol: match k.proto {
-                PROTO_TCP => "tcp",
-                PROTO_UDP => "udp",
-                _ => "other",
-            },
-            port: (k.overflow == 0 && k.proto != PROTO_OTHER).then_some(k.port),
-            packets: 0,
-            wire_packets: 0,
-            payload_bytes: 0,
-            wire_bytes: 0,
-        };
-        for c in per_cpu.iter() {
-            s.packets += c.packets;
-            s.wire_packets += c.wire_packets;
-            s.payload_bytes += c.payload_bytes;
-            s.wire_bytes += c.wire_bytes;
-        }
+        let s = series_from(&k, &per_cpu);
         out.push((k, s));
     }
     if out.is_empty() {
@@ -267,4 +245,32 @@ pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<Vec<TrafficS
     }
     out.sort_by_key(|(k, _)| (k.direction, k.proto, k.overflow, k.port));
     Ok(Some(out.into_iter().map(|(_, s)| s).collect()))
+}
+
+/// One series from its key and per-CPU counters, summed.
+pub fn series_from(k: &TrafficKey, per_cpu: &[TrafficCounters]) -> TrafficSeries {
+    let mut s = TrafficSeries {
+        direction: if k.direction == DIR_EGRESS {
+            "egress"
+        } else {
+            "ingress"
+        },
+        protocol: match k.proto {
+            PROTO_TCP => "tcp",
+            PROTO_UDP => "udp",
+            _ => "other",
+        },
+        port: (k.overflow == 0 && k.proto != PROTO_OTHER).then_some(k.port),
+        packets: 0,
+        wire_packets: 0,
+        payload_bytes: 0,
+        wire_bytes: 0,
+    };
+    for c in per_cpu {
+        s.packets += c.packets;
+        s.wire_packets += c.wire_packets;
+        s.payload_bytes += c.payload_bytes;
+        s.wire_bytes += c.wire_bytes;
+    }
+    s
 }

@@ -18,9 +18,7 @@ use ebrun_common::sched::{
     CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
     RUNQ_LATENCY_MAP,
 };
-use ebrun_common::traffic::{
-    TrafficCounters, TrafficKey, DIR_EGRESS, PROTO_OTHER, PROTO_TCP, PROTO_UDP, TRAFFIC_MAP,
-};
+use ebrun_common::traffic::{TrafficCounters, TrafficKey, TRAFFIC_MAP};
 use ebrun_common::{oom::OOM_KILLS_MAP, EXEC_COUNT_MAP};
 
 use crate::bpf::{
@@ -143,39 +141,12 @@ fn cpu_times(pin_dir: &Path) -> Option<HashMap<u64, (u64, u64)>> {
     result
 }
 
-fn traffic_series(k: &TrafficKey, per_cpu: &[TrafficCounters]) -> TrafficSeries {
-    let mut s = TrafficSeries {
-        direction: if k.direction == DIR_EGRESS {
-            "egress"
-        } else {
-            "ingress"
-        },
-        protocol: match k.proto {
-            PROTO_TCP => "tcp",
-            PROTO_UDP => "udp",
-            _ => "other",
-        },
-        port: (k.overflow == 0 && k.proto != PROTO_OTHER).then_some(k.port),
-        packets: 0,
-        wire_packets: 0,
-        payload_bytes: 0,
-        wire_bytes: 0,
-    };
-    for c in per_cpu {
-        s.packets += c.packets;
-        s.wire_packets += c.wire_packets;
-        s.payload_bytes += c.payload_bytes;
-        s.wire_bytes += c.wire_bytes;
-    }
-    s
-}
-
 fn traffic(pin_dir: &Path) -> Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>> {
     let mut out: HashMap<u64, Vec<(TrafficKey, TrafficSeries)>> = HashMap::new();
     for (k, per_cpu) in per_cpu_entries::<TrafficKey, TrafficCounters>(pin_dir, TRAFFIC_MAP)? {
         out.entry(k.cgroup_id)
             .or_default()
-            .push((k, traffic_series(&k, &per_cpu)));
+            .push((k, crate::bpf::traffic_series_from(&k, &per_cpu)));
     }
     for series in out.values_mut() {
         series.sort_by_key(|(k, _)| (k.direction, k.proto, k.overflow, k.port));
