@@ -39,6 +39,10 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     "hyperfine",
     "jq",
+    // The network tests' outside host fetches with curl and talks UDP with python3.
+    "curl",
+    "python3",
+    "iperf3",
     // `ebrun serve` tests: promtool lints /metrics, a real Prometheus runs the dashboards' queries.
     "prometheus",
 ];
