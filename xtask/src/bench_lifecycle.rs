@@ -1,6 +1,7 @@
 //! The lifecycle benchmark of `cargo xtask bench`: a detached create+start+remove cycle and
 //! an exec into a running container, for ebrun, runc, crun and podman in the same run.
-//! ebrun: `run -d` + `rm -f`; runc/crun: `create` + `start` + `delete -f` of a bundle
+//! ebrun: `run -d --net none` + `rm -f` (like the others: a new netns with only loopback);
+//! runc/crun: `create` + `start` + `delete -f` of a bundle
 //! running `sleep`; podman: `run -d` + `rm -f` (own --root/--runroot, no network).
 //! Targets: at most runc's time, and ten times faster than podman.
 
@@ -134,7 +135,7 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
     let cycle_ebrun = measure(
         "ebrun run -d + rm -f",
         &sh(format!(
-            "{e} rm -f $({e} run -d busybox sleep 1000) >/dev/null"
+            "{e} rm -f $({e} run -d --net none busybox sleep 1000) >/dev/null"
         )),
         runs,
         warmup,
@@ -167,7 +168,7 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
     // exec into a running container of each runtime.
     util::run(Command::new("sh").args([
         "-c",
-        &format!("{e} run -d --name bench-exec busybox sleep 1000 >/dev/null"),
+        &format!("{e} run -d --net none --name bench-exec busybox sleep 1000 >/dev/null"),
     ]))?;
     {
         let rt = "runc";
