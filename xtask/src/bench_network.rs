@@ -297,8 +297,10 @@ fn outside_host(f: &Fixture) -> Result<String> {
         full.extend(args.iter().map(|s| -> &str { s }));
         sh(&full)?;
     }
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", &ns])
+    // nsenter switches only the network namespace: `ip netns exec` would also give ebrun a
+    // mount namespace without the cgroup hierarchies.
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/run/netns/{ns}"))
         .arg(&f.ebrun)
         .arg("--root")
         .arg(&f.root);

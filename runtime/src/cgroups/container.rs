@@ -54,6 +54,14 @@ impl ContainerCgroups {
                     }
                 }
                 cg?;
+                if v1_dirs.is_empty() {
+                    // No hierarchy is mounted (e.g. a mount namespace without /sys/fs/cgroup):
+                    // a container must never run unconfined and unaccounted.
+                    return Err(CgroupError::Create {
+                        path: relative,
+                        message: "no cgroup hierarchy is mounted under /sys/fs/cgroup".into(),
+                    });
+                }
                 if layout == Layout::Hybrid {
                     let dir = unified_dir(layout, &relative).expect("hybrid has cgroup2");
                     create_dir(&dir, journal)?;
