@@ -93,6 +93,11 @@ fn assert_all_or_nothing(inst: &Instance, point: &str) {
         "{point}: cgroups left {:?}",
         container_cgroups(inst)
     );
+    // The kernel deletes a container's veth with its network namespace, in the background.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !bridge_ports(inst).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_eq!(bridge_ports(inst), "", "{point}: veths left on the bridge");
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(

@@ -54,7 +54,7 @@ fn run_rm_cycles_leave_the_host_exactly_as_before() {
         elapsed.as_secs_f64(),
         cycles as f64 / elapsed.as_secs_f64()
     );
-    let diff = HostSnapshot::take().diff(&before);
+    let diff = HostSnapshot::settled_diff(&before, 10);
     assert!(
         diff.is_empty(),
         "after {cycles} cycles the host changed:\n{}",
@@ -69,7 +69,7 @@ fn run_rm_cycles_leave_the_host_exactly_as_before() {
     inst.ok(&["volume", "rm", "soakvol"]);
     drop(inst);
     // Teardown takes the instance's own objects too: back to the host before it.
-    let diff = HostSnapshot::take().diff(&before_instance);
+    let diff = HostSnapshot::settled_diff(&before_instance, 10);
     let leftovers: Vec<&String> = diff.iter().filter(|l| l.contains("ebrun")).collect();
     assert!(leftovers.is_empty(), "teardown left:\n{leftovers:?}");
 }

@@ -140,6 +140,20 @@ impl HostSnapshot {
         }
     }
 
+    /// The difference from `before` once the host has settled: the kernel finishes some
+    /// clean-up in the background (a namespace's veth goes after the namespace), so the
+    /// snapshot is retaken for up to `secs` seconds until nothing differs.
+    pub fn settled_diff(before: &HostSnapshot, secs: u64) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let diff = HostSnapshot::take().diff(before);
+            if diff.is_empty() || std::time::Instant::now() > deadline {
+                return diff;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// What differs from `before`, one line per added (+) or removed (-) item.
     pub fn diff(&self, before: &HostSnapshot) -> Vec<String> {
         let mut out = Vec::new();
