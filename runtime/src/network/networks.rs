@@ -33,20 +33,7 @@ fn empty_record(id: String, name: &str, bridge: String) -> NetworkRecord {
         driver: "bridge".into(),
         created: now(),
         bridge,
-        existing_bridge: false,
-        subnet: None,
-        gateway: None,
-        ip_range: None,
-        subnet_v6: None,
-        gateway_v6: None,
-        default_gateway: None,
-        default_gateway_v6: None,
-        auto_subnet: false,
-        ipv6: false,
-        internal: false,
-        mtu: None,
-        options: BTreeMap::new(),
-        labels: BTreeMap::new(),
+        ..Default::default()
     }
 }
 

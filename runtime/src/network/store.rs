@@ -21,7 +21,7 @@ pub const OPT_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
 
 /// One network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRecord {
     pub id: String,
     pub name: String,
@@ -160,22 +160,7 @@ impl NetworkStore {
             id,
             name: name.to_string(),
             driver: driver.to_string(),
-            created: String::new(),
-            bridge: String::new(),
-            existing_bridge: false,
-            subnet: None,
-            gateway: None,
-            ip_range: None,
-            subnet_v6: None,
-            gateway_v6: None,
-            default_gateway: None,
-            default_gateway_v6: None,
-            auto_subnet: false,
-            ipv6: false,
-            internal: false,
-            mtu: None,
-            options: BTreeMap::new(),
-            labels: BTreeMap::new(),
+            ..Default::default()
         }
     }
 
