@@ -525,25 +525,7 @@ pub fn delete_rules_deferred(table: &str, handles: &[u64]) -> Result<(), Network
         return Ok(());
     }
     let json = delete_json(NfFamily::INet, table, PUBLISHED, handles)?;
-    let mut child = Command::new("nft")
-        .args(["-j", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| NetworkError::Io {
-            op: "run nft",
-            source: e,
-        })?;
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(&json)
-        .map_err(|e| NetworkError::Io {
-            op: "write to nft",
-            source: e,
-        })?;
+    let child = spawn_nft(&json, false, Stdio::null())?;
     static AT_EXIT: std::sync::Once = std::sync::Once::new();
     AT_EXIT.call_once(|| {
         // SAFETY: registers a plain extern "C" function with no captured state; it only
@@ -617,8 +599,9 @@ fn list_chain(
         .unwrap_or_default())
 }
 
-/// Runs `nft -j -f -` on `json` (with `-e -a`: returns what was added, with handles).
-fn run_nft(json: &[u8], echo: bool) -> Result<Value, NetworkError> {
+/// Starts `nft -j -f -` (with `-e -a`: it echoes what was added, with handles) and feeds it
+/// `json`; stdin is closed when this returns.
+fn spawn_nft(json: &[u8], echo: bool, stdout: Stdio) -> Result<std::process::Child, NetworkError> {
     let mut c = Command::new("nft");
     if echo {
         c.args(["-e", "-a"]);
@@ -626,7 +609,7 @@ fn run_nft(json: &[u8], echo: bool) -> Result<Value, NetworkError> {
     let mut child = c
         .args(["-j", "-f", "-"])
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| NetworkError::Io {
@@ -642,6 +625,12 @@ fn run_nft(json: &[u8], echo: bool) -> Result<Value, NetworkError> {
             op: "write to nft",
             source: e,
         })?;
+    Ok(child)
+}
+
+/// Runs `nft -j -f -` on `json` (with `-e -a`: returns what was added, with handles).
+fn run_nft(json: &[u8], echo: bool) -> Result<Value, NetworkError> {
+    let child = spawn_nft(json, echo, Stdio::piped())?;
     let out = child.wait_with_output().map_err(|e| NetworkError::Io {
         op: "run nft",
         source: e,
