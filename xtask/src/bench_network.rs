@@ -225,14 +225,15 @@ fn crun_case(f: &Fixture) -> Result<Command> {
     sh(&["ip", "link", "set", &br, "up"])?;
     let state = f.work.join("crun-state");
     std::fs::create_dir_all(&state)?;
-    let veth = format!("ebrbv{}", f.tag);
+    // The host end gets a name of its own per run (the script's pid): `ip netns del`
+    // returns before the kernel has deleted the previous run's pair in the background, so a
+    // fixed name collides with it ("RTNETLINK answers: File exists").
     let host_batch =
-        format!("link add {veth} master {br} up type veth peer name eth0 netns {ns}\n");
+        format!("link add ebrbv$$ master {br} up type veth peer name eth0 netns {ns}");
     let ns_batch = format!(
         "link set lo up\naddr add {CRUN_NET}.2/24 dev eth0\nlink set eth0 up\n\
          route add default via {CRUN_NET}.1\n"
     );
-    std::fs::write(f.work.join("crun-batch-host"), host_batch)?;
     std::fs::write(f.work.join("crun-batch-ns"), ns_batch)?;
     // crun refuses hybrid cgroup hosts (see the main bench): a private mount namespace
     // without the cgroup2 mount.
@@ -242,9 +243,9 @@ fn crun_case(f: &Fixture) -> Result<Command> {
         ""
     };
     let script = format!(
-        "set -e; ip netns add {ns}; ip -batch {host}; ip -n {ns} -batch {inner}; \
+        "set -e; ip netns add {ns}; echo \"{host_batch}\" | ip -batch -; \
+         ip -n {ns} -batch {inner}; \
          {hybrid}crun --root {state} run --bundle {bundle} ebrb-crun-{tag}; ip netns del {ns}",
-        host = f.work.join("crun-batch-host").display(),
         inner = f.work.join("crun-batch-ns").display(),
         state = state.display(),
         bundle = bundle.display(),
