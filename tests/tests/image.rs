@@ -484,3 +484,235 @@ fn concurrent_imports_do_not_corrupt_the_store() {
     }
     assert_store_empty(&inst);
 }
+
+/// The members of a tar file: path -> content (directories as empty content).
+fn tar_members(path: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        out.insert(name, data);
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn save_writes_dockers_archive_and_load_restores_the_same_image() {
+    let inst = Instance::with_busybox();
+    let id = inst.ok(&["images", "-q", "--no-trunc"]).trim().to_string();
+    let diff_ids: Vec<String> = inspect(&inst, "busybox")["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("bb.tar");
+    assert_eq!(inst.ok(&["save", "-o", path_str(&file), "busybox"]), "");
+
+    // What `docker save` writes: manifest.json, the config, a tar per diff id, repositories,
+    // and Docker 25+'s OCI index.json / oci-layout beside them.
+    let members = tar_members(&file);
+    for (name, data) in &members {
+        if let Some(hex) = name.strip_prefix("blobs/sha256/").filter(|h| !h.is_empty()) {
+            assert_eq!(sha256_hex(data), hex, "{name} is named by its digest");
+        }
+    }
+    let manifest: Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
+    let item = &manifest.as_array().unwrap()[0];
+    assert_eq!(
+        item["Config"],
+        format!("blobs/sha256/{}", id.trim_start_matches("sha256:"))
+    );
+    assert_eq!(item["RepoTags"], serde_json::json!(["busybox:latest"]));
+    let layers: Vec<String> = item["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(&members[l.as_str().unwrap()])))
+        .collect();
+    assert_eq!(layers, diff_ids, "layer tars hash to the config's diff ids");
+    let repositories: Value = serde_json::from_slice(&members["repositories"]).unwrap();
+    assert_eq!(
+        repositories["busybox"]["latest"],
+        diff_ids.last().unwrap().trim_start_matches("sha256:")
+    );
+    assert_eq!(
+        members["oci-layout"],
+        br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec()
+    );
+    let index: Value = serde_json::from_slice(&members["index.json"]).unwrap();
+    let desc = &index["manifests"][0];
+    assert_eq!(
+        desc["annotations"]["io.containerd.image.name"],
+        "docker.io/library/busybox:latest"
+    );
+    let oci_manifest: Value = serde_json::from_slice(
+        &members[&format!(
+            "blobs/sha256/{}",
+            desc["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:")
+        )],
+    )
+    .unwrap();
+    assert_eq!(oci_manifest["config"]["digest"], id.as_str());
+    let oci_layers: Vec<&str> = oci_manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(oci_layers, diff_ids);
+
+    // skopeo reads it both as a docker archive and as an OCI archive, with the same layers.
+    for transport in ["docker-archive", "oci-archive"] {
+        let out = Command::new("skopeo")
+            .args(["inspect", &format!("{transport}:{}", path_str(&file))])
+            .output()
+            .expect("skopeo is installed");
+        assert!(out.status.success(), "{transport}: {}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<&str> = v["Layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(got, diff_ids, "{transport}");
+    }
+
+    // To stdout (not a terminal): the same bytes.
+    let piped = inst.command(&["save", "busybox"]).output().unwrap();
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert_eq!(piped.stdout, std::fs::read(&file).unwrap());
+
+    // rmi, then load from the file: the same image id, and it runs.
+    inst.ok(&["rmi", "busybox"]);
+    assert_store_empty(&inst);
+    assert_eq!(
+        inst.ok(&["load", "-i", path_str(&file)]),
+        "Loaded image: busybox:latest\n"
+    );
+    assert_eq!(inst.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(
+        inst.ok(&["run", "--rm", "--net", "none", "busybox", "echo", "alive"]),
+        "alive\n"
+    );
+
+    // And from stdin, after another rmi.
+    inst.ok(&["rmi", "busybox"]);
+    let out = inst
+        .command(&["load", "-q"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Loaded image: busybox:latest\n");
+    assert_eq!(inst.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+}
+
+#[test]
+fn save_by_id_is_untagged_and_loads_as_an_id() {
+    let inst = Instance::with_busybox();
+    let id = inst.ok(&["images", "-q", "--no-trunc"]).trim().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("byid.tar");
+    inst.ok(&["image", "save", "-o", path_str(&file), &id[7..19]]);
+    let members = tar_members(&file);
+    let manifest: Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
+    assert_eq!(manifest[0]["RepoTags"], Value::Null);
+    assert!(!members.contains_key("repositories"));
+    inst.ok(&["rmi", "busybox"]);
+    assert_eq!(
+        inst.ok(&["load", "-i", path_str(&file)]),
+        format!("Loaded image ID: {id}\n")
+    );
+}
+
+#[test]
+fn save_of_an_unknown_image_fails_and_writes_no_file() {
+    let inst = Instance::with_busybox();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("out.tar");
+    let out = inst.run(&["save", "-o", path_str(&file), "busybox", "nosuch:v1"]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "Error response from daemon: No such image: nosuch:v1\n"
+    );
+    assert_eq!(
+        entries(tmp.path()),
+        Vec::<String>::new(),
+        "no file, no temp file"
+    );
+
+    // A terminal is refused (script(1) gives ebrun a pty as stdout).
+    let cmd = format!(
+        "{} --root {} save busybox",
+        common::ebrun_bin().display(),
+        inst.root().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script is installed");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out)
+            .contains("cowardly refusing to save to a terminal. Use the -o flag or redirect"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn load_of_a_broken_archive_fails_and_leaves_nothing() {
+    let inst = Instance::with_busybox();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.tar");
+    inst.ok(&["save", "-o", path_str(&good), "busybox"]);
+    let bytes = std::fs::read(&good).unwrap();
+    let target = Instance::new();
+
+    // Cut inside the big layer; flip a byte inside it; plain garbage.
+    let truncated = tmp.path().join("truncated.tar");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let corrupt = tmp.path().join("corrupt.tar");
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0x55;
+    std::fs::write(&corrupt, &flipped).unwrap();
+    let garbage = tmp.path().join("garbage.tar");
+    std::fs::write(&garbage, b"this is not an image archive").unwrap();
+
+    for (file, expect) in [
+        (&truncated, "not an image"),
+        (&corrupt, "digest mismatch"),
+        (&garbage, "not an image"),
+    ] {
+        let out = target.run(&["load", "-i", path_str(file)]);
+        assert_eq!(out.status.code(), Some(1), "{}", file.display());
+        let err = stderr(&out);
+        assert!(err.starts_with("Error response from daemon: "), "{err}");
+        assert!(err.contains(expect), "{}: {err}", file.display());
+        assert_eq!(stdout(&out), "");
+        assert_store_empty(&target);
+    }
+    // The same through stdin: the spooled copy goes too.
+    let out = target
+        .command(&["load"])
+        .stdin(std::fs::File::open(&corrupt).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_store_empty(&target);
+}

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use ebrun::format::display::{self, Table};
 use ebrun::format::template::Template;
 use ebrun::image::reference::{familiar_match, Reference};
-use ebrun::image::{inspect, ImageError, ImageRecord, ImageStore, ImportOutcome};
+use ebrun::image::{inspect, ImageError, ImageRecord, ImageStore};
 
 use super::Context;
 
@@ -25,7 +25,9 @@ pub enum ImageCommand {
     /// Import an image from an OCI layout directory, an OCI archive or a `docker save` tar.
     Import(ImportArgs),
     /// Load images from a tar archive or STDIN (like `docker load`).
-    Load(LoadArgs),
+    Load(super::load::LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(super::save::SaveArgs),
     /// List images.
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
@@ -46,17 +48,6 @@ pub struct ImportArgs {
     pub path: PathBuf,
     /// Tag the image NAME[:TAG] (default: the names recorded in the source).
     pub name: Option<String>,
-    /// Suppress the progress output.
-    #[arg(short, long)]
-    pub quiet: bool,
-}
-
-/// `ebrun image load [-i FILE]`
-#[derive(Debug, Args)]
-pub struct LoadArgs {
-    /// Read from a tar archive file instead of STDIN.
-    #[arg(short, long)]
-    pub input: Option<PathBuf>,
     /// Suppress the progress output.
     #[arg(short, long)]
     pub quiet: bool,
@@ -128,7 +119,8 @@ pub struct PruneArgs {
 pub fn image_command(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
     match cmd {
         ImageCommand::Import(args) => import(ctx, args),
-        ImageCommand::Load(args) => load(ctx, args),
+        ImageCommand::Load(args) => super::load::load(ctx, args),
+        ImageCommand::Save(args) => super::save::save(ctx, args),
         ImageCommand::Ls(args) => images(ctx, args),
         ImageCommand::Rm(args) => rmi(ctx, args),
         ImageCommand::Inspect(args) => inspect_images(ctx, args),
@@ -140,46 +132,12 @@ fn open_store(ctx: &Context) -> Result<ImageStore> {
     ImageStore::open(&ctx.paths).context("opening the image store")
 }
 
-/// Docker's `load` output: notices, then `Loaded image: NAME` per name (or the id).
-fn print_loaded(outcome: &ImportOutcome) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    for notice in &outcome.notices {
-        writeln!(out, "{notice}")?;
-    }
-    for loaded in &outcome.loaded {
-        if loaded.names.is_empty() {
-            writeln!(out, "Loaded image ID: {}", loaded.image.id)?;
-        }
-        for name in &loaded.names {
-            writeln!(out, "Loaded image: {name}")?;
-        }
-    }
-    Ok(())
-}
-
 fn import(ctx: &Context, args: ImportArgs) -> Result<i32> {
     let store = open_store(ctx)?;
     let progress = !args.quiet && std::io::stderr().is_terminal();
     // ImageError messages name the source and the part of it at fault.
     let outcome = store.import_all(&args.path, args.name.as_deref(), progress)?;
-    print_loaded(&outcome)?;
-    Ok(0)
-}
-
-fn load(ctx: &Context, args: LoadArgs) -> Result<i32> {
-    let store = open_store(ctx)?;
-    let progress = !args.quiet && std::io::stderr().is_terminal();
-    let outcome = match &args.input {
-        Some(path) => store.import_all(path, None, progress)?,
-        None => {
-            let stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                anyhow::bail!("requested load from stdin, but stdin is empty");
-            }
-            store.import_reader(stdin.lock(), None, progress)?
-        }
-    };
-    print_loaded(&outcome)?;
+    super::load::print_loaded(&outcome)?;
     Ok(0)
 }
 

@@ -13,6 +13,7 @@ pub mod image;
 pub mod info;
 pub mod inspect;
 pub mod lifecycle;
+pub mod load;
 pub mod login;
 pub mod logs;
 pub mod monitor;
@@ -24,6 +25,7 @@ pub mod pull;
 pub mod resource_flags;
 pub mod rm;
 pub mod run;
+pub mod save;
 pub mod serve;
 pub mod stats;
 pub mod system;
@@ -113,6 +115,10 @@ pub enum Command {
     Monitor(monitor::MonitorArgs),
     /// Download an image from a registry.
     Pull(pull::PullArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(save::SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(load::LoadArgs),
     /// Log in to a registry.
     Login(login::LoginArgs),
     /// Log out from a registry.
@@ -181,6 +187,8 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Monitor(args) => monitor::monitor(ctx, args),
         Command::Volume(cmd) => volume::volume(ctx, cmd),
         Command::Pull(args) => pull::pull(ctx, args),
+        Command::Save(args) => save::save(ctx, args),
+        Command::Load(args) => load::load(ctx, args),
         Command::Login(args) => login::login(ctx, args),
         Command::Logout(args) => login::logout(ctx, args),
         Command::Info(args) => info::info(ctx, args),

@@ -6,6 +6,7 @@
 //!   verifies every blob digest and every layer's diff id, and commits atomically.
 //! - [`ImageStore::resolve`] finds an image by name (Docker's normalization), id or id prefix.
 //! - [`ImageStore::remove`] is `docker rmi`.
+//! - [`ImageStore::save`] is `docker save` (from the layer blobs kept at import and pull).
 //! - [`ImageStore::layer_dirs`] gives the overlayfs lowerdirs of an image.
 //! - [`inspect::inspect`] is the JSON `docker image inspect` shows.
 //!
@@ -22,6 +23,7 @@ pub mod pull;
 mod record;
 pub mod reference;
 mod remove;
+pub mod save;
 pub mod store;
 
 #[cfg(test)]
@@ -32,4 +34,5 @@ pub use import::{ImportOutcome, LoadedImage};
 pub use record::ImageRecord;
 pub use reference::Reference;
 pub use remove::PruneReport;
+pub use save::SaveReport;
 pub use store::ImageStore;

@@ -8,7 +8,9 @@
 //!   images/<hex>.json       one ImageRecord per image (hex = sha256 of the config blob)
 //!   blobs/sha256/<hex>      config and manifest blobs, byte for byte
 //!   layers/<hex>/diff/      an unpacked layer (hex = its diff id): an overlayfs lowerdir
-//!   layers/<hex>/layer.json {diff_id, size, ...}
+//!   layers/<hex>/layer.json {diff_id, size, blob_digest, compression, tar_size, ...}
+//!   layers/<hex>/blob       the layer blob as imported or pulled (gzip, zstd or plain tar),
+//!                           byte for byte: decompressed, it is the diff id's tar (`save`)
 //!   layers/.tmp-*           layers being unpacked (renamed into place once verified)
 //!   tmp/                    scratch (decompressed archives)
 //! ```
@@ -39,6 +41,8 @@ pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 /// The unpacked content inside a layer directory.
 pub(crate) const LAYER_DIFF: &str = "diff";
 pub(crate) const LAYER_META: &str = "layer.json";
+/// The original layer blob inside a layer directory.
+pub(crate) const LAYER_BLOB: &str = "blob";
 
 /// The image store of one ebrun instance.
 #[derive(Debug, Clone)]
@@ -129,6 +133,13 @@ pub(crate) struct LayerMeta {
     pub blob_digest: Option<String>,
     #[serde(default)]
     pub compression: Option<String>,
+    /// Bytes of the blob kept as `layers/<hex>/blob` (absent for layers imported before
+    /// ebrun kept blobs).
+    #[serde(default)]
+    pub blob_size: Option<u64>,
+    /// Bytes of the uncompressed layer tar (what hashes to the diff id).
+    #[serde(default)]
+    pub tar_size: Option<u64>,
 }
 
 impl ImageStore {
@@ -175,6 +186,11 @@ impl ImageStore {
     pub(crate) fn layer_root(&self, diff_id: &str) -> PathBuf {
         let hex = diff_id.strip_prefix("sha256:").unwrap_or(diff_id);
         self.dir.join(LAYERS_DIR).join(hex)
+    }
+
+    /// The kept blob of layer `diff_id`.
+    pub(crate) fn layer_blob(&self, diff_id: &str) -> PathBuf {
+        self.layer_root(diff_id).join(LAYER_BLOB)
     }
 
     pub(crate) fn layers_dir(&self) -> PathBuf {

@@ -6,6 +6,7 @@
 pub(crate) mod docker_archive;
 pub(crate) mod oci_layout;
 pub(crate) mod source;
+mod tee;
 
 use std::io::{BufReader, Read};
 use std::os::fd::AsRawFd;
@@ -19,7 +20,7 @@ use super::compression::{self, Compression};
 use super::digest::{Algorithm, Digest, HashingReader};
 use super::layer_unpack;
 use super::reference::Reference;
-use super::store::{LayerMeta, LAYER_DIFF, LAYER_META, TEMP_PREFIX};
+use super::store::{LayerMeta, LAYER_BLOB, LAYER_DIFF, LAYER_META, TEMP_PREFIX};
 use super::{ImageError, ImageRecord, ImageStore};
 use crate::state;
 use source::Source;
@@ -356,14 +357,19 @@ impl ImageStore {
             Some(bar) => Box::new(bar.wrap_read(reader)),
             None => reader,
         };
+        // The blob is kept byte for byte next to its unpacked content (for `save`).
+        let blob_path = temp.path().join(LAYER_BLOB);
+        let blob_file =
+            std::fs::File::create(&blob_path).map_err(ImageError::io_fn("create", &blob_path))?;
+        let mut tee = tee::TeeReader::new(reader, blob_file);
         let alg = layer
             .blob_digest
             .as_ref()
             .map(|d| d.algorithm())
             .unwrap_or(Algorithm::Sha256);
-        let mut raw = HashingReader::new(reader, alg);
+        let mut raw = HashingReader::new(&mut tee, alg);
 
-        let (unpacked, diff_digest, compression) = {
+        let (unpacked, diff_digest, tar_size, compression) = {
             let mut buffered = BufReader::with_capacity(256 << 10, &mut raw);
             let compression = compression::sniff(&mut buffered)
                 .map_err(|e| ImageError::io("read", PathBuf::from(&layer.what), e))?
@@ -399,13 +405,21 @@ impl ImageStore {
                 // Hash the rest anyway: a corrupt tar is best reported as the wrong digest.
                 let _ = diff_reader.drain();
             }
-            (unpacked, diff_reader.digest(), compression)
+            (
+                unpacked,
+                diff_reader.digest(),
+                diff_reader.count(),
+                compression,
+            )
         };
         let drained = raw.drain();
+        let (raw_digest, raw_count) = (raw.digest(), raw.count());
+        drop(raw);
+        let drained = drained.and_then(|()| tee.finish());
 
         // Report the root cause first: a blob that is not what the manifest says.
         if let Some(expected) = &layer.blob_digest {
-            let actual = raw.digest();
+            let actual = raw_digest.clone();
             if &actual != expected {
                 return Err(ImageError::DigestMismatch {
                     what: format!("{} blob", layer.what),
@@ -415,20 +429,20 @@ impl ImageStore {
             }
         }
         if let Some(expected) = layer.blob_size {
-            if raw.count() != expected {
+            if raw_count != expected {
                 return Err(ImageError::SizeMismatch {
                     what: format!("{} blob", layer.what),
                     expected,
-                    actual: raw.count(),
+                    actual: raw_count,
                 });
             }
         }
         drained.map_err(|e| ImageError::io("read", PathBuf::from(&layer.what), e))?;
-        if raw.count() != len {
+        if raw_count != len {
             return Err(ImageError::SizeMismatch {
                 what: format!("{} blob", layer.what),
                 expected: len,
-                actual: raw.count(),
+                actual: raw_count,
             });
         }
         if diff_digest.to_string() != layer.diff_id {
@@ -448,8 +462,10 @@ impl ImageStore {
         let meta = LayerMeta {
             diff_id: layer.diff_id.clone(),
             size: stats.size,
-            blob_digest: layer.blob_digest.as_ref().map(|d| d.to_string()),
+            blob_digest: Some(raw_digest.to_string()),
             compression: Some(compression.name().to_string()),
+            blob_size: Some(raw_count),
+            tar_size: Some(tar_size),
         };
         state::write_json_atomic(&temp.path().join(LAYER_META), &meta)?;
         debug!(
