@@ -6,6 +6,7 @@ mod bench;
 mod build_ebpf;
 mod demo;
 mod image;
+mod load;
 mod oci;
 mod reliability;
 mod setup;
@@ -45,6 +46,8 @@ enum Command {
     Soak(reliability::SoakArgs),
     /// A crash at every step of create/start/stop/rm, and the bad-input catalogue.
     Faults,
+    /// Many busy containers while `ebrun serve` is scraped every second, and an OOM storm.
+    Load(load::Args),
 }
 
 fn main() -> Result<()> {
@@ -59,6 +62,7 @@ fn main() -> Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Soak(args) => reliability::soak(args),
         Command::Faults => reliability::faults(),
+        Command::Load(args) => load::run(args),
     }
 }
 

@@ -27,6 +27,11 @@ pub struct Serve {
 impl Serve {
     /// Starts `ebrun serve` on a free port with `extra` flags and waits until it answers.
     pub fn start(inst: &Instance, extra: &[&str]) -> Serve {
+        Self::start_with_stderr(inst, extra, Stdio::inherit())
+    }
+
+    /// [`Serve::start`] with serve's stderr going to `stderr` (e.g. a file to read back).
+    pub fn start_with_stderr(inst: &Instance, extra: &[&str], stderr: Stdio) -> Serve {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--metrics-addr", addr.as_str()];
@@ -34,7 +39,7 @@ impl Serve {
         let child = inst
             .command(&args)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn ebrun serve");
         let serve = Serve {
