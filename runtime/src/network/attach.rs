@@ -14,7 +14,7 @@ use super::daemon_config::DaemonConfig;
 use super::endpoints::{self, EndpointRecord, Endpoints};
 use super::firewall::{self, Dnat, Firewall};
 use super::netlink::{ContainerLink, IfAddr, Netlink};
-use super::spec::{NetworkMode, NetworkSpec, PortProto};
+use super::spec::{HostIp, NetworkMode, NetworkSpec, PortProto};
 use super::store::{new_id, NetworkRecord, NetworkStore};
 use super::{dns, ipam, networks, ports, Attachment, NetworkError, NetworkState, PublishedPort};
 use crate::undo::{HostChange, Journal};
@@ -98,6 +98,8 @@ pub fn setup(
 ) -> Result<NetworkState, NetworkError> {
     let meta = ContainerMeta::read(container_dir, container_id);
     let config = DaemonConfig::load(paths)?;
+    let resolved = with_host_gateway(paths, &config, spec)?;
+    let spec = resolved.as_ref().unwrap_or(spec);
     let hosts = container_dir.join("hosts");
     let resolv = container_dir.join("resolv.conf");
     match &spec.mode {
@@ -137,6 +139,42 @@ pub fn setup(
             Ok(state)
         }
     }
+}
+
+/// `spec` with its `--add-host NAME:host-gateway` entries resolved (None: it has none):
+/// to daemon.json's `host-gateway-ip`, else to the default bridge's address (Docker's
+/// docker0 address), whatever network the container is on. The default bridge is brought
+/// up if it has no address yet.
+fn with_host_gateway(
+    paths: &Paths,
+    config: &DaemonConfig,
+    spec: &NetworkSpec,
+) -> Result<Option<NetworkSpec>, NetworkError> {
+    if !spec.extra_hosts.iter().any(|h| h.ip == HostIp::HostGateway) {
+        return Ok(None);
+    }
+    let ip = match config.host_gateway_ip {
+        Some(ip) => ip,
+        None => {
+            let _lock = NetworkStore::new(paths).lock()?;
+            let mut n = networks::default_network(paths, config)?;
+            if n.gateway.is_none() {
+                networks::bring_up(paths, &Netlink::new()?, &mut n)?;
+            }
+            IpAddr::V4(n.gateway.ok_or_else(|| {
+                NetworkError::Invalid(
+                    "--add-host host-gateway: the default bridge has no address".into(),
+                )
+            })?)
+        }
+    };
+    let mut resolved = spec.clone();
+    for h in &mut resolved.extra_hosts {
+        if h.ip == HostIp::HostGateway {
+            h.ip = HostIp::Ip(ip);
+        }
+    }
+    Ok(Some(resolved))
 }
 
 /// The network `spec` attaches to, brought up. Caller holds the instance lock.

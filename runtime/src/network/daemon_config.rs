@@ -44,6 +44,9 @@ pub struct DaemonConfig {
     pub ipv6: bool,
     /// `ip`: the default host address published ports bind to.
     pub ip: Option<IpAddr>,
+    /// `host-gateway-ip`: what `--add-host NAME:host-gateway` resolves to (default: the
+    /// default bridge's address).
+    pub host_gateway_ip: Option<IpAddr>,
 }
 
 /// The daemon.json this instance reads, if any.
@@ -180,6 +183,9 @@ impl DaemonConfig {
                         .ok_or_else(|| invalid(key, v, "expected true or false"))?
                 }
                 "ip" => c.ip = Some(parsed(key, v, "expected an IP address")?),
+                "host-gateway-ip" => {
+                    c.host_gateway_ip = Some(parsed(key, v, "expected an IP address")?)
+                }
                 _ => {}
             }
         }
@@ -229,6 +235,7 @@ mod tests {
             (r#"{"dns":["x"]}"#, "dns"),
             (r#"{"ipv6":"yes"}"#, "ipv6"),
             (r#"{"fixed-cidr":"10.0.0.0"}"#, "fixed-cidr"),
+            (r#"{"host-gateway-ip":"gw"}"#, "host-gateway-ip"),
         ] {
             let e = DaemonConfig::parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");

@@ -182,49 +182,58 @@ impl Firewall {
                 target: Cow::Owned(target.to_string()),
             })
         };
+        // `::1` stays on the host: a container's reply could never get back to it (see
+        // `ports::resolve`), so a connection from the host to a port published on every
+        // address is refused at once on `::1` instead of hanging.
+        let not_ipv6_loopback = vec![
+            eq(payload("ip6", "daddr"), s("::1")),
+            Statement::Return(None),
+        ];
         let bases = [
             (
                 "prerouting",
                 NfChainType::NAT,
                 NfHook::Prerouting,
                 -100,
-                vec![local.clone(), jump(PUBLISHED)],
+                vec![vec![local.clone(), jump(PUBLISHED)]],
             ),
             (
                 "output",
                 NfChainType::NAT,
                 NfHook::Output,
                 -100,
-                vec![local, jump(PUBLISHED)],
+                vec![not_ipv6_loopback, vec![local, jump(PUBLISHED)]],
             ),
             (
                 "postrouting",
                 NfChainType::NAT,
                 NfHook::Postrouting,
                 100,
-                vec![jump(MASQUERADE)],
+                vec![vec![jump(MASQUERADE)]],
             ),
             (
                 "forward",
                 NfChainType::Filter,
                 NfHook::Forward,
                 0,
-                vec![jump(ISOLATION)],
+                vec![vec![jump(ISOLATION)]],
             ),
         ];
         for name in [PUBLISHED, MASQUERADE, ISOLATION] {
             out.push(cmd(NfCmd::Add(NfListObject::Chain(self.chain(name, None)))));
         }
-        for (name, ty, hook, prio, rule) in bases {
+        for (name, ty, hook, prio, rules) in bases {
             out.push(cmd(NfCmd::Add(NfListObject::Chain(
                 self.chain(name, Some((ty, hook, prio))),
             ))));
             out.push(cmd(NfCmd::Flush(schema::FlushObject::Chain(
                 self.chain(name, None),
             ))));
-            out.push(cmd(NfCmd::Add(NfListObject::Rule(
-                self.rule(name, rule, None),
-            ))));
+            for rule in rules {
+                out.push(cmd(NfCmd::Add(NfListObject::Rule(
+                    self.rule(name, rule, None),
+                ))));
+            }
         }
         for name in [MASQUERADE, ISOLATION] {
             out.push(cmd(NfCmd::Flush(schema::FlushObject::Chain(

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use attach::{connect, disconnect, setup};
 pub use inspect::{inspect_settings, network_inspect, ports_column};
 pub use networks::{create as create_network, remove as remove_network, CreateOptions};
-pub use spec::{ExtraHost, NetworkMode, NetworkSpec, PortMapping, PortProto, Proto};
+pub use spec::{ExtraHost, HostIp, NetworkMode, NetworkSpec, PortMapping, PortProto, Proto};
 pub use store::{NetworkRecord, NetworkStore};
 
 use crate::Paths;
@@ -241,6 +241,18 @@ impl NetworkSpec {
             _ => Ok(NetnsMode::New),
         }
     }
+}
+
+/// [`reap_stale`] under the networks lock: used when a container whose records cannot be
+/// read is removed (its processes killed, its endpoint is stale).
+pub fn reclaim_stale(paths: &Paths) -> Result<(), NetworkError> {
+    let store = NetworkStore::new(paths);
+    if !store.dir().exists() {
+        return Ok(());
+    }
+    let _lock = store.lock()?;
+    reap_stale(paths);
+    Ok(())
 }
 
 /// Reclaims the endpoints of containers whose process is gone without clean-up (a create

@@ -16,7 +16,90 @@ fn bindable(ip: Option<IpAddr>, port: u16, proto: Proto) -> bool {
     match proto {
         Proto::Tcp => TcpListener::bind(addr).is_ok(),
         Proto::Udp => UdpSocket::bind(addr).is_ok(),
+        Proto::Sctp => sctp_bindable(addr),
     }
+}
+
+/// Whether an SCTP socket can be bound to `addr`. A kernel without SCTP sockets has no
+/// program holding the port: free.
+fn sctp_bindable(addr: SocketAddr) -> bool {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+    use std::os::fd::AsRawFd;
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let Ok(fd) = socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::Sctp,
+    ) else {
+        return true;
+    };
+    let rc = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: bind(2) on a socket this function owns, with a sockaddr_in that lives
+            // for the call and its exact size.
+            unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    std::ptr::from_ref(&sin).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, with a sockaddr_in6.
+            unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    std::ptr::from_ref(&sin6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
+    };
+    rc == 0
+}
+
+/// Published SCTP ports are DNATed by the kernel's SCTP connection tracking; without it
+/// (`CONFIG_NF_CT_PROTO_SCTP`), their rules would match but never translate correctly.
+fn check_sctp_support() -> Result<(), NetworkError> {
+    let netfilter = std::path::Path::new("/proc/sys/net/netfilter");
+    let conntrack_loaded = netfilter
+        .join("nf_conntrack_tcp_timeout_established")
+        .exists();
+    if conntrack_loaded
+        && !netfilter
+            .join("nf_conntrack_sctp_timeout_established")
+            .exists()
+    {
+        return Err(NetworkError::Invalid(
+            "cannot publish an SCTP port: this kernel has no SCTP connection tracking \
+             (CONFIG_NF_CT_PROTO_SCTP), which NAT of SCTP needs; allowed on this host: tcp, udp"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn held(used: &[PublishedPort], ip: Option<IpAddr>, port: u16, proto: Proto) -> bool {
@@ -65,6 +148,23 @@ fn fmt_ip(ip: IpAddr) -> String {
     }
 }
 
+/// Publishing on `::1` is refused: the kernel never lets IPv6 loopback traffic leave the
+/// host's `lo` (RFC 4291 2.5.3). A DNATed connection from `::1` reaches the container once
+/// its source is masqueraded, but the reply, turned back to `::1` before routing, arrives
+/// on the bridge and is dropped (the route lookup for a loopback destination must match
+/// the incoming interface). Docker serves `::1` with a userland proxy; ebrun has no process
+/// per port. Ports published on every address answer on the host's other IPv6 addresses,
+/// and on `::1` with "connection refused" (see the firewall's `output` chain).
+fn ipv6_loopback_refused() -> NetworkError {
+    NetworkError::invalid_flag(
+        "--publish",
+        "::1",
+        "publishing on the IPv6 loopback address is not supported: the kernel does not route \
+         ::1 to a container (Docker needs its userland proxy for it); publish on 127.0.0.1, \
+         [::] or another host address",
+    )
+}
+
 /// Resolves every requested mapping to a concrete host port. `default_ip` is daemon.json's
 /// `ip`; `used` the ports other containers hold. The result has one entry per mapping, with
 /// `host_ip` unspecified (`0.0.0.0`) when no address was asked for.
@@ -94,6 +194,12 @@ pub fn resolve(
     let mut out = Vec::new();
     for m in wanted {
         let ip = m.host_ip.or(default_ip);
+        if ip.is_some_and(|ip| ip.is_ipv6() && ip.is_loopback()) {
+            return Err(ipv6_loopback_refused());
+        }
+        if m.proto == Proto::Sctp {
+            check_sctp_support()?;
+        }
         let port = match m.host_ports {
             Some((lo, hi)) if lo == hi => {
                 if in_use(&taken, ip, lo, m.proto) {
@@ -155,6 +261,21 @@ mod tests {
         };
         let e = check_fixed(&spec, None, &[]).unwrap_err().to_string();
         assert!(e.contains("port is already allocated"), "{e}");
+    }
+
+    #[test]
+    fn ipv6_loopback_is_refused() {
+        let spec = NetworkSpec {
+            publish: PortMapping::parse("[::1]:40998:80").unwrap(),
+            ..Default::default()
+        };
+        let e = check_fixed(&spec, None, &[]).unwrap_err().to_string();
+        assert!(e.contains("--publish") && e.contains("::1"), "{e}");
+        let any = NetworkSpec {
+            publish: PortMapping::parse("80").unwrap(),
+            ..Default::default()
+        };
+        assert!(resolve(&any, &[], Some("::1".parse().unwrap()), &[]).is_err());
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub enum Proto {
     #[default]
     Tcp,
     Udp,
+    Sctp,
 }
 
 impl Proto {
@@ -100,6 +101,7 @@ impl Proto {
         match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
         }
     }
 
@@ -107,10 +109,11 @@ impl Proto {
         match s.to_ascii_lowercase().as_str() {
             "" | "tcp" => Ok(Proto::Tcp),
             "udp" => Ok(Proto::Udp),
+            "sctp" => Ok(Proto::Sctp),
             _ => Err(NetworkError::invalid_flag(
                 flag,
                 whole,
-                &format!("invalid proto: {s} (allowed: tcp, udp)"),
+                &format!("invalid proto: {s} (allowed: tcp, udp, sctp)"),
             )),
         }
     }
@@ -212,7 +215,7 @@ fn split_publish(value: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
 
 impl PortMapping {
     /// Parses one `-p` value: `CPORT`, `HPORT:CPORT`, `IP::CPORT`, `IP:HPORT:CPORT`, with
-    /// ranges (`8000-8002:80-82`) and `/tcp` or `/udp`.
+    /// ranges (`8000-8002:80-82`) and `/tcp`, `/udp` or `/sctp`.
     pub fn parse(value: &str) -> Result<Vec<Self>, NetworkError> {
         const FLAG: &str = "--publish";
         let (spec, proto) = value.rsplit_once('/').unwrap_or((value, ""));
@@ -263,11 +266,48 @@ impl PortMapping {
     }
 }
 
-/// `--add-host HOST:IP` (or `HOST=IP`).
+/// The address of an `--add-host` entry: an IP, or Docker's `host-gateway` (the host as
+/// containers see it), resolved when the container starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum HostIp {
+    Ip(IpAddr),
+    HostGateway,
+}
+
+/// The special `--add-host` value Docker replaces by the host's gateway address.
+pub const HOST_GATEWAY: &str = "host-gateway";
+
+impl TryFrom<String> for HostIp {
+    type Error = std::net::AddrParseError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s == HOST_GATEWAY {
+            return Ok(HostIp::HostGateway);
+        }
+        s.parse().map(HostIp::Ip)
+    }
+}
+
+impl From<HostIp> for String {
+    fn from(h: HostIp) -> String {
+        h.to_string()
+    }
+}
+
+impl fmt::Display for HostIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostIp::Ip(ip) => ip.fmt(f),
+            HostIp::HostGateway => f.write_str(HOST_GATEWAY),
+        }
+    }
+}
+
+/// `--add-host HOST:IP` (or `HOST=IP`); IP may be `host-gateway`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtraHost {
     pub host: String,
-    pub ip: IpAddr,
+    pub ip: HostIp,
 }
 
 impl ExtraHost {
@@ -281,8 +321,12 @@ impl ExtraHost {
         if host.is_empty() || host.chars().any(char::is_whitespace) {
             return Err(NetworkError::invalid_flag(FLAG, value, "invalid host name"));
         }
-        let ip = ip.parse::<IpAddr>().map_err(|_| {
-            NetworkError::invalid_flag(FLAG, value, &format!("invalid IP address {ip:?}"))
+        let ip = HostIp::try_from(ip.to_string()).map_err(|_| {
+            NetworkError::invalid_flag(
+                FLAG,
+                value,
+                &format!("invalid IP address {ip:?} (an IP address or {HOST_GATEWAY})"),
+            )
         })?;
         Ok(ExtraHost {
             host: host.to_string(),
@@ -376,6 +420,10 @@ mod tests {
         assert!(PortMapping::parse("8000-8001:80-82").is_err());
         assert!(PortMapping::parse("0:80").is_err());
         assert!(PortMapping::parse("80/sctpx").is_err());
+        assert_eq!(
+            PortMapping::parse("9:9/SCTP").unwrap()[0].proto,
+            Proto::Sctp
+        );
         assert!(PortMapping::parse("1.2.3:80:80").is_err());
     }
 
@@ -398,6 +446,14 @@ mod tests {
         let h = ExtraHost::parse("db:10.0.0.5").unwrap();
         assert_eq!(h.host, "db");
         assert!(ExtraHost::parse("v6:[::1]").is_ok());
+        let gw = ExtraHost::parse("gw:host-gateway").unwrap();
+        assert_eq!(gw.ip, HostIp::HostGateway);
+        let json = serde_json::to_string(&gw).unwrap();
+        assert_eq!(json, r#"{"host":"gw","ip":"host-gateway"}"#);
+        assert_eq!(serde_json::from_str::<ExtraHost>(&json).unwrap(), gw);
+        let old: ExtraHost = serde_json::from_str(r#"{"host":"db","ip":"10.0.0.5"}"#).unwrap();
+        assert_eq!(old, h);
+        assert!(ExtraHost::parse("gw:host-gw").is_err());
         assert!(ExtraHost::parse("nocolon").is_err());
         assert_eq!(parse_mac("02:42:ac:11:00:02").unwrap()[5], 2);
         assert!(parse_mac("01:42:ac:11:00:02").is_err());
