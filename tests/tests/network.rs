@@ -131,6 +131,51 @@ impl OutsideHost {
     }
 }
 
+/// A unique-local /48 (`fdXX:XXXX:XXXX`) of this test process, so parallel runs and the
+/// host's own addresses never share a prefix.
+fn ula48() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let r = u64::from(std::process::id()) << 20 ^ u64::from(nanos);
+    format!(
+        "fd{:02x}:{:x}:{:x}",
+        r & 0xff,
+        ((r >> 8) & 0xffff) | 0x100,
+        (r >> 24) & 0xffff
+    )
+}
+
+impl OutsideHost {
+    /// Adds IPv6 to the link: host side `PREFIX::1/64`, outside side `PREFIX::2/64`, and the
+    /// outside host's default route through the host. Returns (host side, outside side).
+    fn add_v6(&self, prefix: &str) -> (String, String) {
+        let (host6, out6) = (format!("{prefix}::1"), format!("{prefix}::2"));
+        sh_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{host6}/64"),
+            "dev",
+            &self.host_if,
+            "nodad",
+        ]);
+        let peer = self.host_if.replacen("ebt-h", "ebt-o", 1);
+        self.exec_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{out6}/64"),
+            "dev",
+            &peer,
+            "nodad",
+        ]);
+        self.exec_ok(&["ip", "-6", "route", "add", "default", "via", &host6]);
+        (host6, out6)
+    }
+}
+
 impl Drop for OutsideHost {
     fn drop(&mut self) {
         let _ = sh(&["ip", "netns", "del", &self.ns]);
@@ -789,4 +834,197 @@ fn killed_run_is_reclaimed() {
     inst.ok(&["run", "--rm", "busybox", "true"]);
     assert!(!rule_present(), "stale rule not reclaimed");
     assert!(record().is_none(), "stale allocation not reclaimed");
+}
+
+#[test]
+fn ipv6_addresses_published_ports_and_masquerade() {
+    let ula = ula48();
+    let inst = instance(&format!(
+        r#"{{"bip": "10.216.0.1/24", "ipv6": true, "fixed-cidr-v6": "{ula}:1::/64"}}"#
+    ));
+    let outside = OutsideHost::new(16);
+    let (host6, out6) = outside.add_v6(&format!("{ula}:99"));
+    let tmp = tempfile::tempdir().unwrap();
+    let _server = Reaped(outside.serve_client_address(8016, tmp.path()));
+    let url = format!("http://[{out6}]:8016/cgi-bin/ip");
+    assert!(
+        wait_for(10, || fetch(None, &url).is_some()),
+        "outside server not up on IPv6"
+    );
+
+    // The container has an IPv6 address, the bridge's as gateway and a default route.
+    let inside = inst.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -6 addr show eth0; ip -6 route",
+    ]);
+    assert!(inside.contains(&format!("inet6 {ula}:1::2/64")), "{inside}");
+    assert!(
+        inside.contains(&format!("default via {ula}:1::1 dev eth0")),
+        "{inside}"
+    );
+
+    // Outbound over IPv6: the outside host sees the host's address (ip6 masquerade).
+    let seen = inst.ok(&["run", "--rm", "busybox", "wget", "-q", "-O", "-", &url]);
+    assert_eq!(seen.trim(), format!("[{host6}]"), "not masqueraded");
+
+    // A published port answers on both families: from the outside host over IPv6 and
+    // IPv4, and from the host on its IPv6 address.
+    let id = web(&inst, &["-p", "18016:80"]);
+    let url6 = format!("http://[{host6}]:18016/");
+    assert!(
+        wait_for(10, || fetch(Some(&outside), &url6).as_deref()
+            == Some("hello")),
+        "published port from the outside host over IPv6"
+    );
+    assert_eq!(
+        fetch(
+            Some(&outside),
+            &format!("http://{}:18016/", outside.host_ip)
+        )
+        .as_deref(),
+        Some("hello")
+    );
+    assert_eq!(fetch(None, &url6).as_deref(), Some("hello"));
+    // ::1 is refused at once (the kernel cannot route it to a container), not left hanging.
+    let started = Instant::now();
+    assert_eq!(fetch(None, "http://[::1]:18016/"), None);
+    assert!(started.elapsed() < Duration::from_secs(1), "::1 hung");
+    let out = inst.run(&["run", "--rm", "-p", "[::1]:18017:80", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        text(&out).contains("--publish") && text(&out).contains("::1"),
+        "{}",
+        text(&out)
+    );
+
+    // inspect and port show the IPv6 side.
+    let settings: serde_json::Value =
+        serde_json::from_str(&inst.ok(&["inspect", "-f", "{{json .NetworkSettings}}", &id]))
+            .unwrap();
+    let addr6 = settings["GlobalIPv6Address"].as_str().unwrap_or("");
+    assert!(addr6.starts_with(&format!("{ula}:1::")), "{settings}");
+    assert_eq!(settings["GlobalIPv6PrefixLen"], 64, "{settings}");
+    assert_eq!(settings["IPv6Gateway"], format!("{ula}:1::1"), "{settings}");
+    let net = &settings["Networks"]["bridge"];
+    assert_eq!(net["GlobalIPv6Address"], addr6, "{settings}");
+    assert_eq!(net["IPv6Gateway"], format!("{ula}:1::1"), "{settings}");
+    let ports = inst.ok(&["port", &id]);
+    assert!(
+        ports.contains("80/tcp -> [::]:18016") || ports.contains("80/tcp -> :::18016"),
+        "{ports}"
+    );
+
+    // A user network with --ipv6 and an IPv6 subnet: addresses, --ip6 and the way out.
+    inst.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.216.1.0/24",
+        "--subnet",
+        &format!("{ula}:2::/64"),
+        "v6net16",
+    ]);
+    let out = inst.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6net16",
+        "--ip6",
+        &format!("{ula}:2::77"),
+        "busybox",
+        "sh",
+        "-c",
+        &format!("ip -6 addr show eth0; wget -q -O - {url}"),
+    ]);
+    assert!(out.contains(&format!("inet6 {ula}:2::77/64")), "{out}");
+    assert!(out.contains(&format!("[{host6}]")), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&inst.ok(&["network", "inspect", "v6net16"])).unwrap();
+    assert_eq!(v[0]["EnableIPv6"], true, "{v}");
+    let subnets: Vec<&str> = v[0]["IPAM"]["Config"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["Subnet"].as_str())
+        .collect();
+    assert!(subnets.contains(&format!("{ula}:2::/64").as_str()), "{v}");
+    inst.ok(&["rm", "-f", &id]);
+    inst.ok(&["network", "rm", "v6net16"]);
+}
+
+#[test]
+fn add_host_gateway_and_sctp_ports() {
+    let inst = instance(r#"{"bip": "10.217.0.1/24"}"#);
+    // host-gateway: the default bridge's address, on any network.
+    let hosts = inst.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "host.docker.internal:host-gateway",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(
+        hosts.contains("10.217.0.1\thost.docker.internal\n"),
+        "{hosts}"
+    );
+    inst.ok(&["network", "create", "--subnet", "10.217.1.0/24", "user17"]);
+    let hosts = inst.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "user17",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.contains("10.217.0.1\tgw\n"), "{hosts}");
+    inst.ok(&["network", "rm", "user17"]);
+    // daemon.json's host-gateway-ip wins.
+    std::fs::write(
+        inst.root().join("daemon.json"),
+        r#"{"bip": "10.217.0.1/24", "host-gateway-ip": "10.217.0.254"}"#,
+    )
+    .unwrap();
+    let hosts = inst.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.contains("10.217.0.254\tgw\n"), "{hosts}");
+    let out = inst.run(&["run", "--rm", "--add-host", "gw:gateway", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out).contains("host-gateway"), "{}", text(&out));
+
+    // -p .../sctp: published (DNAT rule for SCTP), shown by port and ps.
+    let id = inst
+        .ok(&["run", "-d", "-p", "18031:9/sctp", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        inst.ok(&["port", &id, "9/sctp"]).lines().next(),
+        Some("0.0.0.0:18031")
+    );
+    assert!(inst.ok(&["ps"]).contains("0.0.0.0:18031->9/sctp"));
+    let rules = sh_ok(&["nft", "list", "table", "inet", &inst.prefix()]);
+    assert!(
+        rules.contains("sctp dport 18031 dnat ip to 10.217.0.") && rules.contains(":9 comment"),
+        "{rules}"
+    );
+    let out = inst.run(&["run", "--rm", "-p", "9/sctpx", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out).contains("tcp, udp, sctp"), "{}", text(&out));
+    inst.ok(&["rm", "-f", &id]);
 }
