@@ -613,3 +613,65 @@ fn run_detached_with_rm_removes_itself_and_attach_streams_output() {
     assert_eq!(out.status.code(), Some(4));
     inst.ok(&["rm", "att"]);
 }
+
+#[test]
+fn foreground_run_is_logged_and_still_reaches_the_caller() {
+    let inst = Instance::with_busybox();
+    let script = "echo out1; echo err1 >&2; echo out2; printf partial; exit 3";
+    let out = inst.run(&["run", "--name", "fg", "busybox", "sh", "-c", script]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out1\nout2\npartial");
+    assert_eq!(stderr(&out), "err1\n");
+    let logs = inst.run(&["logs", "fg"]);
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "out1\nout2\npartial");
+    assert_eq!(stderr(&logs), "err1\n");
+    assert_eq!(inst.ok(&["logs", "--tail", "1", "fg"]), "partial");
+
+    // With -t the terminal's output is logged as stdout, as Docker does.
+    let out = inst.ok(&[
+        "run",
+        "-t",
+        "--name",
+        "fgt",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a; echo b >&2",
+    ]);
+    assert_eq!(out, "a\r\nb\r\n");
+    let logs = inst.run(&["logs", "fgt"]);
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "a\r\nb\r\n");
+    assert_eq!(stderr(&logs), "");
+
+    // -i without -t: the caller's stdin still reaches the container.
+    let mut child = inst
+        .command(&[
+            "run",
+            "-i",
+            "--name",
+            "fgi",
+            "busybox",
+            "sh",
+            "-c",
+            "read l; echo got $l",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
+    assert_eq!(inst.ok(&["logs", "fgi"]), "got hello\n");
+
+    // With --rm the log goes with the container.
+    let out = inst.run(&["run", "--rm", "busybox", "sh", "-c", "echo gone"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "gone\n");
+    let left = std::fs::read_dir(inst.root().join("containers"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert_eq!(left, 3, "only fg, fgt and fgi remain");
+    inst.ok(&["rm", "fg", "fgt", "fgi"]);
+}

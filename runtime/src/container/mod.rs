@@ -9,6 +9,7 @@ mod id;
 mod kill;
 mod lifecycle;
 mod logs;
+mod logs_relay;
 mod monitor;
 mod names;
 mod observe;

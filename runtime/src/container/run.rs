@@ -6,19 +6,16 @@ use super::remove::auto_remove;
 use super::spec::RunSpec;
 use super::start::{finish, start};
 use super::ContainerError;
-use crate::process::{self, StdioMode};
+use crate::process::StdioMode;
 use crate::Paths;
 
 /// Runs a container in the foreground and returns its exit code (Docker's: the command's
 /// own, 128+signal, or 125/126/127 when it could not start).
 pub fn run_foreground(paths: &Paths, spec: &RunSpec) -> Result<i32, ContainerError> {
     let config = create(paths, spec)?.config;
-    let outcome = match start(paths, &config, StdioMode::Inherit) {
+    let outcome = match start(paths, &config, StdioMode::Relayed) {
         Ok(mut started) => {
-            let outcome =
-                process::supervise(started.spawned.pid, started.spawned.pty_master.take())
-                    .map(|status| status.code())
-                    .map_err(ContainerError::from);
+            let outcome = super::logs_relay::supervise_logged(paths, &config.id, &mut started);
             finish(paths, &config, started.state, &outcome)?;
             outcome
         }

@@ -21,7 +21,7 @@ pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 pub use seccomp::SeccompProfile;
 pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
 pub use spawn::{spawn, Spawned, StartFailure, StdioMode};
-pub use supervise::{supervise, ExitStatus};
+pub use supervise::{supervise, supervise_relayed, ExitStatus, Output};
 pub use user::UserSpec;
 
 use std::path::PathBuf;

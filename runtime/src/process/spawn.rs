@@ -39,6 +39,9 @@ pub enum StdioMode {
     Inherit,
     /// Pipes the caller reads (and writes, with `-i`): a detached container's monitor.
     Piped,
+    /// stdout and stderr are pipes the caller relays (a foreground `ebrun run`, which logs
+    /// them); stdin is the caller's own with `-i`, else /dev/null.
+    Relayed,
 }
 
 /// A child held before exec.
@@ -49,7 +52,8 @@ pub struct Spawned {
     console: Option<std::os::unix::net::UnixStream>,
     /// With `-t`, once started: the master side of the container's terminal.
     pub pty_master: Option<OwnedFd>,
-    /// With [`StdioMode::Piped`]: the container's stdout and stderr, and its stdin with `-i`.
+    /// With [`StdioMode::Piped`]: the container's stdout and stderr, and its stdin with `-i`
+    /// (with [`StdioMode::Relayed`]: stdout and stderr).
     pub stdout: Option<File>,
     pub stderr: Option<File>,
     pub stdin: Option<File>,
@@ -68,7 +72,7 @@ impl std::fmt::Display for StartFailure {
     }
 }
 
-/// The pipes of [`StdioMode::Piped`]: (parent's end, child's end) per stream.
+/// The pipes of [`StdioMode::Piped`] and [`StdioMode::Relayed`]: (parent's end, child's end) per stream.
 struct Pipes {
     stdin: Option<(OwnedFd, OwnedFd)>,
     stdout: Option<(OwnedFd, OwnedFd)>,
@@ -84,7 +88,7 @@ fn pipes(spec: &ProcessSpec, mode: StdioMode) -> nix::Result<Pipes> {
         });
     }
     let out = |p: (OwnedFd, OwnedFd)| (p.0, p.1);
-    let stdin = if spec.interactive {
+    let stdin = if spec.interactive && mode == StdioMode::Piped {
         let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         Some((w, r))
     } else {

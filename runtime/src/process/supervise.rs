@@ -1,6 +1,7 @@
 //! The foreground monitor: forwards signals to the container's process (Docker's
 //! sig-proxy), relays its terminal with `-t`, and returns its exit status.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -58,31 +59,79 @@ impl ExitStatus {
 
 /// Waits for `child`, forwarding signals and relaying the pty, and returns its status.
 pub fn supervise(child: Pid, pty_master: Option<OwnedFd>) -> Result<ExitStatus, ProcessError> {
+    let output = Output {
+        pty_master,
+        stdout: None,
+        stderr: None,
+    };
+    supervise_relayed(child, output, &mut |_, _| {})
+}
+
+/// The container's output a foreground monitor relays: its terminal with `-t`, else the
+/// pipes of its stdout and stderr (see `StdioMode::Relayed`).
+pub struct Output {
+    pub pty_master: Option<OwnedFd>,
+    pub stdout: Option<File>,
+    pub stderr: Option<File>,
+}
+
+/// After the container's init has exited, how long to wait for the rest of its output (its
+/// other processes are gone with its PID namespace, so the pipes end at once).
+const DRAIN_TIMEOUT_MS: u16 = 200;
+
+/// [`supervise`], also copying every chunk of the container's output to this process's own
+/// stdout (fd 1) or stderr (fd 2) and handing it to `sink` with that fd number (the
+/// terminal's output counts as stdout, as Docker logs it).
+pub fn supervise_relayed(
+    child: Pid,
+    output: Output,
+    sink: &mut dyn FnMut(i32, &[u8]),
+) -> Result<ExitStatus, ProcessError> {
     let sys = |op| move |source| ProcessError::Sys { op, source };
     let signals =
         SignalFd::with_flags(&handled_set(), SfdFlags::SFD_CLOEXEC).map_err(sys("signalfd"))?;
-    let _raw = pty_master.as_ref().and_then(|_| RawMode::enter());
-    let mut master = pty_master.map(std::fs::File::from);
+    let _raw = output.pty_master.as_ref().and_then(|_| RawMode::enter());
+    let mut master = output.pty_master.map(File::from);
     if let Some(m) = &master {
         copy_winsize(std::io::stdin().as_fd(), m.as_fd());
     }
+    // (target fd, source): the terminal, or the stdout and stderr pipes.
+    let mut sources: Vec<(i32, File)> = Vec::new();
+    if let Some(m) = &master {
+        sources.push((
+            1,
+            m.try_clone().map_err(|source| ProcessError::Io {
+                op: "dup terminal",
+                source,
+            })?,
+        ));
+    }
+    sources.extend(output.stdout.map(|f| (1, f)));
+    sources.extend(output.stderr.map(|f| (2, f)));
     let mut stdin_open = master.is_some();
+    let mut exit: Option<ExitStatus> = None;
     loop {
-        if let Some(status) = reap(child)? {
-            if let Some(m) = master.as_mut() {
-                drain(m);
-            }
+        if exit.is_none() {
+            exit = reap(child)?;
+        }
+        if let (Some(status), true) = (exit, sources.is_empty()) {
             return Ok(status);
         }
         let stdin = std::io::stdin();
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        if let Some(m) = &master {
-            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
-            if stdin_open {
-                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-            }
+        for (_, f) in &sources {
+            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::NONE) {
+        let stdin_polled = stdin_open && master.is_some() && exit.is_none();
+        if stdin_polled {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        let timeout = if exit.is_some() {
+            PollTimeout::from(DRAIN_TIMEOUT_MS)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
             Err(nix::Error::EINTR) => continue,
             Err(e) => {
                 return Err(ProcessError::Sys {
@@ -90,6 +139,7 @@ pub fn supervise(child: Pid, pty_master: Option<OwnedFd>) -> Result<ExitStatus, 
                     source: e,
                 })
             }
+            Ok(0) if exit.is_some() => return Ok(exit.expect("checked")),
             Ok(_) => {}
         }
         let ready: Vec<bool> = fds
@@ -97,20 +147,46 @@ pub fn supervise(child: Pid, pty_master: Option<OwnedFd>) -> Result<ExitStatus, 
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
+        let stdin_ready = stdin_polled && ready.get(1 + sources.len()) == Some(&true);
         if ready[0] {
             if let Ok(Some(info)) = signals.read_signal() {
                 handle_signal(child, info.ssi_signo as i32, master.as_ref());
             }
         }
-        if let Some(m) = master.as_mut() {
-            if ready.get(1) == Some(&true) && !relay(m, &mut std::io::stdout()) {
-                // The container closed its terminal; wait for it to exit.
+        let mut closed = Vec::new();
+        for (i, (target, source)) in sources.iter_mut().enumerate() {
+            if ready[1 + i] && !relay_output(source, *target, sink) {
+                closed.push(i);
+            }
+        }
+        for i in closed.into_iter().rev() {
+            // The container closed its terminal or output: wait for it to exit.
+            if sources.remove(i).0 == 1 && master.is_some() {
                 master = None;
             }
         }
-        if ready.get(2) == Some(&true) {
+        if stdin_ready {
             if let Some(m) = master.as_mut() {
                 stdin_open = relay(&mut std::io::stdin(), m);
+            }
+        }
+    }
+}
+
+/// Copies one chunk of output to this process's fd `target` and to `sink`; false at the end
+/// of the container's output, or when the caller's side is gone (EPIPE: closing our end
+/// passes that on to the container, as if it wrote there itself).
+fn relay_output(source: &mut File, target: i32, sink: &mut dyn FnMut(i32, &[u8])) -> bool {
+    let mut buf = [0u8; 16384];
+    match source.read(&mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            sink(target, &buf[..n]);
+            if target == 2 {
+                std::io::stderr().write_all(&buf[..n]).is_ok()
+            } else {
+                let mut out = std::io::stdout();
+                out.write_all(&buf[..n]).and_then(|_| out.flush()).is_ok()
             }
         }
     }
@@ -168,20 +244,5 @@ fn relay(from: &mut impl Read, to: &mut impl Write) -> bool {
     match from.read(&mut buf) {
         Ok(0) | Err(_) => false,
         Ok(n) => to.write_all(&buf[..n]).and_then(|_| to.flush()).is_ok(),
-    }
-}
-
-/// Output the container wrote just before exiting.
-fn drain(master: &mut std::fs::File) {
-    let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-    while matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
-        && fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN))
-    {
-        if !relay(master, &mut std::io::stdout()) {
-            break;
-        }
-        fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
     }
 }
