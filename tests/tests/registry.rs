@@ -479,3 +479,204 @@ fn a_killed_pull_leaves_the_store_consistent_and_the_next_one_completes() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Writes `bytes` as a blob of `layout`; returns its OCI descriptor.
+fn add_blob(layout: &Path, media_type: &str, bytes: &[u8]) -> serde_json::Value {
+    let hex = sha256_hex(bytes);
+    std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len()})
+}
+
+/// An OCI layout tagged `latest` whose image is a two-platform index: the busybox test image
+/// (linux/amd64) and a copy of it whose config says linux/arm64/v8. Returns the layout and
+/// both config digests (amd64, arm64).
+fn multi_arch_layout(dir: &Path) -> (PathBuf, String, String) {
+    let src = common::image_layout("busybox");
+    let layout = dir.join("multi");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    for e in std::fs::read_dir(src.join("blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), layout.join("blobs/sha256").join(e.file_name())).unwrap();
+    }
+    std::fs::copy(src.join("oci-layout"), layout.join("oci-layout")).unwrap();
+    let read_json = |digest: &str| -> serde_json::Value {
+        let hex = digest.trim_start_matches("sha256:");
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap())
+            .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join("index.json")).unwrap()).unwrap();
+    let amd64_desc = index["manifests"][0].clone();
+    let manifest = read_json(amd64_desc["digest"].as_str().unwrap());
+    let amd64_config = manifest["config"]["digest"].as_str().unwrap().to_string();
+    let mut config = read_json(&amd64_config);
+    config["architecture"] = "arm64".into();
+    config["variant"] = "v8".into();
+    let config_desc = add_blob(
+        &layout,
+        "application/vnd.oci.image.config.v1+json",
+        &serde_json::to_vec(&config).unwrap(),
+    );
+    let arm64_config = config_desc["digest"].as_str().unwrap().to_string();
+    let mut arm_manifest = manifest.clone();
+    arm_manifest["config"] = config_desc;
+    let mut arm_desc = add_blob(
+        &layout,
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&arm_manifest).unwrap(),
+    );
+    arm_desc["platform"] =
+        serde_json::json!({"architecture": "arm64", "os": "linux", "variant": "v8"});
+    let mut amd_desc = amd64_desc.clone();
+    amd_desc.as_object_mut().unwrap().remove("annotations");
+    amd_desc["platform"] = serde_json::json!({"architecture": "amd64", "os": "linux"});
+    let inner = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [amd_desc, arm_desc],
+    });
+    let mut inner_desc = add_blob(
+        &layout,
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&inner).unwrap(),
+    );
+    inner_desc["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "latest"});
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [inner_desc],
+    });
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    (layout, amd64_config, arm64_config)
+}
+
+#[test]
+fn pull_platform_chooses_from_a_multi_arch_index() {
+    let registry = Registry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, amd64_id, arm64_id) = multi_arch_layout(tmp.path());
+    let out = Command::new("skopeo")
+        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("docker://{}/test/multi:latest", registry.host()))
+        .output()
+        .expect("skopeo");
+    assert!(out.status.success(), "skopeo copy --all: {}", stderr(&out));
+    let image = format!("{}/test/multi", registry.host());
+    let arch_of = |inst: &Instance| {
+        ok(
+            inst,
+            &[
+                "image",
+                "inspect",
+                "-f",
+                "{{.Id}} {{.Os}}/{{.Architecture}}",
+                &image,
+            ],
+        )
+    };
+
+    // The host's platform by default, and the one --platform names.
+    let inst = instance_for(&registry);
+    ok(&inst, &["pull", "-q", &image]);
+    assert_eq!(arch_of(&inst), format!("{amd64_id} linux/amd64\n"));
+    for platform in ["linux/arm64", "linux/aarch64/v8", "Linux/ARM64"] {
+        let other = instance_for(&registry);
+        let out = ok(&other, &["pull", "--platform", platform, &image]);
+        assert!(out.contains("Status: Downloaded newer image"), "{out}");
+        assert_eq!(
+            arch_of(&other),
+            format!("{arm64_id} linux/arm64\n"),
+            "{platform}"
+        );
+    }
+
+    // A platform the index lacks: Docker's error, nothing stored.
+    let none = instance_for(&registry);
+    let out = run(&none, &["pull", "--platform", "linux/s390x", &image]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "Error response from daemon: no matching manifest for linux/s390x in the manifest list entries\n"
+    );
+    assert_eq!(ok(&none, &["images", "-q"]), "");
+    let out = run(&none, &["pull", "--platform", "linux/xyz", &image]);
+    assert!(
+        stderr(&out).contains("no matching manifest for linux/xyz in the manifest list entries"),
+        "{}",
+        stderr(&out)
+    );
+    // Not os/arch at all: a usage error naming the flag.
+    let out = run(&none, &["pull", "--platform", "linux", &image]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("--platform"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("os/arch[/variant]"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(layer_entries(&none), Vec::<String>::new());
+}
+
+#[test]
+fn a_pulled_image_saves_with_its_layers_decompressed_to_the_diff_ids() {
+    let registry = Registry::start(None);
+    registry.push("busybox", "test/busybox", None);
+    let inst = instance_for(&registry);
+    let image = format!("{}/test/busybox", registry.host());
+    ok(&inst, &["pull", "-q", &image]);
+    // The registry holds compressed layers: the store keeps those blobs as they came.
+    let compressions: Vec<String> = layer_entries(&inst)
+        .iter()
+        .map(|l| {
+            let meta: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(inst.root().join("image/layers").join(l).join("layer.json"))
+                    .unwrap(),
+            )
+            .unwrap();
+            meta["compression"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(compressions.iter().all(|c| c == "gzip"), "{compressions:?}");
+    let diff_ids = ok(
+        &inst,
+        &["image", "inspect", "-f", "{{json .RootFS.Layers}}", &image],
+    );
+    let diff_ids: Vec<String> = serde_json::from_str(&diff_ids).unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pulled.tar");
+    ok(&inst, &["save", "-o", file.to_str().unwrap(), &image]);
+    let out = Command::new("skopeo")
+        .args(["inspect", &format!("docker-archive:{}", file.display())])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let layers: Vec<String> = serde_json::from_value(v["Layers"].clone()).unwrap();
+    assert_eq!(layers, diff_ids);
+    let id = ok(&inst, &["image", "inspect", "-f", "{{.Id}}", &image]);
+
+    // Loaded into another instance, it is the same image and runs.
+    let other = Instance::new();
+    assert_eq!(
+        ok(&other, &["load", "-i", file.to_str().unwrap()]),
+        format!("Loaded image: {image}:latest\n")
+    );
+    assert_eq!(
+        ok(&other, &["image", "inspect", "-f", "{{.Id}}", &image]),
+        id
+    );
+    assert_eq!(
+        ok(
+            &other,
+            &["run", "--rm", "--net", "none", &image, "echo", "loaded"]
+        ),
+        "loaded\n"
+    );
+}

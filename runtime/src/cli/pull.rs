@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::Args;
 
 use ebrun::image::pull::{self, Output};
+use ebrun::image::Platform;
 
 use super::Context;
 
@@ -15,7 +16,7 @@ pub struct PullArgs {
     /// Download all tagged images in the repository (not supported).
     #[arg(short = 'a', long = "all-tags")]
     all_tags: bool,
-    /// Platform (only the host's own, os/arch).
+    /// Set platform if server is multi-platform capable (os/arch[/variant]).
     #[arg(long)]
     platform: Option<String>,
     /// NAME[:TAG|@DIGEST]
@@ -28,18 +29,16 @@ pub fn pull(ctx: &Context, args: PullArgs) -> Result<i32> {
             "invalid argument for \"--all-tags\" flag: pulling all tags is not supported"
         );
     }
-    if let Some(p) = &args.platform {
-        let host = format!("linux/{}", host_arch());
-        if p != &host {
-            anyhow::bail!("invalid argument \"{p}\" for \"--platform\" flag: only the host platform ({host}) is supported");
-        }
-    }
+    let platform = match args.platform.as_deref().map(Platform::parse).transpose() {
+        Ok(p) => p,
+        Err(e) => anyhow::bail!("invalid argument for \"--platform\" flag: {e}"),
+    };
     let output = if args.quiet {
         Output::Quiet
     } else {
         Output::Stdout
     };
-    match pull::pull(&ctx.paths, &args.image, output) {
+    match pull::pull_platform(&ctx.paths, &args.image, output, platform.as_ref()) {
         Ok(pulled) => {
             println!("{}", pulled.full_name);
             Ok(0)
@@ -48,14 +47,5 @@ pub fn pull(ctx: &Context, args: PullArgs) -> Result<i32> {
             eprintln!("Error response from daemon: {e}");
             Ok(1)
         }
-    }
-}
-
-/// The host architecture in GOARCH terms.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
     }
 }

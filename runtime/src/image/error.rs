@@ -18,6 +18,10 @@ pub enum ImageError {
         local: bool,
     },
 
+    /// A `--platform` value that is not `os/arch[/variant]`.
+    #[error("invalid platform {platform:?}: {reason}")]
+    InvalidPlatform { platform: String, reason: String },
+
     /// An id prefix matches more than one image.
     #[error("multiple IDs found with provided prefix: {prefix}")]
     AmbiguousId { prefix: String },

@@ -19,6 +19,7 @@ mod error;
 pub mod import;
 pub mod inspect;
 pub mod layer_unpack;
+pub mod platform;
 pub mod pull;
 mod record;
 pub mod reference;
@@ -31,6 +32,7 @@ mod tests;
 
 pub use error::ImageError;
 pub use import::{ImportOutcome, LoadedImage};
+pub use platform::Platform;
 pub use record::ImageRecord;
 pub use reference::Reference;
 pub use remove::PruneReport;

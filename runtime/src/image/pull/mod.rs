@@ -7,7 +7,8 @@
 //! - [`download`]: blobs into `<images>/downloads/`, resumable, verified
 //! - [`progress`]: a bar per layer on a terminal, Docker's status lines otherwise
 //!
-//! A pull fetches the manifest (a multi-platform index is resolved to the host's platform),
+//! A pull fetches the manifest (a multi-platform index is resolved to the host's platform, or
+//! the one `--platform` names),
 //! the config, and, in parallel, the layers the store lacks. The verified blobs are then
 //! laid out as an OCI layout and imported by the store's own import, which checks every
 //! digest again, unpacks each missing layer into a temporary directory and commits the image
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{ImageIndex, ImageManifest};
 
 use super::digest::Digest;
-use super::import::oci_layout::{host_arch, host_os};
+use super::platform::Platform;
 use super::reference::Reference;
 use super::{ImageError, ImageRecord, ImageStore};
 use crate::state::StateLock;
@@ -186,22 +187,29 @@ fn is_index(media_type: &str, bytes: &[u8]) -> bool {
     }
 }
 
-/// Resolves an index to the host platform's manifest descriptor.
-fn choose_platform(bytes: &[u8], what: &str) -> Result<(Digest, String), PullError> {
+/// Resolves an index to the manifest descriptor of platform `wanted`.
+fn choose_platform(
+    bytes: &[u8],
+    what: &str,
+    wanted: &Platform,
+) -> Result<(Digest, String), PullError> {
     let index: ImageIndex = serde_json::from_slice(bytes).map_err(|e| PullError::Manifest {
         what: what.to_string(),
         reason: format!("invalid image index: {e}"),
     })?;
-    let wanted = format!("{}/{}", host_os(), host_arch());
     let chosen = index
         .manifests()
         .iter()
         .find(|d| {
             d.platform().as_ref().is_some_and(|p| {
-                p.os().to_string() == host_os() && p.architecture().to_string() == host_arch()
+                wanted.matches(&Platform::new(
+                    &p.os().to_string(),
+                    &p.architecture().to_string(),
+                    p.variant().as_deref(),
+                ))
             })
         })
-        .ok_or(PullError::NoPlatform(wanted))?;
+        .ok_or_else(|| PullError::NoPlatform(wanted.to_string()))?;
     let digest = Digest::parse(chosen.digest().as_ref()).map_err(|reason| PullError::Manifest {
         what: what.to_string(),
         reason,
@@ -234,8 +242,20 @@ fn downloads(store: &ImageStore) -> Result<(PathBuf, StateLock), PullError> {
     Ok((dir, lock))
 }
 
-/// Pulls `reference` (`NAME[:TAG]`, `NAME@DIGEST`) into this instance's store.
+/// Pulls `reference` (`NAME[:TAG]`, `NAME@DIGEST`) for the host's platform into this
+/// instance's store.
 pub fn pull(paths: &Paths, reference: &str, output: Output) -> Result<Pulled, PullError> {
+    pull_platform(paths, reference, output, None)
+}
+
+/// [`pull`] choosing `platform` (default: the host's) from a multi-platform index.
+pub fn pull_platform(
+    paths: &Paths,
+    reference: &str,
+    output: Output,
+    platform: Option<&Platform>,
+) -> Result<Pulled, PullError> {
+    let wanted_platform = platform.cloned().unwrap_or_else(Platform::host);
     let parsed = Reference::parse(reference)?;
     let progress = progress::Progress::new(output);
     if parsed.tag().is_none() && parsed.digest().is_none() {
@@ -275,7 +295,8 @@ pub fn pull(paths: &Paths, reference: &str, output: Output) -> Result<Pulled, Pu
     let mut media_type = media_type.unwrap_or_default();
     let mut manifest_digest = top_digest.clone();
     if is_index(&media_type, &bytes) {
-        let (digest, mt) = choose_platform(&bytes, &format!("index {top_digest}"))?;
+        let (digest, mt) =
+            choose_platform(&bytes, &format!("index {top_digest}"), &wanted_platform)?;
         let (b, _, _) = fetch_document(
             &registry,
             "manifests",
@@ -526,9 +547,18 @@ fn name_image(
 /// `ebrun run` of an image that is not in the store: Docker's notice on stderr, then a pull
 /// with its progress on stderr. Only names are pulled, never ids.
 pub fn pull_missing(paths: &Paths, reference: &str) -> Result<ImageRecord, PullError> {
+    pull_missing_platform(paths, reference, None)
+}
+
+/// [`pull_missing`] for `platform` (`run --platform`).
+pub fn pull_missing_platform(
+    paths: &Paths,
+    reference: &str,
+    platform: Option<&Platform>,
+) -> Result<ImageRecord, PullError> {
     let parsed = Reference::parse(reference)?.with_default_tag();
     eprintln!("Unable to find image '{}' locally", parsed.familiar());
-    Ok(pull(paths, reference, Output::Stderr)?.image)
+    Ok(pull_platform(paths, reference, Output::Stderr, platform)?.image)
 }
 
 /// The 12-digit short form of a digest Docker uses for layer lines.
