@@ -675,3 +675,71 @@ fn foreground_run_is_logged_and_still_reaches_the_caller() {
     assert_eq!(left, 3, "only fg, fgt and fgi remain");
     inst.ok(&["rm", "fg", "fgt", "fgi"]);
 }
+
+#[test]
+fn update_restart_policy_is_followed_by_the_running_containers_monitor() {
+    let inst = Instance::with_busybox();
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "upd",
+        "--restart",
+        "no",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; sleep 1; exit 1",
+    ]);
+    assert_eq!(
+        inst.ok(&["update", "--restart", "on-failure:1", "upd"])
+            .trim(),
+        "upd"
+    );
+    let doc = inspect(&inst, "upd");
+    assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(doc["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 1);
+    assert!(eventually(10, || {
+        let d = inspect(&inst, "upd");
+        d["State"]["Status"] == "exited" && d["RestartCount"] == 1
+    }));
+    std::thread::sleep(Duration::from_millis(1500));
+    let doc = inspect(&inst, "upd");
+    assert_eq!(doc["RestartCount"], 1, "restarted exactly once");
+    assert_eq!(doc["State"]["ExitCode"], 1);
+    assert_eq!(
+        inst.ok(&["logs", "upd"])
+            .lines()
+            .filter(|l| *l == "run")
+            .count(),
+        2
+    );
+
+    // A bad policy is ebrun's error; nothing changes.
+    let out = inst.run(&["update", "--restart", "sometimes", "upd"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("--restart"), "{}", stderr(&out));
+    assert_eq!(
+        inspect(&inst, "upd")["HostConfig"]["RestartPolicy"]["Name"],
+        "on-failure"
+    );
+
+    // --rm and a restart policy exclude each other, as in Docker.
+    inst.ok(&[
+        "run", "-d", "--rm", "--name", "auto", "busybox", "sleep", "30",
+    ]);
+    let out = inst.run(&["update", "--restart", "always", "auto"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "Restart policy cannot be updated because AutoRemove is enabled for the container"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        inspect(&inst, "auto")["HostConfig"]["RestartPolicy"]["Name"],
+        "no"
+    );
+    inst.ok(&["rm", "-f", "auto", "upd"]);
+}

@@ -1,11 +1,12 @@
 //! `ebrun update [OPTIONS] CONTAINER...`: changes the resource limits of containers. The new
 //! limits are validated together with the ones the container already has, written into the
-//! running container's cgroups, and saved in its config for its next start.
+//! running container's cgroups, and saved in its config for its next start. `--restart`
+//! changes the restart policy (a running container's monitor follows it from its next exit).
 
 use anyhow::{bail, Result};
 use clap::Args;
 
-use ebrun::container::{ContainerStore, Status};
+use ebrun::container::{self, ContainerStore, RestartPolicy, Status};
 
 use super::resource_flags::ResourceFlags;
 use super::Context;
@@ -14,6 +15,10 @@ use super::Context;
 pub struct UpdateArgs {
     #[command(flatten)]
     resources: ResourceFlags,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always,
+    /// unless-stopped).
+    #[arg(long)]
+    restart: Option<String>,
     /// Containers to update (name, id or unique id prefix).
     #[arg(required = true, value_name = "CONTAINER")]
     containers: Vec<String>,
@@ -21,7 +26,12 @@ pub struct UpdateArgs {
 
 pub fn update(ctx: &Context, args: UpdateArgs) -> Result<i32> {
     args.resources.check_syntax()?;
-    if args.resources.is_empty() {
+    let restart: Option<RestartPolicy> = args
+        .restart
+        .as_deref()
+        .map(RestartPolicy::parse)
+        .transpose()?;
+    if args.resources.is_empty() && restart.is_none() {
         bail!("You must provide one or more flags when using this command.");
     }
     let store = ContainerStore::new(&ctx.paths);
@@ -36,8 +46,18 @@ pub fn update(ctx: &Context, args: UpdateArgs) -> Result<i32> {
             }
         };
         // Flag errors stop here, before any container is changed (exit 125).
-        let (given, merged) = args.resources.to_update(&config.resources)?;
+        let resources = if args.resources.is_empty() {
+            None
+        } else {
+            Some(args.resources.to_update(&config.resources)?)
+        };
         let result = (|| -> Result<()> {
+            if let Some(policy) = restart {
+                container::set_restart_policy(&store, &config.id, policy)?;
+            }
+            let Some((given, merged)) = resources else {
+                return Ok(());
+            };
             let _lock = store.lock()?;
             let state = store.load_state(&config.id)?;
             // Running or paused: a live process whose cgroups are there to change.

@@ -108,9 +108,9 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
             return 1;
         };
         let exit_code = state.exit_code;
-        if config
-            .restart
-            .should_restart(exit_code, state.restart_count, state.stopped_by_user)
+        // `ebrun update --restart` may have changed the policy while it ran.
+        let restart = super::restart_update::current_policy(&store, &config);
+        if restart.should_restart(exit_code, state.restart_count, state.stopped_by_user)
             && store.dir(id).exists()
         {
             std::thread::sleep(backoff(state.restart_count));
