@@ -743,3 +743,209 @@ fn update_restart_policy_is_followed_by_the_running_containers_monitor() {
     );
     inst.ok(&["rm", "-f", "auto", "upd"]);
 }
+
+/// A child process killed (by pid) and reaped when the test ends, also on failure.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A pseudo-terminal for a client: (master, slave).
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors into the valid ints we pass; the name, termios
+    // and winsize pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened for us and are owned by nobody else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
+
+/// Everything read from `reader` on a thread, for `wait_for` to look into.
+fn collect(
+    mut reader: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shared = std::sync::Arc::clone(&buf);
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            shared.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    buf
+}
+
+fn text_of(buf: &std::sync::Mutex<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&buf.lock().unwrap()).into_owned()
+}
+
+/// Waits for `child` to exit within `secs`; its exit code.
+fn exit_within(child: &mut Reaped, secs: u64) -> Option<i32> {
+    let mut code = None;
+    eventually(secs, || match child.0.try_wait() {
+        Ok(Some(status)) => {
+            code = Some(status.code().unwrap_or(-1));
+            true
+        }
+        _ => false,
+    });
+    code
+}
+
+#[test]
+fn attach_detach_keys_leave_the_container_running() {
+    let inst = Instance::with_busybox();
+    inst.ok(&["run", "-d", "-it", "--name", "shell", "busybox", "sh"]);
+
+    // A terminal: keys are raw, ctrl-p ctrl-q detaches with Docker's message and code.
+    let (mut master, slave) = pty();
+    let mut client = Reaped(
+        inst.command(&["attach", "shell"])
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap(),
+    );
+    let screen = collect(master.try_clone().unwrap());
+    std::io::Write::write_all(&mut master, b"echo one$((1+1))\r").unwrap();
+    assert!(
+        eventually(5, || text_of(&screen).contains("one2")),
+        "{}",
+        text_of(&screen)
+    );
+    std::io::Write::write_all(&mut master, b"\x10\x11").unwrap();
+    assert_eq!(exit_within(&mut client, 5), Some(1), "{}", text_of(&screen));
+    assert!(eventually(2, || text_of(&screen).contains("read escape sequence")));
+    assert_eq!(inspect(&inst, "shell")["State"]["Running"], true);
+
+    // Custom keys; the container's shell is still there and answers a new client.
+    let (mut master, slave) = pty();
+    let mut client = Reaped(
+        inst.command(&["attach", "--detach-keys", "ctrl-a,x", "shell"])
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap(),
+    );
+    let screen = collect(master.try_clone().unwrap());
+    std::io::Write::write_all(&mut master, b"echo two$((1+2))\r\x10\x11").unwrap();
+    assert!(
+        eventually(5, || text_of(&screen).contains("two3")),
+        "{}",
+        text_of(&screen)
+    );
+    assert_eq!(
+        client.0.try_wait().unwrap(),
+        None,
+        "ctrl-p ctrl-q is not the sequence now"
+    );
+    std::io::Write::write_all(&mut master, b"\x01x").unwrap();
+    assert_eq!(exit_within(&mut client, 5), Some(1), "{}", text_of(&screen));
+    assert_eq!(inspect(&inst, "shell")["State"]["Running"], true);
+
+    // A bad sequence is refused with Docker's wording.
+    let out = inst.run(&["attach", "--detach-keys", "ctrl-p,bogus", "shell"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Invalid detach keys (ctrl-p,bogus) provided"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Without a terminal (-i only) the sequence detaches too.
+    inst.ok(&["run", "-d", "-i", "--name", "cat", "busybox", "cat"]);
+    let mut client = Reaped(
+        inst.command(&["attach", "cat"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut input = client.0.stdin.take().unwrap();
+    let output = collect(client.0.stdout.take().unwrap());
+    let errors = collect(client.0.stderr.take().unwrap());
+    std::io::Write::write_all(&mut input, b"hello\n").unwrap();
+    assert!(
+        eventually(5, || text_of(&output) == "hello\n"),
+        "{}",
+        text_of(&output)
+    );
+    std::io::Write::write_all(&mut input, b"\x10\x11").unwrap();
+    assert_eq!(exit_within(&mut client, 5), Some(1));
+    assert!(
+        eventually(2, || text_of(&errors) == "read escape sequence\n"),
+        "{}",
+        text_of(&errors)
+    );
+    assert_eq!(inspect(&inst, "cat")["State"]["Running"], true);
+    inst.ok(&["rm", "-f", "shell", "cat"]);
+}
+
+#[test]
+fn attach_proxies_signals_unless_told_not_to() {
+    let inst = Instance::with_busybox();
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "trapper",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got INT; exit 7' INT; while true; do echo tick; sleep 0.1; done",
+    ]);
+    let attach = |extra: &[&str]| {
+        let mut args = vec!["attach"];
+        args.extend_from_slice(extra);
+        args.push("trapper");
+        let mut child = Reaped(
+            inst.command(&args)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let output = collect(child.0.stdout.take().unwrap());
+        assert!(eventually(5, || text_of(&output).contains("tick")));
+        (child, output)
+    };
+    // --sig-proxy=false: SIGINT ends the client only.
+    let (mut client, _) = attach(&["--sig-proxy=false"]);
+    // SAFETY: kill(2) on the pid of a child this test started.
+    unsafe { libc::kill(client.0.id() as i32, libc::SIGINT) };
+    assert!(exit_within(&mut client, 5).is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(inspect(&inst, "trapper")["State"]["Running"], true);
+
+    // Default: SIGINT goes to the container, whose exit code the client returns.
+    let (mut client, output) = attach(&[]);
+    // SAFETY: kill(2) on the pid of a child this test started.
+    unsafe { libc::kill(client.0.id() as i32, libc::SIGINT) };
+    assert_eq!(exit_within(&mut client, 5), Some(7), "{}", text_of(&output));
+    assert!(text_of(&output).contains("got INT"));
+    inst.ok(&["rm", "trapper"]);
+}

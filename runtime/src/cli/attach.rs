@@ -1,25 +1,64 @@
-//! `ebrun attach CONTAINER`: the running container's output live, and this terminal's input
-//! to its stdin, through its monitor's attach socket. Ends with the container's exit code.
+//! `ebrun attach [--detach-keys SEQ] [--no-stdin] [--sig-proxy=BOOL] CONTAINER`: the running
+//! container's output live, and this terminal's input to its stdin, through its monitor's
+//! attach socket. Ends with the container's exit code, or, when the detach keys (default
+//! ctrl-p,ctrl-q) are typed, with "read escape sequence" and exit code 1 as Docker's does,
+//! leaving the container running.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Args;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 
-use ebrun::container::{self, ContainerStore};
+use ebrun::container::{self, ContainerConfig, ContainerStore, Escape, EscapeDetector};
+use ebrun::Paths;
 
 use super::Context;
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
+    /// Override the key sequence for detaching a container (default "ctrl-p,ctrl-q").
+    #[arg(long = "detach-keys", value_name = "SEQ")]
+    detach_keys: Option<String>,
     /// Do not attach STDIN.
     #[arg(long = "no-stdin")]
     no_stdin: bool,
+    /// Proxy all received signals to the process (not with a terminal: there the keys
+    /// reach it through the terminal).
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    sig_proxy: bool,
     container: String,
 }
 
+/// Signals `attach --sig-proxy` passes on to the container (Docker's proxy skips the ones
+/// about the client's own terminal and children).
+const PROXIED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+];
+
 pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
+    let keys = match &args.detach_keys {
+        Some(spec) => match container::parse_detach_keys(spec) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                return Ok(1);
+            }
+        },
+        None => container::DEFAULT_DETACH_KEYS.to_vec(),
+    };
     let store = ContainerStore::new(&ctx.paths);
     let Some(config) = super::lookup_or_report(&store, &args.container) else {
         return Ok(1);
@@ -39,24 +78,86 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
                 return Ok(1);
             }
         };
-    if !args.no_stdin && config.process.interactive {
-        let mut to_container = socket.try_clone()?;
+    let tty = config.process.tty;
+    if args.sig_proxy && !tty {
+        proxy_signals(&ctx.paths, &config)?;
+    }
+    let stdin_attached = !args.no_stdin && config.process.interactive;
+    // With a terminal the keys go to the container as typed (ctrl-c included).
+    let raw = (stdin_attached && tty)
+        .then(ebrun::process::RawMode::enter)
+        .flatten();
+    let detached = Arc::new(AtomicBool::new(false));
+    if stdin_attached {
+        let to_container = socket.try_clone()?;
+        let detached = Arc::clone(&detached);
         // Input runs beside the output; it ends with this process.
         std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            let mut stdin = std::io::stdin();
-            while let Ok(n) = stdin.read(&mut buf) {
-                if n == 0 || std::io::Write::write_all(&mut to_container, &buf[..n]).is_err() {
-                    break;
-                }
-            }
+            forward_input(to_container, EscapeDetector::new(keys), &detached)
         });
     }
-    container::copy_frames_to_stdio(&mut socket)?;
+    let copied = container::copy_frames_to_stdio(&mut socket);
+    drop(raw);
+    if detached.load(Ordering::SeqCst) {
+        eprintln!("read escape sequence");
+        return Ok(1);
+    }
+    copied?;
     Ok(container::wait_exit(
         &ctx.paths,
         &config,
         Some(std::time::Duration::from_secs(10)),
     )?
     .unwrap_or(0))
+}
+
+/// Copies this process's stdin to the container until EOF or the detach keys; on those it
+/// ends the connection, which ends the output copy too.
+fn forward_input(
+    mut to_container: UnixStream,
+    mut detector: EscapeDetector,
+    detached: &AtomicBool,
+) {
+    let mut buf = [0u8; 4096];
+    let mut stdin = std::io::stdin();
+    while let Ok(n) = stdin.read(&mut buf) {
+        if n == 0 {
+            return;
+        }
+        match detector.feed(&buf[..n]) {
+            Escape::Forward(bytes) => {
+                if to_container.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+            Escape::Detach(before) => {
+                let _ = to_container.write_all(&before);
+                detached.store(true, Ordering::SeqCst);
+                let _ = to_container.shutdown(Shutdown::Both);
+                return;
+            }
+        }
+    }
+}
+
+/// `--sig-proxy`: the signals this process receives go to the container's init (as `ebrun
+/// kill -s SIG` would send them) instead of ending the client.
+fn proxy_signals(paths: &Paths, config: &ContainerConfig) -> Result<()> {
+    let mut set = SigSet::empty();
+    for s in PROXIED {
+        set.add(s);
+    }
+    // Blocked before any other thread exists, so every thread inherits the mask and only
+    // the proxy thread takes them.
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+    let paths = paths.clone();
+    let config = config.clone();
+    std::thread::spawn(move || {
+        while let Ok(signal) = set.wait() {
+            if let Err(e) = container::kill_container(&paths, &config, signal) {
+                tracing::debug!(error = %e, "signal not proxied");
+            }
+        }
+    });
+    Ok(())
 }

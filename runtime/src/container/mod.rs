@@ -2,6 +2,7 @@
 //! sequence of undoable host changes, the foreground run, and removal.
 
 mod attach;
+mod attach_keys;
 mod config;
 mod create;
 mod exec;
@@ -24,6 +25,7 @@ mod status_text;
 mod store;
 
 pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
+pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
 pub use config::{ContainerConfig, ContainerState, Status};
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};

@@ -18,6 +18,7 @@ mod user;
 pub use caps::DEFAULT_CAPABILITIES;
 pub use exec::{exec_in, ExecTarget};
 pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
+pub use pty::RawMode;
 pub use seccomp::SeccompProfile;
 pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
 pub use spawn::{spawn, Spawned, StartFailure, StdioMode};

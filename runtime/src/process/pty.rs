@@ -91,7 +91,7 @@ pub(super) fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
 }
 
 /// Puts the user's terminal in raw mode until dropped.
-pub(super) struct RawMode {
+pub struct RawMode {
     fd: std::io::Stdin,
     saved: Termios,
 }
