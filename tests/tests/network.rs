@@ -1028,3 +1028,87 @@ fn add_host_gateway_and_sctp_ports() {
     assert!(text(&out).contains("tcp, udp, sctp"), "{}", text(&out));
     inst.ok(&["rm", "-f", &id]);
 }
+
+/// The interface names and IPv4 addresses inside a running container (`eth0 10.0.0.2/24`).
+fn inside_v4(inst: &Instance, id: &str) -> Vec<String> {
+    inst.ok(&["exec", id, "ip", "-o", "-4", "addr", "show"])
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() > 3 && w[1] != "lo").then(|| format!("{} {}", w[1], w[3]))
+        })
+        .collect()
+}
+
+#[test]
+fn connect_and_disconnect_a_stopped_container() {
+    let inst = instance(r#"{"bip": "10.218.0.1/24"}"#);
+    inst.ok(&["network", "create", "--subnet", "10.218.1.0/24", "net18"]);
+    inst.ok(&["network", "create", "--subnet", "10.218.2.0/24", "live18"]);
+    let id = inst
+        .ok(&["run", "-d", "--name", "c18", "busybox", "sleep", "600"])
+        .trim()
+        .to_string();
+    assert_eq!(inside_v4(&inst, &id), vec!["eth0 10.218.0.2/24"]);
+    inst.ok(&["stop", "-t", "0", "c18"]);
+
+    // Connected while stopped: recorded, attached at start as the second interface.
+    inst.ok(&["network", "connect", "--ip", "10.218.1.50", "net18", "c18"]);
+    let out = inst.run(&["network", "connect", "net18", "c18"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("already exists in network net18"),
+        "{}",
+        text(&out)
+    );
+    inst.ok(&["start", "c18"]);
+    assert_eq!(
+        inside_v4(&inst, &id),
+        vec!["eth0 10.218.0.2/24", "eth1 10.218.1.50/24"]
+    );
+    // A running connect is recorded too: it survives a restart.
+    inst.ok(&["network", "connect", "live18", "c18"]);
+    inst.ok(&["restart", "-t", "0", "c18"]);
+    assert_eq!(
+        inside_v4(&inst, &id),
+        vec![
+            "eth0 10.218.0.2/24",
+            "eth1 10.218.1.50/24",
+            "eth2 10.218.2.2/24"
+        ]
+    );
+    inst.ok(&["network", "disconnect", "live18", "c18"]);
+    inst.ok(&["stop", "-t", "0", "c18"]);
+
+    // Disconnected from its --network while stopped: net18 becomes eth0 with the route.
+    inst.ok(&["network", "disconnect", "bridge", "c18"]);
+    inst.ok(&["start", "c18"]);
+    assert_eq!(inside_v4(&inst, &id), vec!["eth0 10.218.1.50/24"]);
+    let routes = inst.ok(&["exec", "c18", "ip", "route"]);
+    assert!(
+        routes.contains("default via 10.218.1.1 dev eth0"),
+        "{routes}"
+    );
+    inst.ok(&["stop", "-t", "0", "c18"]);
+
+    // From every network: only lo.
+    inst.ok(&["network", "disconnect", "net18", "c18"]);
+    let out = inst.run(&["network", "disconnect", "net18", "c18"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("is not connected to network net18"),
+        "{}",
+        text(&out)
+    );
+    let out = inst.run(&["network", "connect", "nosuchnet18", "c18"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("nosuchnet18 not found"),
+        "{}",
+        text(&out)
+    );
+    inst.ok(&["start", "c18"]);
+    assert!(inside_v4(&inst, &id).is_empty());
+    inst.ok(&["rm", "-f", "c18"]);
+    inst.ok(&["network", "rm", "net18", "live18"]);
+}

@@ -30,7 +30,7 @@ pub enum NetworkCommand {
     /// Remove one or more networks.
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
-    /// Connect a running container to a network.
+    /// Connect a container to a network.
     Connect(ConnectArgs),
     /// Disconnect a container from a network.
     Disconnect(DisconnectArgs),
@@ -373,18 +373,31 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<i32> {
     );
     let _lock = containers.lock()?;
     let mut state = containers.load_state(&config.id)?;
-    if state.pid <= 0 || state.status != ebrun::container::Status::Running {
-        eprintln!(
-            "Error response from daemon: container {} is not running",
-            config.id
-        );
+    // Recorded in the config for every later start (Docker's); a stopped container only
+    // gets the record.
+    let mut config = containers.lookup(&config.id)?;
+    let name = config.name.clone();
+    if let Err(e) = network::connections::record_connect(
+        &ctx.paths,
+        &mut config.network,
+        &name,
+        &a.network,
+        ip,
+        &a.alias,
+    ) {
+        eprintln!("Error response from daemon: {e}");
         return Ok(1);
+    }
+    if state.pid <= 0 || state.status != ebrun::container::Status::Running {
+        containers.save_config(&config)?;
+        return Ok(0);
     }
     match network::connect(&ctx.paths, &a.network, &config.id, state.pid, ip, &a.alias) {
         Ok((attachment, changes)) => {
             state.network.attachments.push(attachment);
             state.run_changes.extend(changes);
             containers.save_state(&config.id, &state)?;
+            containers.save_config(&config)?;
             Ok(0)
         }
         Err(e) => {
@@ -405,6 +418,27 @@ fn disconnect(ctx: &Context, a: DisconnectArgs) -> Result<i32> {
     };
     let _lock = containers.lock()?;
     let mut state = containers.load_state(&config.id)?;
+    let mut config = containers.lookup(&config.id)?;
+    let name = config.name.clone();
+    let recorded =
+        network::connections::record_disconnect(&ctx.paths, &mut config.network, &name, &a.network);
+    if state.pid <= 0 || state.status != ebrun::container::Status::Running {
+        // A stopped container: only the record changes.
+        return match recorded {
+            Ok(_) => {
+                containers.save_config(&config)?;
+                Ok(0)
+            }
+            Err(_) if a.force => Ok(0),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                Ok(1)
+            }
+        };
+    }
+    if recorded.is_ok() {
+        containers.save_config(&config)?;
+    }
     match network::disconnect(&ctx.paths, &a.network, &config.id) {
         Ok(attachment) => {
             state

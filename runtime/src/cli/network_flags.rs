@@ -118,6 +118,7 @@ impl NetworkFlags {
             mac_address: self.mac_address.clone(),
             ipv4,
             ipv6,
+            ..Default::default()
         })
     }
 }

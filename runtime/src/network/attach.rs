@@ -16,7 +16,9 @@ use super::firewall::{self, Dnat, Firewall};
 use super::netlink::{ContainerLink, IfAddr, Netlink};
 use super::spec::{HostIp, NetworkMode, NetworkSpec, PortProto};
 use super::store::{new_id, NetworkRecord, NetworkStore};
-use super::{dns, ipam, networks, ports, Attachment, NetworkError, NetworkState, PublishedPort};
+use super::{
+    connections, dns, ipam, networks, ports, Attachment, NetworkError, NetworkState, PublishedPort,
+};
 use crate::undo::{HostChange, Journal};
 use crate::Paths;
 
@@ -111,6 +113,17 @@ pub fn setup(
                 ..Default::default()
             })
         }
+        _ if connections::plan(spec).0.is_none() => {
+            // Disconnected from every network while stopped: only `lo`, as `none`.
+            Netlink::new()?.loopback_up(pid)?;
+            write_file(&hosts, &dns::own_hosts(spec, &meta.hostname, &[]))?;
+            write_file(&resolv, &dns::resolv_conf(spec, &config, false))?;
+            Ok(NetworkState {
+                mode: spec.mode.to_string(),
+                sandbox_key: format!("/proc/{pid}/ns/net"),
+                ..Default::default()
+            })
+        }
         NetworkMode::None => {
             Netlink::new()?.loopback_up(pid)?;
             write_file(&hosts, &dns::own_hosts(spec, &meta.hostname, &[]))?;
@@ -134,7 +147,19 @@ pub fn setup(
             })
         }
         NetworkMode::Default | NetworkMode::Bridge | NetworkMode::Named(_) => {
-            let state = attach_bridge(paths, container_id, &meta, &config, spec, pid, journal)?;
+            let (first, rest) = connections::plan(spec);
+            let first = first.as_ref().unwrap_or(spec);
+            let mut state =
+                attach_bridge(paths, container_id, &meta, &config, first, pid, journal)?;
+            for c in &rest {
+                let ip = (c.ipv4, c.ipv6);
+                let (a, changes) =
+                    connect(paths, &c.network_id, container_id, pid, ip, &c.aliases)?;
+                for change in changes {
+                    journal.record(change);
+                }
+                state.attachments.push(a);
+            }
             write_file(&resolv, &dns::resolv_conf(spec, &config, false))?;
             Ok(state)
         }

@@ -10,6 +10,7 @@
 //! - [`ports`]: choosing and checking host ports
 //! - [`dns`]: /etc/hosts and /etc/resolv.conf
 //! - [`attach`]: wiring a container to a network (run, connect, disconnect)
+//! - [`connections`]: the networks `network connect/disconnect` record for later starts
 //! - [`inspect`]: Docker's JSON and `ps`/`port` text
 //!
 //! Every host change of a container is journaled ([`crate::undo::HostChange`]):
@@ -18,6 +19,7 @@
 //! is gone: the next network operation reclaims it ([`reap_stale`]).
 
 pub mod attach;
+pub mod connections;
 pub mod daemon_config;
 pub mod dns;
 pub mod endpoints;

@@ -386,6 +386,10 @@ pub struct NetworkSpec {
     pub ipv4: Option<Ipv4Addr>,
     /// `--ip6`.
     pub ipv6: Option<Ipv6Addr>,
+    /// Networks joined with `network connect`, attached after `mode`'s at every start.
+    pub connected: Vec<super::connections::Connection>,
+    /// `network disconnect` of `mode`'s network: it is no longer attached at start.
+    pub mode_disconnected: bool,
 }
 
 #[cfg(test)]
