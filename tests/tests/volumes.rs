@@ -528,3 +528,134 @@ fn volume_commands() {
         Some(0)
     );
 }
+
+/// A tmpfs the test mounts on a host directory (a submount of a bind source); unmounted on
+/// drop, also when the test fails.
+struct Submount(PathBuf);
+
+impl Submount {
+    fn new(at: &Path) -> Submount {
+        std::fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "ebrun-test-sub"])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs on {}", at.display());
+        std::fs::write(at.join("in-sub"), "sub\n").unwrap();
+        Submount(at.to_path_buf())
+    }
+}
+
+impl Drop for Submount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Runs `sh -c SCRIPT` with `mount_args`; returns (exit code, stdout + stderr).
+fn run_sh(inst: &Instance, mount_args: &[&str], script: &str) -> (Option<i32>, String) {
+    let mut args = vec!["run", "--rm", "--net", "none"];
+    args.extend_from_slice(mount_args);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    let out = inst.run(&args);
+    (
+        out.status.code(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out)),
+    )
+}
+
+#[test]
+fn read_only_binds_are_recursively_read_only_with_dockers_bind_recursive_options() {
+    let inst = Instance::with_busybox();
+    let host = host_dir();
+    std::fs::write(host.path().join("top"), "top\n").unwrap();
+    let _sub = Submount::new(&host.path().join("sub"));
+    let src = host.path().to_str().unwrap();
+    let write_both = "touch /c/new-top; echo top=$?; touch /c/sub/new-sub; echo sub=$?; \
+                      cat /c/sub/in-sub";
+
+    // -v :ro and --mount readonly: the submount is read-only too (EROFS inside it).
+    for mount in [
+        vec!["-v".to_string(), format!("{src}:/c:ro")],
+        vec![
+            "--mount".into(),
+            format!("type=bind,src={src},dst=/c,readonly"),
+        ],
+        vec![
+            "--mount".into(),
+            format!("type=bind,src={src},dst=/c,readonly,bind-recursive=readonly"),
+        ],
+        vec![
+            "--mount".into(),
+            format!("type=bind,src={src},dst=/c,ro=true,bind-recursive=enabled"),
+        ],
+    ] {
+        let args: Vec<&str> = mount.iter().map(String::as_str).collect();
+        let (code, out) = run_sh(&inst, &args, write_both);
+        assert_eq!(code, Some(0), "{mount:?}: {out}");
+        assert!(
+            out.contains("top=1") && out.contains("sub=1"),
+            "{mount:?}: {out}"
+        );
+        assert!(out.contains("Read-only file system"), "{mount:?}: {out}");
+        assert!(out.contains("sub\n"), "the submount is there: {out}");
+    }
+    assert!(!host.path().join("new-top").exists());
+    assert!(!host.path().join("sub/new-sub").exists());
+
+    // writable: the bind is read-only, its submount is not.
+    let (code, out) = run_sh(
+        &inst,
+        &[
+            "--mount",
+            &format!("type=bind,src={src},dst=/c,readonly,bind-recursive=writable"),
+        ],
+        write_both,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("top=1") && out.contains("sub=0"), "{out}");
+    assert!(
+        host.path().join("sub/new-sub").exists(),
+        "written through the submount"
+    );
+
+    // disabled: the submount is not bound at all (its mount point is an empty directory).
+    let (code, out) = run_sh(
+        &inst,
+        &[
+            "--mount",
+            &format!("type=bind,src={src},dst=/c,bind-recursive=disabled"),
+        ],
+        "ls -A /c/sub | wc -l; cat /c/top",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out, "0\ntop\n");
+
+    // A plain read-write bind keeps the submount writable.
+    let (code, out) = run_sh(&inst, &["-v", &format!("{src}:/c")], write_both);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("top=0") && out.contains("sub=0"), "{out}");
+
+    // Docker's errors: a bad value, and writable/readonly without readonly.
+    for (value, expect) in [
+        (
+            format!("type=bind,src={src},dst=/c,bind-recursive=sometimes"),
+            "invalid bind-recursive value \"sometimes\" (allowed: enabled, disabled, writable, readonly)",
+        ),
+        (
+            format!("type=bind,src={src},dst=/c,bind-recursive=writable"),
+            "option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction",
+        ),
+        (
+            "type=volume,dst=/c,bind-recursive=readonly".to_string(),
+            "field bind-recursive is not allowed for this type",
+        ),
+    ] {
+        let out = inst.run(&["run", "--rm", "--mount", &value, "busybox", "true"]);
+        assert_eq!(out.status.code(), Some(125), "{value}");
+        assert!(stderr(&out).contains(expect), "{value}: {}", stderr(&out));
+    }
+    assert_eq!(inst.ok(&["ps", "-aq"]), "");
+    assert_eq!(volume_names(&inst), Vec::<String>::new());
+}

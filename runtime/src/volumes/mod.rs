@@ -22,7 +22,9 @@ pub mod store;
 use std::path::PathBuf;
 
 pub use prepare::{prepare, remove_anonymous, rootfs_mounts};
-pub use spec::{Mount, MountRequest, MountRequests, MountType, Propagation, VolumesFrom};
+pub use spec::{
+    BindRecursive, Mount, MountRequest, MountRequests, MountType, Propagation, VolumesFrom,
+};
 pub use store::{VolumeRecord, VolumeStore};
 
 /// Errors of the volumes module.

@@ -124,6 +124,7 @@ pub fn prepare(
                     destination: dst,
                     read_only: false,
                     propagation: None,
+                    bind_recursive: super::BindRecursive::Enabled,
                     mode: String::new(),
                     no_copy: false,
                     anonymous: true,
@@ -151,6 +152,7 @@ fn make_user_mount(
         destination: r.destination.clone(),
         read_only: r.read_only,
         propagation: None,
+        bind_recursive: r.bind_recursive,
         mode: r.mode.clone(),
         no_copy: r.no_copy,
         anonymous: false,
@@ -208,6 +210,7 @@ pub fn rootfs_mounts(mounts: &[Mount]) -> Vec<VolumeMount> {
             destination: m.destination.clone(),
             read_only: m.read_only,
             propagation: m.propagation.map(|p| p.as_str().to_string()),
+            recursive: m.bind_recursive,
             tmpfs_options: m.tmpfs_options.clone(),
             copy_up: m.kind == MountType::Volume && !m.no_copy,
         })

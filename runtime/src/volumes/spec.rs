@@ -70,6 +70,48 @@ impl Propagation {
     }
 }
 
+/// How a bind mount treats the mounts under its source (`--mount bind-recursive=`, Docker
+/// 25+). Read-only binds are recursively read-only by default where the kernel has
+/// `mount_setattr(2)` (5.12+).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BindRecursive {
+    /// Submounts are bound too; read-only reaches them when the kernel can do it.
+    #[default]
+    Enabled,
+    /// Submounts are not bound (a plain, non-recursive bind).
+    Disabled,
+    /// Submounts are bound and stay writable under a read-only bind.
+    Writable,
+    /// Submounts are bound and read-only; refused on kernels without `mount_setattr(2)`.
+    Readonly,
+}
+
+impl BindRecursive {
+    pub fn parse(s: &str) -> Option<BindRecursive> {
+        Some(match s {
+            "enabled" => BindRecursive::Enabled,
+            "disabled" => BindRecursive::Disabled,
+            "writable" => BindRecursive::Writable,
+            "readonly" => BindRecursive::Readonly,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindRecursive::Enabled => "enabled",
+            BindRecursive::Disabled => "disabled",
+            BindRecursive::Writable => "writable",
+            BindRecursive::Readonly => "readonly",
+        }
+    }
+
+    fn is_enabled(&self) -> bool {
+        *self == BindRecursive::Enabled
+    }
+}
+
 /// One `-v`, `--mount` or `--tmpfs` as the user gave it, checked for form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MountRequest {
@@ -80,6 +122,8 @@ pub struct MountRequest {
     pub destination: PathBuf,
     pub read_only: bool,
     pub propagation: Option<Propagation>,
+    /// `bind-recursive=` (binds).
+    pub bind_recursive: BindRecursive,
     /// `nocopy` / `volume-nocopy`: do not fill a new volume with the image's files.
     pub no_copy: bool,
     /// `-v` creates a missing bind source; `--mount` refuses it (as Docker does).
@@ -126,6 +170,9 @@ pub struct Mount {
     /// Set for bind mounts (Docker shows `rprivate` by default) and only then.
     #[serde(default)]
     pub propagation: Option<Propagation>,
+    /// `bind-recursive=` of a bind mount (`enabled` unless the user chose otherwise).
+    #[serde(default, skip_serializing_if = "BindRecursive::is_enabled")]
+    pub bind_recursive: BindRecursive,
     /// Docker's `Mode` string.
     #[serde(default)]
     pub mode: String,
@@ -252,6 +299,7 @@ pub fn parse_volume_flag(value: &str) -> Result<MountRequest, VolumeError> {
         destination,
         read_only: false,
         propagation: None,
+        bind_recursive: BindRecursive::Enabled,
         no_copy: false,
         create_source: true,
         tmpfs_options: Vec::new(),
@@ -328,6 +376,7 @@ pub fn parse_mount_flag(value: &str) -> Result<MountRequest, VolumeError> {
     let mut dst: Option<String> = None;
     let mut read_only = false;
     let mut propagation = None;
+    let mut bind_recursive = BindRecursive::Enabled;
     let mut no_copy = false;
     let mut tmpfs_options = Vec::new();
     let mut labels = Vec::new();
@@ -383,6 +432,20 @@ pub fn parse_mount_flag(value: &str) -> Result<MountRequest, VolumeError> {
                 })?);
                 bind_only.push(key.clone());
             }
+            "bind-recursive" => {
+                let r = need(v, value, field)?;
+                bind_recursive = BindRecursive::parse(r).ok_or_else(|| {
+                    invalid(
+                        FLAG,
+                        value,
+                        format!(
+                            "invalid bind-recursive value {r:?} (allowed: enabled, disabled, \
+                             writable, readonly)"
+                        ),
+                    )
+                })?;
+                bind_only.push(key.clone());
+            }
             "volume-nocopy" => {
                 no_copy = bool_opt(value, &key, v)?;
                 volume_only.push(key.clone());
@@ -436,7 +499,7 @@ pub fn parse_mount_flag(value: &str) -> Result<MountRequest, VolumeError> {
                     value,
                     format!(
                         "unexpected key '{key}' (allowed: type, source, target, readonly, \
-                         bind-propagation, volume-nocopy, volume-label, volume-driver, \
+                         bind-propagation, bind-recursive, volume-nocopy, volume-label, volume-driver, \
                          tmpfs-size, tmpfs-mode, consistency)"
                     ),
                 ))
@@ -461,6 +524,16 @@ pub fn parse_mount_flag(value: &str) -> Result<MountRequest, VolumeError> {
     if let Some(key) = misplaced {
         return Err(config_err(format!(
             "field {key} is not allowed for this type"
+        )));
+    }
+    if matches!(
+        bind_recursive,
+        BindRecursive::Writable | BindRecursive::Readonly
+    ) && !read_only
+    {
+        return Err(config_err(format!(
+            "option 'bind-recursive={}' requires 'readonly' to be specified in conjunction",
+            bind_recursive.as_str()
         )));
     }
     let destination = destination(FLAG, value, dst.as_deref().unwrap_or(""), kind)?;
@@ -502,6 +575,7 @@ pub fn parse_mount_flag(value: &str) -> Result<MountRequest, VolumeError> {
         destination,
         read_only,
         propagation,
+        bind_recursive,
         no_copy,
         create_source: false,
         tmpfs_options,
@@ -537,6 +611,7 @@ pub fn parse_tmpfs_flag(value: &str) -> Result<MountRequest, VolumeError> {
         destination,
         read_only,
         propagation: None,
+        bind_recursive: BindRecursive::Enabled,
         no_copy: false,
         create_source: false,
         tmpfs_options: options,
