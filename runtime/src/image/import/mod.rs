@@ -413,8 +413,8 @@ impl ImageStore {
             )
         };
         let drained = raw.drain();
+        // The last use of `raw` ends its borrow of the tee.
         let (raw_digest, raw_count) = (raw.digest(), raw.count());
-        drop(raw);
         let drained = drained.and_then(|()| tee.finish());
 
         // Report the root cause first: a blob that is not what the manifest says.
