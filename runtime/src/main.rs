@@ -35,9 +35,33 @@ fn main() {
     let code = match cli::dispatch(&ctx, cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ebrun: {e:#}");
+            eprintln!("ebrun: {}", render(&e));
             EXIT_RUNTIME_ERROR
         }
     };
     std::process::exit(code);
+}
+
+/// The error and its causes on one line, each cause once: wrapper variants that display
+/// their inner error (`#[error("{0}")]`), or an OS error in Go's words ("no space left on
+/// device"), would otherwise repeat it.
+fn render(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !normalized(&text).contains(&normalized(&cause)) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Lower case, without Rust's " (os error N)".
+fn normalized(message: &str) -> String {
+    let message = match message.rfind(" (os error ") {
+        Some(cut) if message.ends_with(')') => &message[..cut],
+        _ => message,
+    };
+    message.to_lowercase()
 }

@@ -185,3 +185,520 @@ fn a_crash_during_stop_or_rm_is_finished_by_the_next_command() {
     inst.ok(&["rm", "victim"]);
     assert_all_or_nothing(&inst, "end");
 }
+
+// ---------------------------------------------------------------------------------------
+// A full disk and corrupted state files: clear diagnostics, no panic, nothing else affected.
+
+/// What this instance's containers hold on the host: cgroup dirs, veths on the default
+/// bridge, published-port rules, per-container BPF links, ebrun processes, mounts under the
+/// root (other than the root itself, which may be a tmpfs the test mounted).
+fn footprint(inst: &Instance) -> Vec<String> {
+    let prefix = inst.prefix();
+    let root = inst.root().to_string_lossy().into_owned();
+    let mut found: Vec<String> = container_cgroups(inst)
+        .into_iter()
+        .map(|p| format!("cgroup {}", p.display()))
+        .collect();
+    found.extend(bridge_ports(inst).lines().map(|l| {
+        // "12: vethX@if11: <...>": the name only (flags change with the carrier).
+        format!("veth {}", l.split(": ").nth(1).unwrap_or(l))
+    }));
+    let rules = std::process::Command::new("nft")
+        .args(["-a", "list", "chain", "inet", &prefix, "published"])
+        .output()
+        .unwrap();
+    found.extend(
+        String::from_utf8_lossy(&rules.stdout)
+            .lines()
+            .filter(|l| l.contains("comment"))
+            .map(|l| format!("rule {}", l.trim())),
+    );
+    if let Ok(links) = std::fs::read_dir(format!("/sys/fs/bpf/{prefix}/links")) {
+        found.extend(
+            links
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("cg"))
+                .map(|n| format!("bpf link {n}")),
+        );
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    found.extend(
+        mountinfo
+            .lines()
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|m| m.starts_with(&root) && m != root)
+            })
+            .map(|l| format!("mount {l}")),
+    );
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        if entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_none()
+        {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(&root) {
+                found.push(format!("process {}", cmdline.trim()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Waits (up to 10 s) for the kernel's background clean-up (a veth goes after its network
+/// namespace), then returns the footprint.
+fn settled_footprint(inst: &Instance, expected: &[String]) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = footprint(inst);
+        if now == expected || std::time::Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Every file under `dir` whose name contains `needle` (temp files left behind).
+fn files_named(dir: &std::path::Path, needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let path = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(files_named(&path, needle));
+        } else if e.file_name().to_string_lossy().contains(needle) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// An instance whose root is a small tmpfs, so that its disk can be filled; the tmpfs is
+/// unmounted (after the instance's teardown) on drop, also when the test fails.
+struct SmallDisk {
+    inst: Instance,
+}
+
+impl SmallDisk {
+    fn new(size: &str) -> SmallDisk {
+        let inst = Instance::new();
+        let target = std::ffi::CString::new(inst.root().to_str().unwrap()).unwrap();
+        let data = std::ffi::CString::new(format!("size={size},mode=0711")).unwrap();
+        // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
+        let rc = unsafe {
+            libc::mount(
+                c"ebrun-test-tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                data.as_ptr().cast(),
+            )
+        };
+        assert_eq!(rc, 0, "mount a tmpfs: {}", std::io::Error::last_os_error());
+        let disk = SmallDisk { inst };
+        disk.inst.ok(&[
+            "image",
+            "import",
+            common::image_layout("busybox").to_str().unwrap(),
+            "busybox:latest",
+        ]);
+        disk
+    }
+
+    fn filler(&self) -> PathBuf {
+        self.inst.root().join("filler")
+    }
+
+    /// Fills the disk, then frees `leave` bytes (whole pages).
+    fn fill(&self, leave: u64) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.filler())
+            .unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(e) => panic!("filling the disk: {e}"),
+            }
+        }
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(leave)).unwrap();
+    }
+
+    fn unfill(&self) {
+        let _ = std::fs::remove_file(self.filler());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = self.inst.run(&["system", "teardown"]);
+        let target = std::ffi::CString::new(self.inst.root().to_str().unwrap()).unwrap();
+        // SAFETY: umount2(2) with a NUL-terminated path that outlives the call.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn id_of(inst: &Instance, name: &str) -> String {
+    inst.ok(&["inspect", "-f", "{{.Id}}", name])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_and_damages_no_existing_container() {
+    let disk = SmallDisk::new("8m");
+    let inst = &disk.inst;
+    let root = inst.root().to_string_lossy().into_owned();
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keep",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    // Long lines: on a full disk, an entry is cut short where the log's last page ends.
+    let talk = format!(
+        "i=0; while true; do echo line $i {}; i=$((i+1)); sleep 0.01; done",
+        "x".repeat(300)
+    );
+    inst.ok(&[
+        "run", "-d", "--name", "talker", "busybox", "sh", "-c", &talk,
+    ]);
+    let keep = inst.root().join("containers").join(id_of(inst, "keep"));
+    let talker = inst.root().join("containers").join(id_of(inst, "talker"));
+    let before = footprint(inst);
+    let config = std::fs::read(keep.join("config.json")).unwrap();
+    let state = std::fs::read(keep.join("state.json")).unwrap();
+
+    for leave in [0, 4096] {
+        for args in [
+            &[
+                "run",
+                "--rm",
+                "-p",
+                "127.0.0.1::8080",
+                "-v",
+                "/data",
+                "busybox",
+                "true",
+            ][..],
+            &[
+                "run",
+                "-d",
+                "--name",
+                "new",
+                "-p",
+                "127.0.0.1::8081",
+                "busybox",
+                "sleep",
+                "60",
+            ],
+            &["run", "--name", "fg", "-v", "/data", "busybox", "true"],
+        ] {
+            disk.fill(leave);
+            let out = inst.run(args);
+            disk.unfill();
+            let stderr = stderr_of(&out);
+            let case = format!("{args:?} with {leave} bytes free");
+            assert_eq!(out.status.code(), Some(125), "{case}: {stderr}");
+            assert!(
+                stderr.contains("no space left on device") && stderr.contains(&root),
+                "{case}: the diagnostic names the cause and the file: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+            assert_eq!(settled_footprint(inst, &before), before, "{case}: leak");
+            let mut dirs = container_dirs(inst);
+            dirs.sort();
+            let mut expected = vec![keep.clone(), talker.clone()];
+            expected.sort();
+            assert_eq!(dirs, expected, "{case}: a container directory left");
+            assert_eq!(
+                files_named(inst.root(), ".tmp"),
+                Vec::<PathBuf>::new(),
+                "{case}"
+            );
+            assert_eq!(
+                std::fs::read(keep.join("config.json")).unwrap(),
+                config,
+                "{case}"
+            );
+            assert_eq!(
+                std::fs::read(keep.join("state.json")).unwrap(),
+                state,
+                "{case}"
+            );
+        }
+    }
+
+    // Commands that only read work on a full disk.
+    disk.fill(0);
+    let ps = inst.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.contains("keep Up") && ps.contains("talker Up"), "{ps}");
+    // A container that ends while the disk is full is still listed, as exited; its
+    // state file is whole (the failed write left the old one).
+    let pid: i32 = inst
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "keep"])
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) of the container process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut ps = String::new();
+    while std::time::Instant::now() < deadline {
+        ps = inst.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        if ps.contains("keep Exited (137)") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ps.contains("keep Exited (137)"), "{ps}");
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(keep.join("state.json")).unwrap())
+            .expect("the state file is whole");
+    assert!(on_disk.is_object());
+    // Its cgroups, port rule and veth went with its process (the talker's veth stays).
+    let keep_id = keep.file_name().unwrap().to_string_lossy().into_owned();
+    let keeps = |f: &[String]| -> Vec<String> {
+        f.iter()
+            .filter(|l| l.contains(&keep_id) || l.starts_with("rule"))
+            .cloned()
+            .collect()
+    };
+    let veths = |f: &[String]| f.iter().filter(|l| l.starts_with("veth")).count();
+    assert_eq!(veths(&before), 2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut now = footprint(inst);
+    while (!keeps(&now).is_empty() || veths(&now) != 1) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        now = footprint(inst);
+    }
+    assert_eq!(
+        keeps(&now),
+        Vec::<String>::new(),
+        "the exited container's host objects"
+    );
+    assert_eq!(veths(&now), 1, "the exited container's veth: {now:?}");
+    // The log has lost lines while the disk was full, but holds whole entries only.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    disk.unfill();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = std::fs::read_to_string(talker.join(format!(
+        "{}-json.log",
+        talker.file_name().unwrap().to_string_lossy()
+    )))
+    .unwrap();
+    for line in log.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a broken log entry {line:?}: {e}"));
+        assert!(
+            entry["log"].as_str().unwrap().starts_with("line "),
+            "{line}"
+        );
+    }
+    // An exited container is removed on a full disk too. A running one may be refused
+    // (its stop must be recorded first, or its monitor would restart it): then clearly,
+    // and it runs on untouched.
+    disk.fill(0);
+    let out = inst.run(&["rm", "-f", "keep", "talker"]);
+    disk.unfill();
+    let stderr = stderr_of(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("keep"),
+        "{stderr}"
+    );
+    assert!(!keep.exists());
+    if !out.status.success() {
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("no space left on device")
+                && stderr.contains(&talker.to_string_lossy().into_owned()),
+            "{stderr}"
+        );
+        let ps = inst.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+        assert!(ps.contains("talker Up"), "{ps}");
+        inst.ok(&["rm", "-f", "talker"]);
+    }
+    assert_eq!(settled_footprint(inst, &[]), Vec::<String>::new());
+    assert_eq!(container_dirs(inst), Vec::<PathBuf>::new());
+    assert_eq!(
+        inst.ok(&[
+            "run",
+            "--rm",
+            "-p",
+            "127.0.0.1::80",
+            "busybox",
+            "echo",
+            "ok"
+        ])
+        .trim(),
+        "ok"
+    );
+}
+
+#[test]
+fn a_corrupt_container_file_breaks_only_that_container() {
+    let inst = Instance::with_busybox();
+    let containers = inst.root().join("containers");
+    inst.ok(&["run", "-d", "--name", "good", "busybox", "sleep", "300"]);
+    let before = footprint(&inst);
+    // Running containers with a port, a volume and meters, whose config or state is then
+    // truncated or replaced with garbage; a stopped one whose config is empty.
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "badcfg",
+        "-p",
+        "127.0.0.1::80",
+        "-v",
+        "/data",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "badstate",
+        "-p",
+        "127.0.0.1::81",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    inst.ok(&["run", "--name", "emptycfg", "busybox", "true"]);
+    let host_port = |name: &str| -> String {
+        let port = inst.ok(&["port", name]);
+        port.trim().rsplit(':').next().unwrap().to_string()
+    };
+    let ports = [host_port("badcfg"), host_port("badstate")];
+    let badcfg = id_of(&inst, "badcfg");
+    let badstate = id_of(&inst, "badstate");
+    let emptycfg = id_of(&inst, "emptycfg");
+    std::fs::write(
+        containers.join(&badcfg).join("config.json"),
+        b"{\"id\": \"garb",
+    )
+    .unwrap();
+    let state = std::fs::read(containers.join(&badstate).join("state.json")).unwrap();
+    std::fs::write(
+        containers.join(&badstate).join("state.json"),
+        &state[..state.len() / 2],
+    )
+    .unwrap();
+    std::fs::write(containers.join(&emptycfg).join("config.json"), b"").unwrap();
+    std::fs::create_dir(containers.join("not-a-container")).unwrap();
+    std::fs::write(containers.join("stray-file"), b"").unwrap();
+
+    // `ps -a` lists the good one and warns about each broken one by name.
+    let out = inst.run(&["ps", "-a", "--format", "{{.Names}}"]);
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "good");
+    for broken in [&badcfg, &badstate, &emptycfg] {
+        assert!(
+            stderr.contains(&format!("WARNING: container {broken} is unreadable")),
+            "{broken}: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("not-a-container") && stderr.contains("stray-file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Commands on a broken container fail with Docker's exit code and name the bad file;
+    // without -f, rm refuses (it cannot tell whether the container runs).
+    for (args, file) in [
+        (vec!["inspect", &badcfg[..12]], "config.json"),
+        (vec!["inspect", "badstate"], "state.json"),
+        (vec!["start", "badstate"], "state.json"),
+        (vec!["start", &emptycfg], "config.json"),
+        (vec!["stop", &badcfg], "config.json"),
+        (vec!["logs", &emptycfg[..12]], "config.json"),
+        (vec!["rm", &badcfg], "config.json"),
+        (vec!["rm", "badstate"], "state.json"),
+    ] {
+        let out = inst.run(&args);
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(file) && stderr.contains("corrupt") && stderr.contains("rm -f"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    assert_eq!(
+        inst.ok(&["inspect", "-f", "{{.State.Status}}", "good"])
+            .trim(),
+        "running"
+    );
+
+    // `rm -f` removes each broken container completely: processes (and its monitor),
+    // cgroups, veth, port rule, meters, endpoint and directory.
+    inst.ok(&["rm", "-f", &badcfg[..12], "badstate", &emptycfg]);
+    assert_eq!(
+        settled_footprint(&inst, &before),
+        before,
+        "rm -f left objects"
+    );
+    for id in [&badcfg, &badstate, &emptycfg] {
+        assert!(!containers.join(id).exists(), "{id}: directory left");
+    }
+    let endpoints = inst.root().join("network").join("endpoints");
+    for id in [&badcfg, &badstate] {
+        assert!(
+            !endpoints.join(format!("{id}.json")).exists(),
+            "{id}: network endpoint left"
+        );
+    }
+    // Their host ports are free again, and everything else works as before.
+    for port in &ports {
+        inst.ok(&[
+            "run",
+            "--rm",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "busybox",
+            "true",
+        ]);
+    }
+    assert_eq!(inst.ok(&["exec", "good", "echo", "hi"]).trim(), "hi");
+    inst.ok(&["stop", "-t", "1", "good"]);
+    inst.ok(&["rm", "good"]);
+    let out = inst.run(&["ps", "-a", "-q"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // The stray entries are the user's: warned about, never deleted.
+    assert!(containers.join("not-a-container").is_dir());
+    assert!(containers.join("stray-file").is_file());
+    std::fs::remove_dir(containers.join("not-a-container")).unwrap();
+    std::fs::remove_file(containers.join("stray-file")).unwrap();
+    assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
+}

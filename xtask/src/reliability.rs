@@ -41,7 +41,8 @@ pub fn soak(args: SoakArgs) -> Result<()> {
     run_tests(&["soak"], &[("EBRUN_SOAK_CYCLES", args.cycles.to_string())])
 }
 
-/// A crash at every step of create, start, stop and rm, and the bad-input catalogue.
+/// A crash at every step of create, start, stop and rm, a full disk (a small tmpfs root),
+/// corrupted state files, and the bad-input catalogue.
 pub fn faults() -> Result<()> {
     run_tests(&["faults", "bad_input"], &[])
 }

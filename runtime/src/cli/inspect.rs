@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 
-use ebrun::container::{ContainerConfig, ContainerState, ContainerStore, Status};
+use ebrun::container::{ContainerConfig, ContainerError, ContainerState, ContainerStore, Status};
 
 use super::Context;
 
@@ -35,13 +35,23 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     let mut out = Vec::new();
     let mut code = 0;
     for key in &args.targets {
-        let container = (want != Some("image"))
-            .then(|| store.lookup(key).ok())
-            .flatten();
-        if let Some(config) = container {
-            let state = ebrun::container::observe(&ctx.paths, &config)?;
-            out.push(document(ctx, &config, &state));
-            continue;
+        match (want != Some("image")).then(|| store.lookup(key)) {
+            Some(Ok(config)) => {
+                match ebrun::container::observe(&ctx.paths, &config) {
+                    Ok(state) => out.push(document(ctx, &config, &state)),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        code = 1;
+                    }
+                }
+                continue;
+            }
+            Some(Err(e @ ContainerError::Unreadable { .. })) => {
+                eprintln!("Error response from daemon: {e}");
+                code = 1;
+                continue;
+            }
+            _ => {}
         }
         let image = (want != Some("container"))
             .then(|| images.resolve(key).ok())

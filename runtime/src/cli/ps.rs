@@ -110,12 +110,20 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     let filters = parse_filters(&args.filter)?;
     container::reconcile(&ctx.paths)?;
     let store = ContainerStore::new(&ctx.paths);
+    // Containers whose files cannot be read are not listed; the others are, with a warning.
+    for broken in container::scan_broken(&ctx.paths) {
+        eprintln!("{}", broken.warning());
+    }
     let mut rows: Vec<Row> = store
         .list()
         .into_iter()
-        .filter_map(|config| {
-            let state = container::observe(&ctx.paths, &config).ok()?;
-            Some(Row { config, state })
+        .filter_map(|config| match container::observe(&ctx.paths, &config) {
+            Ok(state) => Some(Row { config, state }),
+            Err(e) if e.is_corrupt() => None, // warned about above
+            Err(e) => {
+                eprintln!("WARNING: container {}: {e}", config.id);
+                None
+            }
         })
         .filter(|r| {
             args.all

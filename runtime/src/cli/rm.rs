@@ -26,7 +26,12 @@ pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
     let mut code = 0;
     for key in &args.containers {
         let result = store.lookup(key).and_then(|config| {
-            if container::running(&ctx.paths, &config)? {
+            let running = match container::running(&ctx.paths, &config) {
+                // A corrupt state: whether it runs is unknown; `-f` removes it all the same.
+                Err(e) if e.is_corrupt() && args.force => false,
+                other => other?,
+            };
+            if running {
                 if !args.force {
                     eprintln!(
                         "Error response from daemon: cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
@@ -45,6 +50,13 @@ pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
             }
             Ok(true)
         });
+        let result = match result {
+            // Its config or state cannot be read: only a forced removal, by its id.
+            Err(container::ContainerError::Unreadable { id, .. }) if args.force => {
+                container::remove_unreadable(&ctx.paths, &id).map(|()| true)
+            }
+            other => other,
+        };
         match result {
             Ok(true) => println!("{key}"),
             Ok(false) => code = 1,

@@ -83,7 +83,12 @@ impl LogWriter {
         };
         let mut json = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         json.push(b'\n');
-        self.file.write_all(&json)
+        // A write cut short (a full disk) would leave half an entry for the next one to be
+        // glued to: cut the log back to its last whole entry; this line is lost.
+        let end = self.file.metadata()?.len();
+        self.file.write_all(&json).inspect_err(|_| {
+            let _ = self.file.set_len(end);
+        })
     }
 }
 

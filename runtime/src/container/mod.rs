@@ -3,6 +3,7 @@
 
 mod attach;
 mod attach_keys;
+mod broken;
 mod config;
 mod create;
 mod exec;
@@ -26,6 +27,7 @@ mod store;
 
 pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
 pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
+pub use broken::{scan as scan_broken, Broken};
 pub use config::{ContainerConfig, ContainerState, Status};
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};
@@ -38,7 +40,7 @@ pub use logs::{log_path, tail as tail_logs, LogEntry, LogReader, Stream};
 pub use monitor::{run_monitor, spawn_monitor, MONITOR_COMMAND};
 pub use observe::{observe, EXIT_UNKNOWN};
 pub use reconcile::reconcile;
-pub use remove::remove;
+pub use remove::{remove, remove_unreadable};
 pub use restart_policy::RestartPolicy;
 pub use restart_update::set_restart_policy;
 pub use run::{run_detached, run_foreground};
@@ -61,7 +63,7 @@ pub enum ContainerError {
     Process(#[from] crate::process::ProcessError),
     #[error("{0}")]
     Network(#[from] crate::network::NetworkError),
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {}: {}", path.display(), crate::state::describe(source))]
     Io {
         op: &'static str,
         path: std::path::PathBuf,
@@ -76,6 +78,9 @@ pub enum ContainerError {
     NotFound(String),
     #[error("Multiple IDs found with provided prefix: {0}")]
     Ambiguous(String),
+    /// The container's config or state file cannot be read; only `rm -f` works on it.
+    #[error("container {id} is unreadable: {reason}; `ebrun rm -f {id}` removes it")]
+    Unreadable { id: String, reason: String },
     #[error("container {0} is not running")]
     NotRunning(String),
     #[error("{0}")]
@@ -99,6 +104,15 @@ impl ContainerError {
     /// The message on one line (for pipes between ebrun processes).
     pub fn one_line(&self) -> String {
         self.to_string().replace('\n', " ")
+    }
+
+    /// Whether a state file of the container is corrupt.
+    pub fn is_corrupt(&self) -> bool {
+        matches!(
+            self,
+            ContainerError::Unreadable { .. }
+                | ContainerError::State(crate::state::StateError::Corrupt { .. })
+        )
     }
 
     /// The exit code Docker uses for this error.

@@ -51,6 +51,9 @@ pub fn observe(paths: &Paths, config: &ContainerConfig) -> Result<ContainerState
     tracing::info!(id = %config.id, "container's process and monitor are gone; recording exit");
     let mut state = finish(paths, config, state, &Ok(EXIT_UNKNOWN))?;
     state.monitor_pid = 0;
-    store.save_state(&config.id, &state)?;
+    // Unrecorded (a full disk), the exit is still the truth; the next command records it.
+    if let Err(e) = store.save_state(&config.id, &state) {
+        tracing::warn!(id = %config.id, error = %e, "could not record the container's exit");
+    }
     Ok(state)
 }

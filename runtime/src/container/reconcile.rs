@@ -58,7 +58,15 @@ pub(super) fn reconcile_locked(paths: &Paths) {
             continue;
         }
         match read_json::<ContainerConfig>(&dir.join("config.json")) {
-            Err(_) => abandon_create(&dir),
+            // No config yet: a create killed half-way. A config that is there but unreadable
+            // is not (it is written atomically): that container is left for `rm -f`.
+            Err(e)
+                if e.is_not_found()
+                    && super::broken::is_container_id(&entry.file_name().to_string_lossy()) =>
+            {
+                abandon_create(&dir)
+            }
+            Err(_) => {}
             Ok(config) if dir.join(REMOVING).exists() => {
                 tracing::info!(id = %config.id, "finishing an interrupted removal");
                 if let Err(e) = remove_locked(paths, &config) {

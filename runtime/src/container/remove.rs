@@ -23,7 +23,14 @@ pub(super) fn remove_locked(paths: &Paths, config: &ContainerConfig) -> Result<(
     let _ = std::fs::write(&marker, b"");
     crate::faults::point("rm:marked");
     let mut steps = crate::events::Steps::begin(paths, "rm");
-    let state = containers.load_state(&config.id).unwrap_or_default();
+    let state = match containers.load_state(&config.id) {
+        Ok(state) => state,
+        // Its run changes are unknown: remove what the container's id leads to.
+        Err(e) => {
+            tracing::info!(error = %e, "removing a container with an unreadable state");
+            return super::broken::remove_locked(paths, &config.id);
+        }
+    };
     crate::events::remove_started(paths, config, &state);
     let mut failed = undo_all(&state.run_changes);
     steps.step("cgroups_bpf_network");
@@ -39,6 +46,13 @@ pub(super) fn remove_locked(paths: &Paths, config: &ContainerConfig) -> Result<(
     crate::events::container(paths, "destroy", config, &[]);
     steps.finish(&config.id);
     Ok(())
+}
+
+/// `rm -f` of a container whose config or state cannot be read (see [`super::broken`]).
+pub fn remove_unreadable(paths: &Paths, id: &str) -> Result<(), ContainerError> {
+    let containers = ContainerStore::new(paths);
+    let _lock = containers.lock()?;
+    super::broken::remove_locked(paths, id)
 }
 
 /// A monitor finishing a run still writes the container's state and log: let it end first

@@ -202,8 +202,12 @@ pub fn finish(
     crate::events::container_died(paths, config, &state);
     let containers = ContainerStore::new(paths);
     // `rm -f` from another ebrun may have removed the container meanwhile.
+    // Unrecorded (a full disk), the exit is still real: the recorded run changes are undone
+    // again (a no-op) by whoever next observes the container.
     if containers.dir(&config.id).exists() {
-        containers.save_state(&config.id, &state)?;
+        if let Err(e) = containers.save_state(&config.id, &state) {
+            tracing::warn!(id = %config.id, error = %e, "could not record the container's exit");
+        }
     }
     Ok(state)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::config::{ContainerConfig, ContainerState};
 use super::ContainerError;
-use crate::state::{read_json, replace_json_atomic, StateLock};
+use crate::state::{read_json, replace_json_atomic, StateError, StateLock};
 use crate::Paths;
 
 /// The containers of one ebrun instance.
@@ -54,7 +54,13 @@ impl ContainerStore {
         let matches: Vec<&ContainerConfig> = all.iter().filter(|c| c.id.starts_with(key)).collect();
         match matches.as_slice() {
             [one] if !key.is_empty() => Ok((*one).clone()),
-            [] | [_] => Err(ContainerError::NotFound(key.to_string())),
+            [] | [_] => match super::broken::find(&self.paths, key) {
+                Some(b) => Err(ContainerError::Unreadable {
+                    id: b.id,
+                    reason: b.reason,
+                }),
+                None => Err(ContainerError::NotFound(key.to_string())),
+            },
             _ => Err(ContainerError::Ambiguous(key.to_string())),
         }
     }
@@ -71,7 +77,13 @@ impl ContainerStore {
         if !path.exists() {
             return Ok(ContainerState::default());
         }
-        Ok(read_json(&path)?)
+        read_json(&path).map_err(|e| match e {
+            StateError::Corrupt { .. } => ContainerError::Unreadable {
+                id: id.to_string(),
+                reason: e.to_string(),
+            },
+            e => e.into(),
+        })
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {

@@ -245,24 +245,29 @@ impl NetworkSpec {
     }
 }
 
-/// [`reap_stale`] under the networks lock: used when a container whose records cannot be
-/// read is removed (its processes killed, its endpoint is stale).
-pub fn reclaim_stale(paths: &Paths) -> Result<(), NetworkError> {
+/// Reclaims the endpoint of container `container_id`, whose processes are known to be gone
+/// though its record may say otherwise (a zombie not reaped yet): used when a container whose
+/// own records cannot be read is removed.
+pub fn reclaim_endpoint(paths: &Paths, container_id: &str) -> Result<(), NetworkError> {
     let store = NetworkStore::new(paths);
     if !store.dir().exists() {
         return Ok(());
     }
     let _lock = store.lock()?;
-    reap_stale(paths);
+    reap(paths, |r| r.container_id == container_id || !r.alive());
     Ok(())
 }
 
 /// Reclaims the endpoints of containers whose process is gone without clean-up (a create
 /// killed half-way): their firewall rules, veths and allocations. Caller holds the lock.
 pub fn reap_stale(paths: &Paths) {
+    reap(paths, |r| !r.alive());
+}
+
+fn reap(paths: &Paths, is_stale: impl Fn(&endpoints::EndpointRecord) -> bool) {
     let eps = endpoints::Endpoints::new(paths);
     let stale: Vec<endpoints::EndpointRecord> =
-        eps.list().into_iter().filter(|r| !r.alive()).collect();
+        eps.list().into_iter().filter(|r| is_stale(r)).collect();
     if stale.is_empty() {
         return;
     }

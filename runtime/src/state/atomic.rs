@@ -8,10 +8,10 @@ use serde::{de::DeserializeOwned, Serialize};
 use super::StateError;
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StateError + 'a {
-    move |source| StateError::Io {
+    move |cause| StateError::Io {
         op,
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -24,7 +24,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 }
 
 /// Like [`write_atomic`], but fails if the directory is gone (the object was removed by
-/// another process meanwhile) instead of bringing it back.
+/// another process meanwhile) instead of bringing it back. A failed write (a full disk)
+/// leaves the old file as it was and no temp file behind.
 pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
@@ -36,7 +37,7 @@ pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     tmp.persist(path).map_err(|e| StateError::Io {
         op: "rename into",
         path: path.to_path_buf(),
-        source: e.error,
+        cause: e.error,
     })?;
     Ok(())
 }
@@ -52,17 +53,17 @@ pub fn replace_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), S
 }
 
 fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, StateError> {
-    serde_json::to_vec_pretty(value).map_err(|source| StateError::Corrupt {
+    serde_json::to_vec_pretty(value).map_err(|cause| StateError::Corrupt {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 
 /// Reads a JSON state file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StateError> {
     let bytes = std::fs::read(path).map_err(io("read", path))?;
-    serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+    serde_json::from_slice(&bytes).map_err(|cause| StateError::Corrupt {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }

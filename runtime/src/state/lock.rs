@@ -16,10 +16,10 @@ impl StateLock {
     /// Blocks until the lock at `path` (created if missing) is held exclusively.
     pub fn exclusive(path: &Path) -> Result<Self, StateError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+            std::fs::create_dir_all(dir).map_err(|cause| StateError::Io {
                 op: "create directory",
                 path: dir.to_path_buf(),
-                source,
+                cause,
             })?;
         }
         let file = File::options()
@@ -27,16 +27,16 @@ impl StateLock {
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(|source| StateError::Io {
+            .map_err(|cause| StateError::Io {
                 op: "open lock file",
                 path: path.to_path_buf(),
-                source,
+                cause,
             })?;
         let lock =
             Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| StateError::Io {
                 op: "lock",
                 path: path.to_path_buf(),
-                source: errno.into(),
+                cause: errno.into(),
             })?;
         Ok(StateLock { _lock: lock })
     }

@@ -2,25 +2,36 @@
 //! every read-modify-write happens under an exclusive file lock.
 
 mod atomic;
+mod cause;
 mod lock;
 
 pub use atomic::{read_json, replace_atomic, replace_json_atomic, write_atomic, write_json_atomic};
+pub use cause::describe;
 pub use lock::StateLock;
 
-/// Errors reading or writing state files.
+/// Errors reading or writing state files. The cause is part of the message and not also a
+/// `source()`, so `{:#}` chains do not repeat it.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{op} {path}: {source}")]
+    /// A file operation failed, e.g. "write /var/lib/ebrun/containers/ID/state.json: no space
+    /// left on device".
+    #[error("{op} {}: {}", path.display(), describe(cause))]
     Io {
         op: &'static str,
         path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("state file {path} is corrupt: {source}")]
+    /// A state file is not the JSON it should be (truncated, garbage, empty).
+    #[error("state file {} is corrupt: {cause}", path.display())]
     Corrupt {
         path: std::path::PathBuf,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
+}
+
+impl StateError {
+    /// Whether the file is simply not there.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StateError::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound)
+    }
 }
