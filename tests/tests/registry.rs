@@ -680,3 +680,83 @@ fn a_pulled_image_saves_with_its_layers_decompressed_to_the_diff_ids() {
         "loaded\n"
     );
 }
+
+#[test]
+fn run_platform_pulls_the_platform_asked_for() {
+    let registry = Registry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, amd64_id, arm64_id) = multi_arch_layout(tmp.path());
+    let out = Command::new("skopeo")
+        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("docker://{}/test/multi:latest", registry.host()))
+        .output()
+        .expect("skopeo");
+    assert!(out.status.success(), "skopeo copy --all: {}", stderr(&out));
+    let image = format!("{}/test/multi", registry.host());
+    let id_of = |inst: &Instance| ok(inst, &["image", "inspect", "-f", "{{.Id}}", &image]);
+
+    // The tag holds the arm64 image; run --platform linux/amd64 treats it as missing and
+    // pulls the amd64 one, as Docker does, then runs it.
+    let inst = instance_for(&registry);
+    ok(&inst, &["pull", "-q", "--platform", "linux/arm64", &image]);
+    assert_eq!(id_of(&inst), format!("{arm64_id}\n"));
+    let out = run(
+        &inst,
+        &[
+            "run",
+            "--rm",
+            "--net",
+            "none",
+            "--platform",
+            "linux/amd64",
+            &image,
+            "echo",
+            "ran",
+        ],
+    );
+    assert_eq!(stdout(&out), "ran\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!("Unable to find image '{image}:latest' locally\n")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(id_of(&inst), format!("{amd64_id}\n"));
+    // A local image of the right platform is used as it is.
+    let out = run(
+        &inst,
+        &[
+            "run",
+            "--rm",
+            "--net",
+            "none",
+            "--platform",
+            "linux/x86_64",
+            &image,
+            "true",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+
+    // A platform the index lacks: the pull's error, no container, no image.
+    let fresh = instance_for(&registry);
+    let out = run(
+        &fresh,
+        &["run", "--rm", "--platform", "linux/s390x", &image, "true"],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("no matching manifest for linux/s390x in the manifest list entries"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(ok(&fresh, &["ps", "-aq"]), "");
+    assert_eq!(ok(&fresh, &["images", "-q"]), "");
+    let out = run(
+        &fresh,
+        &["run", "--rm", "--platform", "amd64", &image, "true"],
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("--platform"), "{}", stderr(&out));
+}

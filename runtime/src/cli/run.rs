@@ -73,6 +73,9 @@ pub struct RunArgs {
     network: super::network_flags::NetworkFlags,
     #[command(flatten)]
     volumes: super::volume_flags::VolumeFlags,
+    /// Set platform if server is multi-platform capable (os/arch[/variant]).
+    #[arg(long)]
+    platform: Option<String>,
     /// The image to run.
     image: String,
     /// The command and its arguments.
@@ -123,8 +126,16 @@ impl RunArgs {
         for opt in &self.security_opt {
             ebrun::process::apply_security_opt(&mut security, opt)?;
         }
+        let platform =
+            match self.platform.as_deref() {
+                Some(p) => Some(ebrun::image::Platform::parse(p).map_err(|e| {
+                    anyhow::anyhow!("invalid argument for \"--platform\" flag: {e}")
+                })?),
+                None => None,
+            };
         Ok(RunSpec {
             image: self.image,
+            platform,
             name: self.name,
             cmd: self.command,
             entrypoint: self.entrypoint,

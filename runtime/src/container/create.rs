@@ -25,8 +25,19 @@ pub struct Created {
 pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> {
     let mut steps = crate::events::Steps::begin(paths, "create");
     let images = ImageStore::open(paths)?;
+    let pull =
+        || crate::image::pull::pull_missing_platform(paths, &spec.image, spec.platform.as_ref());
     let image = match images.resolve(&spec.image) {
-        Err(e) if e.is_not_found() => crate::image::pull::pull_missing(paths, &spec.image)?,
+        // Docker treats a local image of another platform as missing.
+        Ok(found)
+            if spec
+                .platform
+                .as_ref()
+                .is_some_and(|p| !p.matches(&found.platform())) =>
+        {
+            pull()?
+        }
+        Err(e) if e.is_not_found() => pull()?,
         other => other?,
     };
     steps.step("image");

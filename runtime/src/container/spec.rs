@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub struct RunSpec {
     /// IMAGE as typed.
     pub image: String,
+    /// `--platform`: the image must be of this platform (pulled for it if not).
+    pub platform: Option<crate::image::Platform>,
     /// `--name`
     pub name: Option<String>,
     /// CMD... after the image.

@@ -72,6 +72,15 @@ impl ImageRecord {
         self.config.os().to_string()
     }
 
+    /// The platform the config names (`linux/arm64/v8`), normalized.
+    pub fn platform(&self) -> super::Platform {
+        super::Platform::new(
+            &self.os(),
+            &self.architecture(),
+            self.config.variant().as_deref(),
+        )
+    }
+
     /// Whether no tag points at the image (Docker's "dangling", shown as `<none>:<none>`).
     pub fn is_dangling(&self) -> bool {
         self.repo_tags.is_empty()
