@@ -436,11 +436,11 @@ fn disconnect(ctx: &Context, a: DisconnectArgs) -> Result<i32> {
             }
         };
     }
-    if recorded.is_ok() {
-        containers.save_config(&config)?;
-    }
     match network::disconnect(&ctx.paths, &a.network, &config.id) {
         Ok(attachment) => {
+            if recorded.is_ok() {
+                containers.save_config(&config)?;
+            }
             state
                 .network
                 .attachments
