@@ -107,9 +107,11 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
     // Halfway through: the storm, while the load goes on and serve is scraped.
     std::thread::sleep(Duration::from_secs(secs / 2));
     let t0 = now_secs() - 0.001;
+    let storm_from = t_load.elapsed().as_secs_f64();
     let storm = workload::storm_ready(&inst, STORM);
     storm.release();
     let storm_states = storm.wait_exited(&inst, 120);
+    let storm_to = t_load.elapsed().as_secs_f64();
     let remaining = Duration::from_secs(secs).saturating_sub(t_load.elapsed());
     std::thread::sleep(remaining.max(Duration::from_secs(3)));
 
@@ -129,7 +131,12 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
         }
     });
     let events = oom_events(&inst, t0);
-    let (median, max) = log.median_max();
+    let (median, p99, max) = log.median_p99_max();
+    let slowest = log
+        .slowest(5)
+        .into_iter()
+        .map(|(at, took)| (at.as_secs_f64(), took.as_secs_f64() * 1e3))
+        .collect();
     let summary = Summary {
         containers: n,
         secs,
@@ -137,7 +144,10 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
         scrapes: log.scrapes(),
         scrape_failures: log.failures.len(),
         scrape_median: median,
+        scrape_p99: p99,
         scrape_max: max,
+        slowest,
+        storm_window: (storm_from, storm_to),
         max_series: log.max_series,
         counter_comparisons: log.comparisons,
         counter_decreases: log.decreases.len(),
@@ -259,6 +269,6 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
     let mut marks = vec![inst.prefix(), inst.root().display().to_string()];
     marks.extend(veths.into_iter().map(|v| format!("link: {v}")));
     inst.ok(&["system", "teardown"]);
-    let leftovers = host::leftovers(&before, &marks, 20);
+    let leftovers = host::leftovers(&before, &marks, 20, 300);
     assert!(leftovers.is_empty(), "the load left:\n{leftovers:?}");
 }

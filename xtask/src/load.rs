@@ -57,11 +57,25 @@ fn print_summary(v: &serde_json::Value) {
         v["scrapes"], v["scrape_failures"]
     );
     println!(
-        "  scrape time           median {:.1} ms, max {:.1} ms ({} series at most)",
+        "  scrape time           median {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} series at most)",
         f("scrape_median_ms"),
+        f("scrape_p99_ms"),
         f("scrape_max_ms"),
         v["max_series"]
     );
+    let slowest: Vec<String> = v["slowest_scrapes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{:.0} ms at {:.0} s",
+                p[1].as_f64().unwrap_or(0.0),
+                p[0].as_f64().unwrap_or(0.0)
+            )
+        })
+        .collect();
+    println!("  slowest scrapes       {}", slowest.join(", "));
     println!(
         "  counters compared     {} ({} went down)",
         v["counter_comparisons"], v["counter_decreases"]
@@ -71,7 +85,11 @@ fn print_summary(v: &serde_json::Value) {
         v["host_fetches"], v["host_fetch_failures"]
     );
     println!(
-        "  OOM storm             {} containers: {} kills counted, {} oom events",
-        v["storm_containers"], v["oom_kills_counted"], v["oom_events"]
+        "  OOM storm             {} containers: {} kills counted, {} oom events (from {:.0} s to {:.0} s)",
+        v["storm_containers"],
+        v["oom_kills_counted"],
+        v["oom_events"],
+        v["storm_window_secs"][0].as_f64().unwrap_or(0.0),
+        v["storm_window_secs"][1].as_f64().unwrap_or(0.0)
     );
 }

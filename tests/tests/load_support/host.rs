@@ -33,18 +33,32 @@ pub fn bridge_ports(bridge_ip: &str) -> Vec<String> {
 }
 
 /// The lines of the host's difference from `before` that are this instance's, once the
-/// kernel's background clean-up has had up to `secs` seconds.
-pub fn leftovers(before: &HostSnapshot, marks: &[String], secs: u64) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+/// kernel's background clean-up has had up to `secs` seconds. A container's host veth goes
+/// when the kernel frees its network namespace, which waits for the namespace's orphaned TCP
+/// sockets (a server's unsent data to a client that is gone) to time out: for veths alone
+/// the wait is up to `veth_secs`.
+pub fn leftovers(
+    before: &HostSnapshot,
+    marks: &[String],
+    secs: u64,
+    veth_secs: u64,
+) -> Vec<String> {
+    let started = Instant::now();
     loop {
         let ours: Vec<String> = HostSnapshot::take()
             .diff(before)
             .into_iter()
             .filter(|l| l.starts_with('+') && marks.iter().any(|m| l.contains(m.as_str())))
             .collect();
-        if ours.is_empty() || Instant::now() > deadline {
+        let only_veths = ours.iter().all(|l| l.starts_with("+ link: veth"));
+        let limit = Duration::from_secs(if only_veths { veth_secs } else { secs });
+        if ours.is_empty() {
+            eprintln!("load: host clean {:.1?} after teardown", started.elapsed());
             return ours;
         }
-        std::thread::sleep(Duration::from_millis(200));
+        if started.elapsed() > limit {
+            return ours;
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
 }

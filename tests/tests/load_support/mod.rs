@@ -29,7 +29,13 @@ pub struct Summary {
     pub scrapes: usize,
     pub scrape_failures: usize,
     pub scrape_median: Duration,
+    pub scrape_p99: Duration,
     pub scrape_max: Duration,
+    /// The slowest scrapes: (seconds into the load, milliseconds).
+    pub slowest: Vec<(f64, f64)>,
+    /// When the storm's containers were started and when the last of them was dead
+    /// (seconds into the load).
+    pub storm_window: (f64, f64),
     pub max_series: usize,
     pub counter_comparisons: u64,
     pub counter_decreases: usize,
@@ -49,7 +55,10 @@ impl Summary {
             "scrapes": self.scrapes,
             "scrape_failures": self.scrape_failures,
             "scrape_median_ms": self.scrape_median.as_secs_f64() * 1e3,
+            "scrape_p99_ms": self.scrape_p99.as_secs_f64() * 1e3,
             "scrape_max_ms": self.scrape_max.as_secs_f64() * 1e3,
+            "slowest_scrapes": self.slowest,
+            "storm_window_secs": self.storm_window,
             "max_series": self.max_series,
             "counter_comparisons": self.counter_comparisons,
             "counter_decreases": self.counter_decreases,

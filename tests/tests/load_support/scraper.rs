@@ -16,6 +16,8 @@ use crate::serve_support::{try_get, Metrics, Series};
 pub struct ScrapeLog {
     /// Time of each successful scrape.
     pub durations: Vec<Duration>,
+    /// When each successful scrape began (since scraping began) and how long it took.
+    pub timeline: Vec<(Duration, Duration)>,
     /// Scrapes that failed or did not parse: (scrape number, why).
     pub failures: Vec<(usize, String)>,
     /// Counter series lower than in the previous scrape: "series: before -> after (scrape n)".
@@ -34,14 +36,23 @@ impl ScrapeLog {
         self.durations.len() + self.failures.len()
     }
 
-    /// Median and maximum scrape time.
-    pub fn median_max(&self) -> (Duration, Duration) {
+    /// Median, 99th percentile and maximum scrape time.
+    pub fn median_p99_max(&self) -> (Duration, Duration, Duration) {
         let mut d = self.durations.clone();
         d.sort();
         if d.is_empty() {
-            return (Duration::ZERO, Duration::ZERO);
+            return (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         }
-        (d[d.len() / 2], d[d.len() - 1])
+        let at = |q: f64| d[((d.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.99), d[d.len() - 1])
+    }
+
+    /// The `k` slowest scrapes: (when, how long), slowest first.
+    pub fn slowest(&self, k: usize) -> Vec<(Duration, Duration)> {
+        let mut t = self.timeline.clone();
+        t.sort_by_key(|(_, took)| std::cmp::Reverse(*took));
+        t.truncate(k);
+        t
     }
 }
 
@@ -125,7 +136,8 @@ impl Scraper {
         let thread = std::thread::spawn(move || {
             let mut log = ScrapeLog::default();
             let mut prev = BTreeMap::new();
-            let mut next = Instant::now();
+            let began = Instant::now();
+            let mut next = began;
             let mut n = 0;
             while !flag.load(Ordering::Relaxed) {
                 n += 1;
@@ -136,6 +148,7 @@ impl Scraper {
                         match std::panic::catch_unwind(|| Metrics::parse(&text)) {
                             Ok(m) => {
                                 log.durations.push(took);
+                                log.timeline.push((t - began, took));
                                 check(n, &m, &mut prev, &running, &mut log);
                                 log.last = Some(m);
                             }
@@ -178,4 +191,38 @@ impl Drop for Scraper {
             let _ = t.join();
         }
     }
+}
+
+/// The checks themselves can fail: a counter that goes down, a histogram bucket that goes
+/// down and a container that stops are reported; a gauge that goes down is not.
+#[test]
+fn the_scrape_checks_report_what_they_should() {
+    let scrape = |total: u64, bucket: u64, gauge: u64, state: u64| {
+        Metrics::parse(&format!(
+            "# TYPE ebrun_x_total counter\nebrun_x_total{{id=\"a\"}} {total}\n\
+             # TYPE ebrun_h histogram\nebrun_h_bucket{{le=\"+Inf\"}} {bucket}\n\
+             ebrun_h_sum 1\nebrun_h_count {bucket}\n\
+             # TYPE ebrun_g gauge\nebrun_g {gauge}\n\
+             # TYPE ebrun_container_state gauge\n\
+             ebrun_container_state{{name=\"web\",state=\"running\"}} {state}\n"
+        ))
+    };
+    let running = vec!["web".to_string()];
+    let mut log = ScrapeLog::default();
+    let mut prev = BTreeMap::new();
+    check(1, &scrape(5, 3, 9, 1), &mut prev, &running, &mut log);
+    check(2, &scrape(6, 3, 1, 1), &mut prev, &running, &mut log);
+    assert!(log.decreases.is_empty(), "{:?}", log.decreases);
+    assert!(log.not_running.is_empty());
+    assert_eq!(log.comparisons, 4);
+    check(3, &scrape(4, 2, 1, 0), &mut prev, &running, &mut log);
+    assert_eq!(
+        log.decreases,
+        [
+            "ebrun_x_total{id=\"a\"}: 6 -> 4 (scrape 3)",
+            "ebrun_h_bucket{le=\"+Inf\"}: 3 -> 2 (scrape 3)",
+            "ebrun_h_count{}: 3 -> 2 (scrape 3)",
+        ]
+    );
+    assert_eq!(log.not_running, ["web (scrape 3)"]);
 }
