@@ -149,12 +149,15 @@ fn fmt_ip(ip: IpAddr) -> String {
 }
 
 /// Publishing on `::1` is refused: the kernel never lets IPv6 loopback traffic leave the
-/// host's `lo` (RFC 4291 2.5.3). A DNATed connection from `::1` reaches the container once
-/// its source is masqueraded, but the reply, turned back to `::1` before routing, arrives
-/// on the bridge and is dropped (the route lookup for a loopback destination must match
-/// the incoming interface). Docker serves `::1` with a userland proxy; ebrun has no process
-/// per port. Ports published on every address answer on the host's other IPv6 addresses,
-/// and on `::1` with "connection refused" (see the firewall's `output` chain).
+/// host's `lo` (RFC 4291 2.5.3). A connection from `::1` DNATed to a container gets there
+/// once its source is masqueraded, but the container's reply is turned back to `::1` on
+/// the bridge and dropped: with br_netfilter (`bridge-nf-call-ip6tables`, Docker's default)
+/// the reply is un-NATed while bridged, and `ip6_rcv_core` drops a destination of `::1` on a
+/// non-loopback device (measured: `kfree_skb` reason IP_INHDR); without it, the route lookup
+/// for a loopback destination must match the incoming device. Docker serves `::1` with a
+/// userland proxy; ebrun has no process per port. Ports published on every address answer on
+/// the host's other IPv6 addresses, and on `::1` with "connection refused" (the firewall's
+/// `output` chain leaves `::1` alone).
 fn ipv6_loopback_refused() -> NetworkError {
     NetworkError::invalid_flag(
         "--publish",
