@@ -1,15 +1,19 @@
-//! `cargo xtask test-v2`: runs the resource-limit tests (tests/tests/limits.rs) on a pure
-//! cgroup v2 kernel, the layout most users have, inside a qemu VM.
+//! `cargo xtask test-v2`: runs the resource-limit tests (tests/tests/limits.rs) and the eBPF
+//! meter tests (tests/tests/meters.rs) on a pure cgroup v2 kernel, the layout most users
+//! have, inside a qemu VM.
 //!
 //! The guest is Debian's linux-image-amd64 booted with `cgroup_no_v1=all` under software
 //! emulation (`-accel tcg -cpu max`: this host's KVM cannot run a stock Debian kernel, see
 //! PLATFORM.md). A small initramfs (busybox, the virtio and 9p modules) mounts the host's
 //! /usr, the cargo target directory and the test images read-only over virtio-9p at the same
 //! paths, switches to a tmpfs root that mirrors the host's layout, mounts cgroup2 with the
-//! cpu, cpuset, memory, pids and io controllers enabled, and runs the limits test binary
-//! against the ebrun binary. The guest prints a result marker on its serial console; the VM
-//! powers itself off. Nothing on the host changes besides the build and a temporary
-//! directory under the target directory.
+//! cpu, cpuset, memory, pids and io controllers enabled, mounts a scratch ext4 disk (made
+//! on the host as a sparse file) at /var/tmp, where the tests keep their
+//! roots (page cache there is reclaimable, as on a real host; tmpfs is not), and runs each
+//! suite's test binary against a copy of the ebrun binary (copies, so that a rebuild on the
+//! host meanwhile does not change them under the guest). The guest prints a result marker
+//! per suite on its serial console; the VM powers itself off. Nothing on the host changes
+//! besides the build and a temporary directory under the target directory.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -31,13 +35,43 @@ pub struct Args {
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 2048)]
     pub memory: u32,
-    /// Arguments for the limits test binary (after `--`), e.g. a test name filter.
+    /// Which tests to run in the guest.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    pub suite: Suite,
+    /// Size of the guest's scratch disk (/var/tmp) in MiB; a sparse file on the host.
+    #[arg(long, default_value_t = 4096)]
+    pub disk: u32,
+    /// Arguments for each test binary (after `--`), e.g. a test name filter.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub test_args: Vec<String>,
 }
 
-/// The line the guest prints when the tests have run.
+/// The test suites the guest can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// tests/tests/limits.rs: cgroup resource limits.
+    Limits,
+    /// tests/tests/meters.rs: the eBPF meters against ground truth.
+    Meters,
+    /// Both, limits first.
+    All,
+}
+
+impl Suite {
+    /// The test targets (tests/tests/<name>.rs) of the suite.
+    fn targets(self) -> &'static [&'static str] {
+        match self {
+            Suite::Limits => &["limits"],
+            Suite::Meters => &["meters"],
+            Suite::All => &["limits", "meters"],
+        }
+    }
+}
+
+/// The line the guest prints when all suites have run.
 const RESULT_MARKER: &str = "EBRUN-TEST-V2-RESULT rc=";
+/// The line the guest prints after each suite: `<marker><suite> rc=<code>`.
+const SUITE_MARKER: &str = "EBRUN-TEST-V2-SUITE ";
 
 /// Modules the initramfs loads, in dependency order, to reach the 9p shares.
 const SHARE_MODULES: &[&str] = &[
@@ -74,13 +108,24 @@ pub fn run(args: Args) -> Result<()> {
         .context("busybox is missing: run `cargo xtask setup` (busybox-static)")?;
 
     util::run(util::cargo().args(["build", "-p", "ebrun"]))?;
-    let test_bin = build_limits_test()?;
     let target = util::target_dir();
-    let ebrun = target.join("debug/ebrun");
     let images = util::images_dir();
-
     util::remove_stale_temp_dirs(&target.join("test-v2"), "vm-");
     let work = util::TempDir::new_in(&target.join("test-v2"), "vm-")?;
+    // Copies in the shared target directory: the guest sees them, a rebuild does not touch them.
+    let bin_dir = work.path().join("bin");
+    std::fs::create_dir_all(&bin_dir)?;
+    let ebrun = bin_dir.join("ebrun");
+    copy_executable(&target.join("debug/ebrun"), &ebrun)?;
+    let mut suites = Vec::new();
+    for name in args.suite.targets() {
+        let built = build_test(name)?;
+        let copy = bin_dir.join(name);
+        copy_executable(&built, &copy)?;
+        suites.push(((*name).to_string(), copy));
+    }
+    let disk = work.path().join("scratch.ext4");
+    make_scratch_disk(&disk, args.disk)?;
     let initramfs = work.path().join("initramfs.cpio");
     build_initramfs(
         &work.path().join("initramfs"),
@@ -90,7 +135,7 @@ pub fn run(args: Args) -> Result<()> {
         &Guest {
             target: &target,
             images: &images,
-            test_bin: &test_bin,
+            suites: &suites,
             ebrun: &ebrun,
             test_args: &args.test_args,
             watchdog_secs: args.timeout.saturating_sub(120).max(60),
@@ -126,7 +171,12 @@ pub fn run(args: Args) -> Result<()> {
             "-nic",
             "none",
             "-no-reboot",
-        ]);
+        ])
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=virtio,cache=unsafe",
+            disk.display()
+        ));
     for (tag, path) in [
         ("usr", Path::new("/usr")),
         ("target", &target),
@@ -141,16 +191,31 @@ pub fn run(args: Args) -> Result<()> {
     let outcome = run_vm(&mut qemu_cmd, &log_path, Duration::from_secs(args.timeout))?;
     let elapsed = started.elapsed();
     match outcome {
-        VmOutcome::Finished { rc, summary } => {
+        VmOutcome::Finished { rc, suites } => {
+            for s in &suites {
+                println!(
+                    "test-v2: {:<7} {} on cgroup v2 ({})",
+                    s.name,
+                    if s.rc == Some(0) { "PASSED" } else { "FAILED" },
+                    s.summary.as_deref().unwrap_or("no summary"),
+                );
+            }
             println!(
-                "test-v2: {} on cgroup v2 ({}) in {:.0} s; console log: {}",
+                "test-v2: {} in {:.0} s; console log: {}",
                 if rc == 0 { "PASSED" } else { "FAILED" },
-                summary.as_deref().unwrap_or("no summary"),
                 elapsed.as_secs_f64(),
                 log_path.display()
             );
             if rc != 0 {
-                bail!("the limits tests failed inside the cgroup v2 guest (exit code {rc})");
+                let failed: Vec<&str> = suites
+                    .iter()
+                    .filter(|s| s.rc != Some(0))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                bail!(
+                    "tests failed inside the cgroup v2 guest: {} (exit code {rc})",
+                    failed.join(", ")
+                );
             }
             Ok(())
         }
@@ -194,36 +259,57 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Builds the limits test binary and returns its path.
-fn build_limits_test() -> Result<PathBuf> {
+/// Builds test target `name` (tests/tests/<name>.rs) and returns its executable.
+fn build_test(name: &str) -> Result<PathBuf> {
     let mut cmd = util::cargo();
     cmd.args([
         "test",
         "-p",
         "ebrun-tests",
         "--test",
-        "limits",
+        name,
         "--no-run",
         "--message-format=json",
     ]);
     println!("$ {}", util::display_cmd(&cmd));
     let out = cmd.stderr(Stdio::inherit()).output()?;
     if !out.status.success() {
-        bail!("building the limits test failed");
+        bail!("building the {name} test failed");
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "limits")
+        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == name)
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .context("cargo did not report the limits test executable")
+        .with_context(|| format!("cargo did not report the {name} test executable"))
+}
+
+fn copy_executable(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to)
+        .with_context(|| format!("copy {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// A sparse file of `mib` MiB holding an empty ext4 file system, for the guest's /var/tmp.
+fn make_scratch_disk(path: &Path, mib: u32) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+    file.set_len(u64::from(mib) << 20)?;
+    drop(file);
+    util::output(
+        Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-E", "nodiscard", "-O", "^has_journal"])
+            .arg(path),
+    )
+    .context("mkfs.ext4 (e2fsprogs) for the guest's scratch disk")?;
+    Ok(())
 }
 
 /// What the guest runs.
 struct Guest<'a> {
     target: &'a Path,
     images: &'a Path,
-    test_bin: &'a Path,
+    /// (suite name, test binary), run in this order.
+    suites: &'a [(String, PathBuf)],
     ebrun: &'a Path,
     test_args: &'a [String],
     /// Seconds after which the guest reports its processes and stops the tests.
@@ -277,6 +363,11 @@ exec switch_root /newroot /usr/bin/sh /stage2
         images = quote(guest.images),
     );
     let test_args: Vec<String> = guest.test_args.iter().map(|a| shell_quote(a)).collect();
+    let suites: String = guest
+        .suites
+        .iter()
+        .map(|(name, bin)| format!("run_suite {} {}\n", shell_quote(name), quote(bin)))
+        .collect();
     let stage2 = format!(
         r#"#!/usr/bin/sh
 export PATH=/usr/sbin:/usr/bin HOME=/root
@@ -297,6 +388,8 @@ mount -t tmpfs tmpfs /var/tmp
 mount -t tmpfs tmpfs /run
 echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
 modprobe overlay
+modprobe virtio_blk && modprobe ext4 && mount -t ext4 /dev/vda /var/tmp \
+    || echo "guest: no scratch disk, /var/tmp is tmpfs"
 echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd
 echo 'root:x:0:' > /etc/group
 echo '127.0.0.1 localhost' > /etc/hosts
@@ -309,15 +402,31 @@ for i in 1 2; do
     echo "guest: ebrun --version took $(( (t1 - t0) / 1000000 )) ms"
 done
 start=$(date +%s)
-EBRUN_BIN={ebrun} EBRUN_TEST_IMAGES={images} EBRUN_TEST_SLOW=2 RUST_BACKTRACE=1 \
-    {test_bin} --test-threads=1 --nocapture {test_args} &
-tests=$!
-# A hung test shows what the guest was doing instead of silently using up the timeout.
+# A hung test shows what the guest was doing instead of silently using up the timeout; the
+# suites after it are skipped.
 ( sleep {watchdog}; echo; echo "guest: tests still running after {watchdog} s:";
-  ps -eo pid,ppid,stat,etime,args; kill -9 $tests ) &
+  ps -eo pid,ppid,stat,etime,args; : > /run/timed-out; kill -9 $(cat /run/suite.pid) ) &
 watchdog=$!
-wait $tests
-rc=$?
+rc=0
+run_suite() {{
+    name=$1; shift
+    t0=$(date +%s)
+    echo "guest: suite $name"
+    if [ -e /run/timed-out ]; then
+        echo "guest: suite $name skipped (out of time)"
+        suite_rc=124
+    else
+        EBRUN_BIN={ebrun} EBRUN_TEST_IMAGES={images} EBRUN_TEST_SLOW=2 RUST_BACKTRACE=1 \
+            "$@" --test-threads=1 --nocapture {test_args} &
+        echo $! > /run/suite.pid
+        wait $!
+        suite_rc=$?
+    fi
+    echo "guest: suite $name took $(( $(date +%s) - t0 )) s"
+    echo "{suite_marker}$name rc=$suite_rc"
+    [ $suite_rc -eq 0 ] || rc=$suite_rc
+}}
+{suites}
 kill $watchdog 2>/dev/null
 echo "guest: tests took $(( $(date +%s) - start )) s"
 echo "{marker}$rc"
@@ -328,10 +437,11 @@ sleep 30
 "#,
         ebrun = quote(guest.ebrun),
         images = quote(guest.images),
-        test_bin = quote(guest.test_bin),
+        suites = suites,
         test_args = test_args.join(" "),
         watchdog = guest.watchdog_secs,
         marker = RESULT_MARKER,
+        suite_marker = SUITE_MARKER,
     );
     write_executable(&staging.join("init"), &init)?;
     write_executable(&staging.join("stage2"), &stage2)?;
@@ -373,8 +483,16 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// One suite's verdict as the guest reported it.
+struct SuiteResult {
+    name: String,
+    rc: Option<i32>,
+    /// cargo test's "test result:" line.
+    summary: Option<String>,
+}
+
 enum VmOutcome {
-    Finished { rc: i32, summary: Option<String> },
+    Finished { rc: i32, suites: Vec<SuiteResult> },
     NoResult(String),
 }
 
@@ -393,6 +511,7 @@ fn run_vm(cmd: &mut Command, log_path: &Path, timeout: Duration) -> Result<VmOut
         .with_context(|| format!("create {}", log_path.display()))?;
     let reader = std::thread::spawn(move || {
         let mut rc = None;
+        let mut suites: Vec<SuiteResult> = Vec::new();
         let mut summary = None;
         for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
             let line = String::from_utf8_lossy(&line)
@@ -406,8 +525,16 @@ fn run_vm(cmd: &mut Command, log_path: &Path, timeout: Duration) -> Result<VmOut
             if line.starts_with("test result:") {
                 summary = Some(line.trim_start_matches("test result: ").to_string());
             }
+            if let Some(v) = line.strip_prefix(SUITE_MARKER) {
+                let (name, code) = v.split_once(" rc=").unwrap_or((v, ""));
+                suites.push(SuiteResult {
+                    name: name.to_string(),
+                    rc: code.trim().parse().ok(),
+                    summary: summary.take(),
+                });
+            }
         }
-        (rc, summary)
+        (rc, suites)
     });
     let deadline = Instant::now() + timeout;
     let status = loop {
@@ -421,9 +548,9 @@ fn run_vm(cmd: &mut Command, log_path: &Path, timeout: Duration) -> Result<VmOut
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let (rc, summary) = reader.join().unwrap_or((None, None));
+    let (rc, suites) = reader.join().unwrap_or((None, Vec::new()));
     Ok(match (rc, status) {
-        (Some(rc), _) => VmOutcome::Finished { rc, summary },
+        (Some(rc), _) => VmOutcome::Finished { rc, suites },
         (None, None) => VmOutcome::NoResult(format!("timed out after {} s", timeout.as_secs())),
         (None, Some(status)) => VmOutcome::NoResult(format!("qemu exited with {status}")),
     })
