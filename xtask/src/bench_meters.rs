@@ -175,7 +175,8 @@ fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
         "context-switch storm: {ROUND_TRIPS} pipe round trips between two threads on CPU 0, \
          in a container's cgroup, {rounds} rounds"
     );
-    let progs = ["sched_switch", "sched_wakeup", "sched_wakeup_new"];
+    // The one scheduler program (on-CPU time and run-queue latency).
+    let progs = ["sched_switch"];
     let mut without = Vec::new();
     let mut with = Vec::new();
     let mut cost = Vec::new();
@@ -191,7 +192,7 @@ fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
             .context("the container has no cgroup2 dir")?;
         let links = ebrun.pin_dir()?.join("links");
         // The programs' own cost, on a run of its own (the statistics cost a little).
-        let before: Vec<(u64, u64)> = progs[..2]
+        let before: Vec<(u64, u64)> = progs
             .iter()
             .map(|p| prog_stats(&links.join(p)))
             .collect::<Result<_>>()?;
@@ -200,7 +201,7 @@ fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
         let run = in_cgroup_on_cpu0(&dir, || storm(ROUND_TRIPS));
         std::fs::write(STATS_SYSCTL, old.trim())?;
         run?;
-        let after: Vec<(u64, u64)> = progs[..2]
+        let after: Vec<(u64, u64)> = progs
             .iter()
             .map(|p| prog_stats(&links.join(p)))
             .collect::<Result<_>>()?;
@@ -227,7 +228,7 @@ fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
         per_rt(wo),
         per_rt(w)
     );
-    for (i, name) in ["sched_switch", "sched_wakeup"].iter().enumerate() {
+    for (i, name) in progs.iter().enumerate() {
         let (ns, cnt) = cost
             .iter()
             .map(|c| c[i])

@@ -1,45 +1,55 @@
-//! The scheduler meters: on-CPU time (sched_switch) and run-queue latency (sched_wakeup /
-//! sched_wakeup_new -> sched_switch).
+//! The scheduler meters: on-CPU time and run-queue latency (queued to running), both from
+//! one `sched_switch` program (tp_btf).
+//!
+//! The program keeps no per-task state: the kernel's own accounts of each task are read
+//! from its task_struct — `se.sum_exec_runtime` (the run time cpuacct and cpu.stat sum up)
+//! and `sched_info.last_queued` / `last_arrival` (what /proc/PID/schedstat's run delay is
+//! made of; queued on wakeup, on fork and on preemption alike). Each CPU notes what it
+//! switched to; when that task leaves the CPU, its cgroup (if registered) is charged the
+//! slice and the wait before it.
 
-/// Per-CPU hash: cgroup2 id -> [`CpuTime`]. An entry present means "registered".
+/// Per-CPU hash: cgroup2 id -> [`CpuTime`] (on-CPU time and run-queue latency; readers sum
+/// the CPUs). An entry present means "registered".
 pub const CPU_TIME_MAP: &str = "CPU_TIME";
-/// Hash: cgroup2 id -> [`RunqLatency`] (updated with atomic adds).
-pub const RUNQ_LATENCY_MAP: &str = "RUNQ_LATENCY";
-/// LRU hash: task_struct address -> [`TaskEntry`], for tasks of registered cgroups.
-pub const SCHED_TASKS_MAP: &str = "SCHED_TASKS";
 /// Per-CPU array of one [`RunningSlice`]: what this CPU runs since its last switch.
 pub const LAST_SWITCH_MAP: &str = "LAST_SWITCH";
 /// Global [`SchedKernel`] set by the loader from the kernel's BTF.
 pub const SCHED_KERNEL_GLOBAL: &str = "SCHED_KERNEL";
 
 pub const SCHED_SWITCH_PROG: &str = "sched_switch";
-pub const SCHED_WAKEUP_PROG: &str = "sched_wakeup";
-pub const SCHED_WAKEUP_NEW_PROG: &str = "sched_wakeup_new";
+/// The BTF tracepoint the program attaches to.
+pub const SCHED_SWITCH_TRACEPOINT: &str = "sched_switch";
 
-/// How many tasks of registered cgroups the run-queue latency meter follows at once.
-pub const MAX_TASKS: u32 = 65536;
 /// Buckets of the run-queue latency histogram: bucket `i` counts waits of
 /// `[2^i, 2^(i+1))` microseconds (bucket 0 also takes waits below 1 µs; the last bucket
 /// takes everything longer).
 pub const RUNQ_BUCKETS: usize = 32;
 
-/// What the scheduler programs need to know about the running kernel.
+/// Offsets (bytes, from the start of task_struct unless said otherwise) of the kernel fields
+/// the scheduler program reads, from the running kernel's BTF. The program loads them
+/// directly (tp_btf pointers); the verifier sees them as constants (.rodata is frozen).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SchedKernel {
-    /// 1 if sched_switch passes `prev_state` as its fourth argument (Linux >= 5.18); if not,
-    /// only preemption counts as leaving the CPU runnable.
-    pub has_prev_state: u32,
-    /// Offsets in task_struct of `se.sum_exec_runtime` and `se.prev_sum_exec_runtime`: the
-    /// scheduler's own account of the task's run time (what cpuacct and cpu.stat sum up;
-    /// it leaves out time stolen by the hypervisor). 0: unknown, charge wall-clock time
-    /// between switches instead.
+    /// `se.sum_exec_runtime`, `se.prev_sum_exec_runtime` (u64 ns).
     pub sum_exec_runtime: u32,
     pub prev_sum_exec_runtime: u32,
+    /// `sched_info.last_arrival`, `sched_info.last_queued` (u64, rq clock); 0: the kernel
+    /// has no sched_info (no CONFIG_SCHED_INFO), run-queue latency is not measured.
+    pub last_arrival: u32,
+    pub last_queued: u32,
+    /// `cgroups` (css_set *), then `css_set.dfl_cgrp`, `cgroup.kn`, `kernfs_node.id`.
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
+    /// `pid` (the thread id, pid_t).
+    pub task_pid: u32,
     pub _pad: u32,
 }
 
-/// On-CPU time of one cgroup on one CPU.
+/// On-CPU time and run-queue latency of one cgroup on one CPU: one map value, so that the
+/// program finds both with one lookup.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CpuTime {
@@ -47,9 +57,11 @@ pub struct CpuTime {
     pub on_cpu_ns: u64,
     /// Times a task of the cgroup was switched out.
     pub switches: u64,
+    /// The waits before those slices.
+    pub runq: RunqLatency,
 }
 
-/// Run-queue latency of one cgroup: time from wakeup (or preemption) to running.
+/// Run-queue latency: time from being queued (wakeup, fork or preemption) to running.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunqLatency {
@@ -71,28 +83,39 @@ impl Default for RunqLatency {
     }
 }
 
-/// What a CPU runs since its last task switch, so that readers can add the slice in
-/// progress (a busy task alone on its CPU may not switch for seconds).
+impl RunqLatency {
+    /// Adds `other`'s counts (one CPU's) to these.
+    pub fn add(&mut self, other: &RunqLatency) {
+        self.count += other.count;
+        self.total_ns += other.total_ns;
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// What a CPU runs since its last task switch: the program charges the slice at the next
+/// switch; readers add the slice in progress (a busy task alone on its CPU may not switch for
+/// seconds) as the growth of the task's run time since (/proc/TID/schedstat).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunningSlice {
-    /// When the CPU switched to the running task (ns, CLOCK_MONOTONIC); 0 before the first
-    /// switch seen.
-    pub since_ns: u64,
-    /// The running task's cgroup2 id if it is a known task of a registered cgroup, else 0.
+    /// The running task's cgroup2 id (whether registered or not); 0 before the first switch
+    /// seen.
     pub cgroup_id: u64,
-}
-
-/// A task of a registered cgroup, keyed by its task_struct address.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TaskEntry {
-    /// The cgroup2 id the task had when last seen switching out (or its parent's at fork).
-    pub cgroup_id: u64,
-    /// When it became runnable and was queued (ns, monotonic); 0 while it runs or sleeps.
-    pub enqueued_ns: u64,
-    /// The task's `se.sum_exec_runtime` when last charged (0: not yet).
+    /// The running task's task_struct address.
+    pub task: u64,
+    /// Its `cgroups` (css_set address) when it was switched in: `cgroup_id` is still its
+    /// cgroup while this is unchanged.
+    pub css_set: u64,
+    /// Its `se.sum_exec_runtime` when it was switched in.
     pub runtime_ns: u64,
+    /// Its `sched_info.last_queued` when it was switched in: when it was queued, in the
+    /// scheduler's clock (0: it did not wait, or unknown).
+    pub queued_ns: u64,
+    /// Its thread id (in the initial pid namespace).
+    pub tid: u32,
+    pub _pad: u32,
 }
 
 /// The histogram bucket of a wait of `ns` nanoseconds.
@@ -132,7 +155,7 @@ pub fn runq_bucket(ns: u64) -> usize {
     }
 }
 
-crate::user_pod!(SchedKernel, CpuTime, RunqLatency, TaskEntry, RunningSlice);
+crate::user_pod!(SchedKernel, CpuTime, RunqLatency, RunningSlice);
 
 #[cfg(test)]
 mod tests {

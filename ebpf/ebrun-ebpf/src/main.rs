@@ -8,7 +8,6 @@ mod atomic;
 mod exec_count;
 mod oom_victim;
 mod sched_switch;
-mod sched_wakeup;
 mod traffic;
 mod vmscan_reclaim;
 

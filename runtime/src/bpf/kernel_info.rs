@@ -6,31 +6,41 @@ use ebrun_common::sched::SchedKernel;
 
 use super::btf::{Btf, TpArg};
 
-/// Whether `sched_switch` passes `prev_state` (its fourth argument, Linux >= 5.18).
-fn switch_has_prev_state(btf: Option<&Btf>) -> bool {
-    btf.and_then(|b| b.raw_tracepoint_args("sched_switch"))
-        .is_some_and(|args| args.len() >= 4)
-}
-
-/// The scheduler programs' view of the kernel (zeros where BTF does not tell).
-pub(super) fn sched_kernel(btf: Option<&Btf>) -> SchedKernel {
-    let runtime = |field: &str| {
-        let se = btf?.member("task_struct", "se")?;
-        Some(se.offset + btf?.member("sched_entity", field)?.offset)
+/// The scheduler program's view of the kernel: field offsets from its BTF. `Err` says why
+/// the CPU meter cannot work (the program loads these fields directly, so all but
+/// `sched_info`, which only the run-queue latency needs, are required).
+pub(super) fn sched_kernel(btf: Option<&Btf>) -> Result<SchedKernel, String> {
+    let btf = btf.ok_or("the kernel has no BTF (/sys/kernel/btf/vmlinux)")?;
+    let member = |s: &str, f: &str| {
+        btf.member(s, f)
+            .map(|m| m.offset)
+            .ok_or_else(|| format!("BTF has no {s}.{f}"))
     };
-    let (sum, prev) = match (
-        runtime("sum_exec_runtime"),
-        runtime("prev_sum_exec_runtime"),
-    ) {
-        (Some(s), Some(p)) => (s, p),
-        _ => (0, 0),
+    let se = member("task_struct", "se")?;
+    // Without CONFIG_SCHED_INFO: no run-queue latency (offsets 0), CPU time still counted.
+    let sched_info = |f: &str| {
+        Some(btf.member("task_struct", "sched_info")?.offset + btf.member("sched_info", f)?.offset)
     };
-    SchedKernel {
-        has_prev_state: u32::from(switch_has_prev_state(btf)),
-        sum_exec_runtime: sum,
-        prev_sum_exec_runtime: prev,
+    let (last_arrival, last_queued) = match (sched_info("last_arrival"), sched_info("last_queued"))
+    {
+        (Some(a), Some(q)) => (a, q),
+        _ => {
+            tracing::warn!("the kernel has no task_struct.sched_info (CONFIG_SCHED_INFO): run-queue latency is not measured");
+            (0, 0)
+        }
+    };
+    Ok(SchedKernel {
+        sum_exec_runtime: se + member("sched_entity", "sum_exec_runtime")?,
+        prev_sum_exec_runtime: se + member("sched_entity", "prev_sum_exec_runtime")?,
+        last_arrival,
+        last_queued,
+        task_cgroups: member("task_struct", "cgroups")?,
+        css_set_dfl_cgrp: member("css_set", "dfl_cgrp")?,
+        cgroup_kn: member("cgroup", "kn")?,
+        kernfs_node_id: member("kernfs_node", "id")?,
+        task_pid: member("task_struct", "pid")?,
         _pad: 0,
-    }
+    })
 }
 
 /// The OOM program's view of the kernel; `Err` says why the OOM meter cannot work.
@@ -41,9 +51,11 @@ pub(super) fn oom_kernel(btf: Option<&Btf>) -> Result<OomKernel, String> {
         .ok_or("the kernel has no oom/mark_victim tracepoint")?;
     match args.first() {
         Some(TpArg::StructPtr(s)) if s == "task_struct" => task_mode(btf),
+        // The victim's pid only (before 6.8): the offsets still serve for the victim's
+        // memory when it is the task that triggered the kill (read from current).
         Some(TpArg::Value) => Ok(OomKernel {
             mode: OOM_MODE_PID,
-            ..OomKernel::default()
+            ..task_mode(btf).unwrap_or_default()
         }),
         other => Err(format!("unexpected mark_victim argument {other:?}")),
     }
@@ -109,8 +121,9 @@ mod tests {
         if k.mode == OOM_MODE_TASK {
             assert!(k.task_pid > 0 && k.task_cgroups > 0 && k.rss_stride >= 8);
         }
-        let sched = sched_kernel(Some(&btf));
-        assert_eq!(sched.has_prev_state, 1);
+        let sched = sched_kernel(Some(&btf)).unwrap();
         assert!(sched.sum_exec_runtime > 0 && sched.prev_sum_exec_runtime > sched.sum_exec_runtime);
+        assert!(sched.last_queued > sched.last_arrival && sched.last_arrival > 0);
+        assert!(sched.task_cgroups > 0 && sched.kernfs_node_id > 0);
     }
 }

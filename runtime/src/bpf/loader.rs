@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use aya::programs::{links::FdLink, CgroupSkb, RawTracePoint};
-use aya::{Ebpf, EbpfLoader};
+use aya::programs::{links::FdLink, BtfTracePoint, CgroupSkb, RawTracePoint};
+use aya::{Btf as AyaBtf, Ebpf, EbpfLoader};
 use ebrun_common::{oom, reclaim, sched, traffic};
 use ebrun_common::{EXEC_COUNT_MAP, EXEC_COUNT_PROG, EXEC_COUNT_TRACEPOINT};
 use nix::mount::{mount, MsFlags};
@@ -30,6 +30,9 @@ pub(super) const LOG_MAP: &str = "AYA_LOGS";
 enum Hook {
     /// Attached host-wide once, at load.
     RawTracepoint(&'static str),
+    /// A BTF tracepoint (tp_btf: typed arguments, direct reads of kernel structs), attached
+    /// host-wide once, at load. Needs the kernel's BTF.
+    BtfTracepoint(&'static str),
     /// Loaded and pinned; attached per container at start.
     CgroupSkb,
 }
@@ -49,26 +52,11 @@ pub(super) const EXECS: Meter = Meter {
 
 pub(super) const CPU: Meter = Meter {
     name: "cpu",
-    programs: &[
-        (
-            sched::SCHED_SWITCH_PROG,
-            Hook::RawTracepoint("sched_switch"),
-        ),
-        (
-            sched::SCHED_WAKEUP_PROG,
-            Hook::RawTracepoint("sched_wakeup"),
-        ),
-        (
-            sched::SCHED_WAKEUP_NEW_PROG,
-            Hook::RawTracepoint("sched_wakeup_new"),
-        ),
-    ],
-    maps: &[
-        sched::CPU_TIME_MAP,
-        sched::RUNQ_LATENCY_MAP,
-        sched::SCHED_TASKS_MAP,
-        sched::LAST_SWITCH_MAP,
-    ],
+    programs: &[(
+        sched::SCHED_SWITCH_PROG,
+        Hook::BtfTracepoint(sched::SCHED_SWITCH_TRACEPOINT),
+    )],
+    maps: &[sched::CPU_TIME_MAP, sched::LAST_SWITCH_MAP],
 };
 
 pub(super) const RECLAIM: Meter = Meter {
@@ -157,24 +145,34 @@ pub fn ensure_loaded(pin_dir: &Path, lock_path: &Path) -> Result<(), BpfError> {
 
 fn load_and_pin(pin_dir: &Path) -> Result<(), BpfError> {
     let btf = Btf::vmlinux()
-        .inspect_err(|e| tracing::warn!(error = %e, "no kernel BTF: the OOM meter is off"))
+        .inspect_err(|e| tracing::debug!(error = %e, "no kernel BTF"))
         .ok();
+    // aya's own parse of the same BTF, to attach tp_btf programs.
+    let aya_btf = btf.as_ref().and_then(|_| {
+        AyaBtf::from_sys_fs()
+            .inspect_err(|e| tracing::debug!(error = %e, "kernel BTF unreadable for aya"))
+            .ok()
+    });
     let sched_kernel = kernel_info::sched_kernel(btf.as_ref());
     let oom_kernel = kernel_info::oom_kernel(btf.as_ref());
+    let sched_globals = sched_kernel.clone().unwrap_or_default();
     let oom_globals = oom_kernel.clone().unwrap_or_default();
     let mut ebpf = EbpfLoader::new()
-        .override_global(sched::SCHED_KERNEL_GLOBAL, &sched_kernel, true)
+        .override_global(sched::SCHED_KERNEL_GLOBAL, &sched_globals, true)
         .override_global(oom::OOM_KERNEL_GLOBAL, &oom_globals, true)
         .load(OBJECT)?;
     let mut loaded = Vec::new();
     for meter in METERS {
-        if meter.name == OOM.name {
-            if let Err(why) = &oom_kernel {
-                tracing::warn!(meter = meter.name, reason = %why, "eBPF meter unavailable on this kernel; everything else works");
-                continue;
-            }
+        let unusable = match meter.name {
+            n if n == OOM.name => oom_kernel.as_ref().err(),
+            n if n == CPU.name => sched_kernel.as_ref().err(),
+            _ => None,
+        };
+        if let Some(why) = unusable {
+            tracing::warn!(meter = meter.name, reason = %why, "eBPF meter unavailable on this kernel; everything else works");
+            continue;
         }
-        match load_meter(&mut ebpf, pin_dir, meter) {
+        match load_meter(&mut ebpf, aya_btf.as_ref(), pin_dir, meter) {
             Ok(()) => loaded.push(meter.name),
             Err(e) => {
                 tracing::warn!(meter = meter.name, error = %e, "eBPF meter unavailable on this kernel; everything else works")
@@ -191,7 +189,12 @@ fn load_and_pin(pin_dir: &Path) -> Result<(), BpfError> {
 }
 
 /// Loads and hooks up one meter's programs, then pins its programs, links and maps.
-fn load_meter(ebpf: &mut Ebpf, pin_dir: &Path, meter: &Meter) -> Result<(), BpfError> {
+fn load_meter(
+    ebpf: &mut Ebpf,
+    btf: Option<&AyaBtf>,
+    pin_dir: &Path,
+    meter: &Meter,
+) -> Result<(), BpfError> {
     let mut links: Vec<(&'static str, FdLink)> = Vec::new();
     for &(name, hook) in meter.programs {
         let program = ebpf.program_mut(name).ok_or(BpfError::Missing(name))?;
@@ -201,6 +204,16 @@ fn load_meter(ebpf: &mut Ebpf, pin_dir: &Path, meter: &Meter) -> Result<(), BpfE
                 let program: &mut RawTracePoint = program.try_into().map_err(prog_err)?;
                 program.load().map_err(prog_err)?;
                 let link_id = program.attach(tp).map_err(prog_err)?;
+                links.push((name, program.take_link(link_id).map_err(prog_err)?.into()));
+            }
+            Hook::BtfTracepoint(tp) => {
+                let btf = btf.ok_or(BpfError::Btf(format!(
+                    "{}: unreadable, needed by {name}",
+                    super::btf::VMLINUX_BTF
+                )))?;
+                let program: &mut BtfTracePoint = program.try_into().map_err(prog_err)?;
+                program.load(tp, btf).map_err(prog_err)?;
+                let link_id = program.attach().map_err(prog_err)?;
                 links.push((name, program.take_link(link_id).map_err(prog_err)?.into()));
             }
             Hook::CgroupSkb => {

@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
-use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
+use aya::maps::{Map, MapData, PerCpuArray, PerCpuHashMap};
 use ebrun_common::sched::{
-    CpuTime, RunningSlice, RunqLatency, TaskEntry, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
-    RUNQ_LATENCY_MAP, SCHED_TASKS_MAP,
+    CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
 };
 use serde::Serialize;
 
@@ -39,21 +38,7 @@ fn cpu_time(pin_dir: &Path) -> Result<Option<PerCpuHashMap<MapData, u64, CpuTime
         .map_err(map_err(CPU_TIME_MAP))
 }
 
-fn runq(pin_dir: &Path) -> Result<Option<HashMap<MapData, u64, RunqLatency>>, BpfError> {
-    let Some(data) = open_map(pin_dir, RUNQ_LATENCY_MAP)? else {
-        return Ok(None);
-    };
-    HashMap::try_from(Map::HashMap(data))
-        .map(Some)
-        .map_err(map_err(RUNQ_LATENCY_MAP))
-}
-
 pub(super) fn register(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
-    // The latency entry first: the programs key "registered" on CPU_TIME.
-    if let Some(mut map) = runq(pin_dir)? {
-        map.insert(cgroup_id, RunqLatency::default(), 0)
-            .map_err(map_err(RUNQ_LATENCY_MAP))?;
-    }
     if let Some(mut map) = cpu_time(pin_dir)? {
         map.insert(cgroup_id, per_cpu_default::<CpuTime>(CPU_TIME_MAP)?, 0)
             .map_err(map_err(CPU_TIME_MAP))?;
@@ -64,22 +49,6 @@ pub(super) fn register(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
 pub(super) fn forget(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
     if let Some(mut map) = cpu_time(pin_dir)? {
         ignore_missing(map.remove(&cgroup_id)).map_err(map_err(CPU_TIME_MAP))?;
-    }
-    if let Some(mut map) = runq(pin_dir)? {
-        ignore_missing(map.remove(&cgroup_id)).map_err(map_err(RUNQ_LATENCY_MAP))?;
-    }
-    if let Some(data) = open_map(pin_dir, SCHED_TASKS_MAP)? {
-        let mut tasks: HashMap<MapData, u64, TaskEntry> =
-            HashMap::try_from(Map::LruHashMap(data)).map_err(map_err(SCHED_TASKS_MAP))?;
-        let stale: Vec<u64> = tasks
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|(_, e)| e.cgroup_id == cgroup_id)
-            .map(|(k, _)| k)
-            .collect();
-        for key in stale {
-            ignore_missing(tasks.remove(&key)).map_err(map_err(SCHED_TASKS_MAP))?;
-        }
     }
     Ok(())
 }
@@ -104,10 +73,10 @@ pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<CpuMeters>, 
             .unwrap_or_default()
     };
     let mut meters = CpuMeters::default();
+    let mut latency = RunqLatency::default();
     // The counters plus the slices in progress, read again if a CPU switched meanwhile.
     for _ in 0..3 {
         let before = running(&slices);
-        let now = monotonic_ns();
         let per_cpu = match map.get(&cgroup_id, 0) {
             Ok(v) => v,
             Err(aya::maps::MapError::KeyNotFound) => return Ok(None),
@@ -115,45 +84,53 @@ pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<CpuMeters>, 
         };
         meters.on_cpu_ns = per_cpu.iter().map(|t| t.on_cpu_ns).sum();
         meters.switches = per_cpu.iter().map(|t| t.switches).sum();
+        latency = RunqLatency::default();
+        for t in per_cpu.iter() {
+            latency.add(&t.runq);
+        }
         meters.on_cpu_ns += before
             .iter()
-            .filter(|s| s.cgroup_id == cgroup_id && s.since_ns != 0)
-            .map(|s| now.saturating_sub(s.since_ns))
+            .filter(|s| s.cgroup_id == cgroup_id)
+            .map(slice_in_progress_ns)
             .sum::<u64>();
         if running(&slices) == before {
             break;
         }
     }
-    if let Some(map) = runq(pin_dir)? {
-        if let Ok(latency) = map.get(&cgroup_id, 0) {
-            meters.runq_waits = latency.count;
-            meters.runq_wait_ns = latency.total_ns;
-            meters.runq_histogram_us = latency
-                .buckets
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(i, n)| {
-                    let bound = if i + 1 == RUNQ_BUCKETS {
-                        u64::MAX
-                    } else {
-                        2u64 << i
-                    };
-                    (bound, *n)
-                })
-                .collect();
-        }
-    }
+    meters.runq_waits = latency.count;
+    meters.runq_wait_ns = latency.total_ns;
+    meters.runq_histogram_us = histogram(&latency);
     Ok(Some(meters))
 }
 
-/// CLOCK_MONOTONIC in nanoseconds, the clock of `bpf_ktime_get_ns`.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+/// The non-empty buckets of a run-queue latency histogram as `(upper bound in µs, count)`;
+/// the last bucket's bound is `u64::MAX`.
+fn histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
+    latency
+        .buckets
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| {
+            let bound = if i + 1 == RUNQ_BUCKETS {
+                u64::MAX
+            } else {
+                2u64 << i
+            };
+            (bound, *n)
+        })
+        .collect()
+}
+
+/// How long the task of a CPU's running slice has run since it was switched in: the growth
+/// of its run time (/proc/TID/schedstat's first field, which includes the time not yet
+/// accounted), the same measure the program charges at switch-out. 0 if the task is gone.
+pub fn slice_in_progress_ns(slice: &RunningSlice) -> u64 {
+    if slice.tid == 0 {
+        return 0;
+    }
+    std::fs::read_to_string(format!("/proc/{}/schedstat", slice.tid))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |runtime| runtime.saturating_sub(slice.runtime_ns))
 }

@@ -16,7 +16,6 @@ use super::batch;
 use ebrun_common::reclaim::{ReclaimStats, RECLAIM_MAP};
 use ebrun_common::sched::{
     CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
-    RUNQ_LATENCY_MAP,
 };
 use ebrun_common::traffic::{TrafficCounters, TrafficKey, TRAFFIC_MAP};
 use ebrun_common::{oom::OOM_KILLS_MAP, EXEC_COUNT_MAP};
@@ -97,17 +96,6 @@ fn hash<V: aya::Pod>(pin_dir: &Path, name: &str) -> Option<HashMap<u64, V>> {
     Some(map.iter().filter_map(Result::ok).collect())
 }
 
-/// CLOCK_MONOTONIC in nanoseconds, the clock of `bpf_ktime_get_ns`.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// On-CPU time and switches per cgroup, with the slices running right now added (read again
 /// if a CPU switched meanwhile, as the per-container reader does).
 fn cpu_times(pin_dir: &Path) -> Option<HashMap<u64, (u64, u64)>> {
@@ -123,14 +111,13 @@ fn cpu_times(pin_dir: &Path) -> Option<HashMap<u64, (u64, u64)>> {
     let mut result = None;
     for _ in 0..3 {
         let before = running();
-        let now = monotonic_ns();
         let mut times = per_cpu_sums::<CpuTime, (u64, u64)>(pin_dir, CPU_TIME_MAP, |s, t| {
             s.0 += t.on_cpu_ns;
             s.1 += t.switches;
         })?;
-        for slice in before.iter().filter(|s| s.since_ns != 0) {
+        for slice in &before {
             if let Some(t) = times.get_mut(&slice.cgroup_id) {
-                t.0 += now.saturating_sub(slice.since_ns);
+                t.0 += crate::bpf::slice_in_progress_ns(slice);
             }
         }
         result = Some(times);
@@ -182,7 +169,9 @@ impl MeterTables {
         MeterTables {
             execs: per_cpu_sums::<u64, u64>(pin_dir, EXEC_COUNT_MAP, |s, v| *s += *v),
             cpu: cpu_times(pin_dir),
-            runq: hash(pin_dir, RUNQ_LATENCY_MAP),
+            runq: per_cpu_sums::<CpuTime, RunqLatency>(pin_dir, CPU_TIME_MAP, |s, t| {
+                s.add(&t.runq)
+            }),
             reclaim: per_cpu_sums::<ReclaimStats, ReclaimMeters>(pin_dir, RECLAIM_MAP, |m, s| {
                 m.memcg_reclaims += s.memcg_count;
                 m.memcg_reclaim_ns += s.memcg_ns;
