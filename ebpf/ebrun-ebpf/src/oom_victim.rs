@@ -7,13 +7,14 @@
 //! offsets the loader takes from the kernel's BTF, so two containers OOMing at once are
 //! each charged their own victim. Older kernels pass only the victim's pid; the victim is
 //! then charged to the triggering task's cgroup (for a container hitting its own memory
-//! limit, the victim is chosen inside that same container). The kernel serializes OOM kills
+//! limit, the victim is chosen inside that same container), and when the victim is the
+//! triggering task itself its command and memory are read from current. The kernel serializes OOM kills
 //! (oom_lock), so the event ring needs no atomics beyond the per-cgroup counter.
 
 use aya_ebpf::{
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_ktime_get_boot_ns, bpf_probe_read_kernel,
+        bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_kernel,
     },
     macros::{map, raw_tracepoint},
     maps::{Array, HashMap},
@@ -75,6 +76,18 @@ fn rss(k: &OomKernel, mm: u64, index: u32) -> u64 {
     read::<i64>(mm, offset).map_or(0, |v| v.max(0) as u64)
 }
 
+/// The victim's memory (`task`'s mm counters) into `event`, if it still has an mm.
+#[inline(always)]
+fn read_memory(k: &OomKernel, task: u64, event: &mut OomEvent) {
+    if let Some(mm) = read::<u64>(task, k.task_mm).filter(|mm| *mm != 0) {
+        event.total_vm_pages = read::<u64>(mm, k.mm_total_vm).unwrap_or(0);
+        event.anon_rss_pages = rss(k, mm, k.rss_anon);
+        event.file_rss_pages = rss(k, mm, k.rss_file);
+        event.shmem_rss_pages = rss(k, mm, k.rss_shmem);
+        event.flags |= OOM_FLAG_RSS;
+    }
+}
+
 #[raw_tracepoint(tracepoint = "mark_victim")]
 pub fn oom_victim(ctx: RawTracePointContext) -> i32 {
     // SAFETY: a global in .rodata, set before load.
@@ -102,18 +115,21 @@ pub fn oom_victim(ctx: RawTracePointContext) -> i32 {
             }
             None => event.cgroup_id = trigger_cgroup_id,
         }
-        if let Some(mm) = read::<u64>(task, k.task_mm).filter(|mm| *mm != 0) {
-            event.total_vm_pages = read::<u64>(mm, k.mm_total_vm).unwrap_or(0);
-            event.anon_rss_pages = rss(&k, mm, k.rss_anon);
-            event.file_rss_pages = rss(&k, mm, k.rss_file);
-            event.shmem_rss_pages = rss(&k, mm, k.rss_shmem);
-            event.flags |= OOM_FLAG_RSS;
-        }
+        read_memory(&k, task, &mut event);
     } else if k.mode == OOM_MODE_PID {
         event.pid = ctx.arg::<u64>(0) as u32;
         event.cgroup_id = trigger_cgroup_id;
         if event.pid == trigger_tid {
+            // The victim is current (a task killed at its own allocation): its cgroup and
+            // memory are current's.
             event.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+            event.flags |= OOM_FLAG_VICTIM_CGROUP;
+            if k.task_mm != 0 {
+                // SAFETY: a helper without arguments; the result is only read through
+                // bpf_probe_read_kernel.
+                let task = unsafe { bpf_get_current_task() };
+                read_memory(&k, task, &mut event);
+            }
         }
     } else {
         return 0;
