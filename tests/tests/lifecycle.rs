@@ -903,6 +903,29 @@ fn attach_detach_keys_leave_the_container_running() {
         text_of(&errors)
     );
     assert_eq!(inspect(&inst, "cat")["State"]["Running"], true);
+
+    // run: the keys are checked; a foreground run cannot detach (it is the container's
+    // monitor), so it refuses them instead of ignoring them.
+    let out = inst.run(&["run", "-it", "--detach-keys", "ctrl-a,x", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("cannot detach"), "{}", stderr(&out));
+    let out = inst.run(&["run", "-d", "--detach-keys", "ctrl-", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("Invalid detach keys (ctrl-) provided"),
+        "{}",
+        stderr(&out)
+    );
+    let out = inst.run(&[
+        "run",
+        "-d",
+        "--rm",
+        "--detach-keys",
+        "ctrl-a,x",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     inst.ok(&["rm", "-f", "shell", "cat"]);
 }
 

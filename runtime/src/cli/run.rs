@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY.
     #[arg(short = 't', long = "tty")]
     tty: bool,
+    /// Override the key sequence for detaching a container (only with -d: see
+    /// `check_detach_keys`).
+    #[arg(long = "detach-keys", value_name = "SEQ")]
+    detach_keys: Option<String>,
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     read_only: bool,
@@ -157,7 +161,26 @@ impl RunArgs {
     }
 }
 
+/// `--detach-keys`: a foreground run is the container's own monitor (the container's init is
+/// its child and the shell waits for it), so it cannot detach and leave the container
+/// running; the keys are refused there rather than ignored. With -d they are checked and,
+/// as in Docker, have nothing to do; `ebrun attach --detach-keys` detaches.
+fn check_detach_keys(args: &RunArgs) -> Result<()> {
+    let Some(keys) = &args.detach_keys else {
+        return Ok(());
+    };
+    container::parse_detach_keys(keys)?;
+    if !args.detach {
+        anyhow::bail!(
+            "--detach-keys {keys:?}: a foreground ebrun run cannot detach from its container \
+             (it is the container's monitor); use run -d, then ebrun attach --detach-keys"
+        );
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
+    check_detach_keys(&args)?;
     let spec = args.into_spec()?;
     let result = if spec.detach {
         container::run_detached(&ctx.paths, &spec).map(|id| {
