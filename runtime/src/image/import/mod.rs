@@ -357,10 +357,20 @@ impl ImageStore {
             Some(bar) => Box::new(bar.wrap_read(reader)),
             None => reader,
         };
-        // The blob is kept byte for byte next to its unpacked content (for `save`).
+        // The blob is kept byte for byte next to its unpacked content (for `save`): linked
+        // when the source file is already in the store (a pull's download), else copied
+        // while it is read.
         let blob_path = temp.path().join(LAYER_BLOB);
-        let blob_file =
-            std::fs::File::create(&blob_path).map_err(ImageError::io_fn("create", &blob_path))?;
+        let link_from = src
+            .local_file(&layer.path)
+            .filter(|p| p.starts_with(self.dir()));
+        let blob_file = match link_from {
+            Some(_) => None,
+            None => Some(
+                std::fs::File::create(&blob_path)
+                    .map_err(ImageError::io_fn("create", &blob_path))?,
+            ),
+        };
         let mut tee = tee::TeeReader::new(reader, blob_file);
         let alg = layer
             .blob_digest
@@ -459,6 +469,10 @@ impl ImageStore {
             });
         }
         let stats = unpacked?;
+        if let Some(from) = &link_from {
+            // Verified above: the file read is the blob the layer names.
+            std::fs::hard_link(from, &blob_path).map_err(ImageError::io_fn("link", &blob_path))?;
+        }
         let meta = LayerMeta {
             diff_id: layer.diff_id.clone(),
             size: stats.size,

@@ -27,6 +27,11 @@ pub(crate) trait Source {
     /// A reader of `path` and its length.
     fn open(&self, path: &str) -> Result<(Box<dyn Read + '_>, u64), ImageError>;
 
+    /// The file on disk holding `path`, when the source is a directory.
+    fn local_file(&self, _path: &str) -> Option<PathBuf> {
+        None
+    }
+
     /// Reads a whole (small) file; `what` names it in errors.
     fn read_all(&self, path: &str, what: &str) -> Result<Vec<u8>, ImageError> {
         let (mut r, len) = self.open(path)?;
@@ -136,6 +141,10 @@ impl Source for DirSource {
 
     fn exists(&self, path: &str) -> bool {
         self.path(path).map(|p| p.is_file()).unwrap_or(false)
+    }
+
+    fn local_file(&self, path: &str) -> Option<PathBuf> {
+        self.path(path).ok().filter(|p| p.is_file())
     }
 
     fn open(&self, path: &str) -> Result<(Box<dyn Read + '_>, u64), ImageError> {
