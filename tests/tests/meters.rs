@@ -135,16 +135,17 @@ fn tcp_bytes_on_a_port_match_the_bytes_actually_sent() {
     let inst = Instance::with_busybox();
     let port = test_port(0).to_string();
     // Server and client in one container over the loopback: each payload byte leaves the
-    // client (egress) and reaches the server (ingress), both on the server's port.
+    // client (egress) and reaches the server (ingress), both on the server's port. (busybox
+    // nc -l stops reading soon after its own stdin ends: it gets one that stays open.)
     let script = format!(
-        "nc -l -p {port} > /tmp/got & sleep 0.5; \
+        "sleep 60 | nc -l -p {port} > /tmp/got & sleep 0.5; \
          head -c 300000 /dev/zero | nc 127.0.0.1 {port}; sleep 0.5; wc -c < /tmp/got"
     );
     let out = inst.ok(&[
         "run", "--net", "host", "--name", "tcp", "busybox", "sh", "-c", &script,
     ]);
     let received: u64 = out.trim().parse().expect("byte count");
-    assert!(received > 0);
+    assert_eq!(received, 300_000, "the server got everything");
     let m = meters(&inst, "tcp");
     let port: u64 = port.parse().unwrap();
     for direction in ["egress", "ingress"] {
