@@ -702,3 +702,149 @@ fn a_corrupt_container_file_breaks_only_that_container() {
     std::fs::remove_file(containers.join("stray-file")).unwrap();
     assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
 }
+
+/// The record files of networks, endpoints, volumes and images under `root`.
+fn record_files(root: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut add = |dir: PathBuf, nested: Option<&str>| {
+        for e in std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+        {
+            let path = match nested {
+                Some(name) => e.path().join(name),
+                None => e.path(),
+            };
+            if path.is_file() && path.to_string_lossy().ends_with(".json") {
+                files.push(path);
+            }
+        }
+    };
+    add(root.join("network/networks"), None);
+    add(root.join("network/endpoints"), None);
+    add(root.join("volumes"), Some("volume.json"));
+    add(root.join("image/images"), None);
+    add(root.join("image/layers"), Some("layer.json"));
+    files.push(root.join("image/repositories.json"));
+    files.sort();
+    files
+}
+
+#[test]
+fn a_corrupt_network_volume_or_image_record_is_named_and_never_panics() {
+    let inst = Instance::with_busybox();
+    inst.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.213.47.0/24",
+        "faultnet",
+    ]);
+    inst.ok(&["volume", "create", "faultvol"]);
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "faultnet",
+        "-v",
+        "faultvol:/d",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /d/marker; sleep 300",
+    ]);
+    inst.ok(&["run", "-d", "--name", "c2", "busybox", "sleep", "300"]);
+    let marker = inst.root().join("volumes/faultvol/_data/marker");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !marker.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let files = record_files(inst.root());
+    assert!(files.len() >= 8, "{files:?}");
+    let commands: [&[&str]; 8] = [
+        &["ps", "-a"],
+        &["images"],
+        &["network", "ls"],
+        &["network", "inspect", "faultnet"],
+        &["volume", "ls"],
+        &["volume", "inspect", "faultvol"],
+        &["inspect", "c1"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "faultnet",
+            "-v",
+            "faultvol:/d",
+            "busybox",
+            "cat",
+            "/d/marker",
+        ],
+    ];
+    for file in &files {
+        let original = std::fs::read(file).unwrap();
+        for (kind, bad) in [
+            ("truncated", &original[..original.len() / 2]),
+            ("empty", &b""[..]),
+            ("garbage", &b"\x00\xffnot json"[..]),
+        ] {
+            std::fs::write(file, bad).unwrap();
+            for args in commands {
+                let out = inst.run(args);
+                let stderr = stderr_of(&out);
+                let case = format!("{} {kind}, {args:?}", file.display());
+                assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+                let code = out.status.code();
+                assert!(
+                    matches!(code, Some(0 | 1 | 125)),
+                    "{case}: {code:?} {stderr}"
+                );
+                if code != Some(0) {
+                    assert!(
+                        stderr.contains(&*file.to_string_lossy()),
+                        "{case}: the error names the broken file: {stderr}"
+                    );
+                }
+                assert!(marker.exists(), "{case}: the volume's data is gone");
+            }
+            std::fs::write(file, &original).unwrap();
+        }
+    }
+    // An unreadable record was never replaced by a second one of the same network.
+    let bridges = std::fs::read_dir(inst.root().join("network/networks"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            serde_json::from_slice::<serde_json::Value>(&std::fs::read(e.path()).ok()?).ok()
+        })
+        .filter(|n| n["name"] == "bridge")
+        .count();
+    assert_eq!(bridges, 1, "records of the default bridge");
+    // With every record whole again, everything works as before.
+    assert_eq!(
+        inst.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "faultnet",
+            "-v",
+            "faultvol:/d",
+            "busybox",
+            "cat",
+            "/d/marker",
+        ])
+        .trim(),
+        "kept"
+    );
+    let ps = inst.ok(&["ps", "--format", "{{.Names}}"]);
+    assert!(ps.contains("c1") && ps.contains("c2"), "{ps}");
+    inst.ok(&["rm", "-f", "c1", "c2"]);
+    inst.ok(&["volume", "rm", "faultvol"]);
+    inst.ok(&["network", "rm", "faultnet"]);
+    assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
+}

@@ -69,7 +69,11 @@ impl Endpoints {
         entries
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| read_json(&e.path()).ok())
+            .filter_map(|e| {
+                read_json(&e.path())
+                    .inspect_err(|err| crate::state::warn_skipped("network endpoint", err))
+                    .ok()
+            })
             .collect()
     }
 

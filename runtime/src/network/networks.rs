@@ -60,6 +60,13 @@ pub fn default_network(
 ) -> Result<NetworkRecord, NetworkError> {
     let store = NetworkStore::new(paths);
     let old = store.by_name("bridge");
+    if old.is_none() {
+        // The bridge's record may be the unreadable one: a new record beside it would give the
+        // same bridge a second network (another id and subnet).
+        if let Some(e) = store.first_unreadable() {
+            return Err(e.into());
+        }
+    }
     let id = old.as_ref().map(|o| o.id.clone()).unwrap_or_else(new_id);
     let mut n = empty_record(id, "bridge", default_bridge_name(paths));
     if let Some(o) = &old {

@@ -133,10 +133,23 @@ impl NetworkStore {
         let mut out: Vec<NetworkRecord> = entries
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| read_json(&e.path()).ok())
+            .filter_map(|e| {
+                read_json(&e.path())
+                    .inspect_err(|err| crate::state::warn_skipped("network", err))
+                    .ok()
+            })
             .collect();
         out.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
         out
+    }
+
+    /// The first stored record that cannot be read, if any.
+    pub fn first_unreadable(&self) -> Option<crate::state::StateError> {
+        let entries = std::fs::read_dir(self.networks_dir()).ok()?;
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .find_map(|e| read_json::<NetworkRecord>(&e.path()).err())
     }
 
     /// Every network: the stored ones plus `host` and `none`.

@@ -35,3 +35,17 @@ impl StateError {
         matches!(self, StateError::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound)
     }
 }
+
+/// Logs, once per file and process, that a store skips an unreadable record (`what` names
+/// the kind: "network", "volume", ...). Listings run several times per command; the user
+/// needs to hear of each broken file once.
+pub fn warn_skipped(what: &str, error: &StateError) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let message = error.to_string();
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.get_or_insert_with(HashSet::new).insert(message.clone()) {
+        tracing::warn!("skipping a {what}: {message}");
+    }
+}

@@ -92,7 +92,18 @@ impl VolumeStore {
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| valid_volume_name(n))
-            .filter_map(|n| self.get(&n).ok())
+            .filter_map(|n| match self.get(&n) {
+                Ok(v) => Some(v),
+                Err(VolumeError::NotFound(_)) => None,
+                Err(VolumeError::State(e)) => {
+                    crate::state::warn_skipped("volume", &e);
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!("skipping volume {n}: {e}");
+                    None
+                }
+            })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
@@ -112,8 +123,11 @@ impl VolumeStore {
             Some(n) => n.to_string(),
             None => random_name(),
         };
-        if let Ok(existing) = self.get(&name) {
-            return Ok((existing, false));
+        match self.get(&name) {
+            Ok(existing) => return Ok((existing, false)),
+            Err(VolumeError::NotFound(_)) => {}
+            // A corrupt record: its data must not be replaced by an empty volume.
+            Err(e) => return Err(e),
         }
         std::fs::create_dir_all(&self.dir).map_err(io_err("create", &self.dir))?;
         let temp = tempfile::Builder::new()
