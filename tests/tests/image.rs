@@ -716,3 +716,108 @@ fn load_of_a_broken_archive_fails_and_leaves_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert_store_empty(&target);
 }
+
+#[test]
+fn save_of_several_names_writes_each_image_once_with_all_its_tags() {
+    let inst = Instance::with_busybox();
+    inst.ok(&[
+        "image",
+        "import",
+        path_str(&test_image("busybox")),
+        "localhost:5000/team/bb:v1",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("two.tar");
+    inst.ok(&[
+        "save",
+        "-o",
+        path_str(&file),
+        "busybox",
+        "localhost:5000/team/bb:v1",
+    ]);
+    let members = tar_members(&file);
+    let manifest: Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
+    assert_eq!(manifest.as_array().unwrap().len(), 1, "one image");
+    assert_eq!(
+        manifest[0]["RepoTags"],
+        serde_json::json!(["busybox:latest", "localhost:5000/team/bb:v1"])
+    );
+    let layer_files = members
+        .keys()
+        .filter(|k| k.starts_with("blobs/sha256/") && k.len() > 13)
+        .count();
+    assert_eq!(
+        layer_files,
+        2 + 1 + 1,
+        "two layers, the config, one manifest"
+    );
+    let index: Value = serde_json::from_slice(&members["index.json"]).unwrap();
+    let names: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["io.containerd.image.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "docker.io/library/busybox:latest",
+            "localhost:5000/team/bb:v1"
+        ]
+    );
+
+    let other = Instance::new();
+    assert_eq!(
+        other.ok(&["load", "-i", path_str(&file)]),
+        "Loaded image: busybox:latest\nLoaded image: localhost:5000/team/bb:v1\n"
+    );
+}
+
+#[test]
+fn save_refuses_a_damaged_or_missing_layer_blob_and_writes_no_file() {
+    let inst = Instance::with_busybox();
+    let layers = inst.root().join("image/layers");
+    let biggest = entries(&layers)
+        .into_iter()
+        .max_by_key(|l| {
+            std::fs::metadata(layers.join(l).join("blob"))
+                .unwrap()
+                .len()
+        })
+        .unwrap();
+    let blob = layers.join(&biggest).join("blob");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("out.tar");
+
+    // A blob changed on disk: caught while the layer is written, and the file goes.
+    let good = std::fs::read(&blob).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x55;
+    std::fs::write(&blob, &bad).unwrap();
+    let out = inst.run(&["save", "-o", path_str(&file), "busybox"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    // The test image's layers are gzip: its checksum or the diff id catches the damage.
+    assert!(
+        err.contains("corrupt") || err.contains("digest mismatch"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("layer sha256:{biggest}")), "{err}");
+    assert_eq!(entries(tmp.path()), Vec::<String>::new());
+
+    // No blob (a layer stored by an ebrun that did not keep them): a clear refusal.
+    std::fs::remove_file(&blob).unwrap();
+    let out = inst.run(&["save", "-o", path_str(&file), "busybox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("its original blob was not kept"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(entries(tmp.path()), Vec::<String>::new());
+}
