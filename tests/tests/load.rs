@@ -78,9 +78,10 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
     );
     let inst = Instance::exclusive();
     let before = HostSnapshot::take();
+    let (bip, bridge_ip) = workload::free_bip();
     std::fs::write(
         inst.root().join("daemon.json"),
-        format!(r#"{{"bip": "{}"}}"#, workload::BIP),
+        format!(r#"{{"bip": "{bip}"}}"#),
     )
     .unwrap();
     inst.ok(&[
@@ -99,7 +100,14 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
 
     let stderr_path = inst.root().join("serve.stderr");
     let stderr = std::fs::File::create(&stderr_path).unwrap();
-    let serve = Serve::start_with_stderr(&inst, &[], Stdio::from(stderr));
+    // EBRUN_LOAD_SERVE_LOG=LEVEL (e.g. `ebrun::metrics=debug`, which logs each scrape's
+    // read and render times) keeps serve's log in /var/tmp/ebrun-load-serve.log.
+    let serve_log_level = std::env::var("EBRUN_LOAD_SERVE_LOG").ok();
+    let serve_args: Vec<&str> = match &serve_log_level {
+        Some(level) => vec!["--log-level", level],
+        None => Vec::new(),
+    };
+    let serve = Serve::start_with_stderr(&inst, &serve_args, Stdio::from(stderr));
     let scraper = Scraper::start(serve.port, Duration::from_secs(1), names.clone());
     let client = HostClient::start(ports, PAGE_BYTES);
     let t_load = Instant::now();
@@ -158,6 +166,10 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
         oom_events: events.len(),
     };
     summary.report();
+    if serve_log_level.is_some() {
+        std::fs::copy(&stderr_path, "/var/tmp/ebrun-load-serve.log").unwrap();
+        eprintln!("load: serve's log is in /var/tmp/ebrun-load-serve.log");
+    }
 
     // Every scrape answered and parsed, no counter went down, no load container stopped.
     assert!(
@@ -257,7 +269,7 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
     let running: BTreeSet<&str> = ps.lines().collect();
     assert_eq!(running, load_ids, "running containers at the end");
     // The web and client containers' veths, to look for after teardown.
-    let veths = host::bridge_ports(workload::BIP.split('/').next().unwrap());
+    let veths = host::bridge_ports(&bridge_ip);
     assert!(veths.len() >= n / 2, "veths on the bridge: {veths:?}");
     drop(serve);
     inst.ok(&["rm", "-f"]

@@ -9,9 +9,26 @@ use std::time::{Duration, Instant};
 use crate::common::Instance;
 use crate::serve_support::wait_running;
 
-/// The default bridge's subnet: a /24 no other test uses (the test holds the host lock
-/// exclusively anyway).
-pub const BIP: &str = "10.230.0.1/24";
+/// The default bridge's address: the first 10.N.0.1/24 (N from 230) that no address or
+/// route of the host is in (ebrun instances outside the tests' lock may hold some).
+pub fn free_bip() -> (String, String) {
+    let mut taken = String::new();
+    for args in [
+        &["-o", "-4", "addr", "show"][..],
+        &["-4", "route", "show", "table", "all"],
+    ] {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .expect("ip");
+        taken.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    (230..=254)
+        .map(|n| format!("10.{n}.0."))
+        .find(|net| !taken.contains(net.as_str()))
+        .map(|net| (format!("{net}1/24"), format!("{net}1")))
+        .expect("a free 10.N.0.0/24 for the bridge")
+}
 /// Bytes of the page every web container serves.
 pub const PAGE_BYTES: usize = 65536;
 /// CPU quota of a spinner (`--cpus`): 25 spinners of 100 containers take one core.
