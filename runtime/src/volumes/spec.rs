@@ -749,4 +749,36 @@ mod tests {
         assert_eq!(parse_size("1kb"), Some(1024));
         assert_eq!(parse_size("x"), None);
     }
+
+    #[test]
+    fn bind_recursive_values_and_rules() {
+        let m = parse_mount_flag("type=bind,src=/etc,dst=/e,readonly").unwrap();
+        assert_eq!(m.bind_recursive, BindRecursive::Enabled);
+        for (v, want) in [
+            ("enabled", BindRecursive::Enabled),
+            ("disabled", BindRecursive::Disabled),
+            ("writable", BindRecursive::Writable),
+            ("readonly", BindRecursive::Readonly),
+        ] {
+            let m = parse_mount_flag(&format!("type=bind,src=/etc,dst=/e,ro,bind-recursive={v}"))
+                .unwrap();
+            assert_eq!(m.bind_recursive, want);
+            assert_eq!(want.as_str(), v);
+        }
+        assert!(parse_mount_flag("type=bind,src=/etc,dst=/e,bind-recursive=disabled").is_ok());
+        for bad in [
+            "type=bind,src=/etc,dst=/e,bind-recursive=writable",
+            "type=bind,src=/etc,dst=/e,readonly=false,bind-recursive=readonly",
+            "type=bind,src=/etc,dst=/e,ro,bind-recursive=yes",
+            "type=tmpfs,dst=/e,bind-recursive=disabled",
+        ] {
+            assert!(parse_mount_flag(bad).is_err(), "{bad}");
+        }
+        // Stored configs without the field read as the default.
+        let m: Mount = serde_json::from_str(
+            r#"{"type":"bind","source":"/a","destination":"/b","read_only":true}"#,
+        )
+        .unwrap();
+        assert_eq!(m.bind_recursive, BindRecursive::Enabled);
+    }
 }
