@@ -45,7 +45,7 @@ fn main() {
 /// The error and its causes on one line, each cause once: wrapper variants that display
 /// their inner error (`#[error("{0}")]`), or an OS error in Go's words ("no space left on
 /// device"), would otherwise repeat it.
-fn render(e: &anyhow::Error) -> String {
+pub(crate) fn render(e: &anyhow::Error) -> String {
     let mut text = e.to_string();
     for cause in e.chain().skip(1) {
         let cause = cause.to_string();

@@ -86,7 +86,10 @@ pub fn update(ctx: &Context, args: UpdateArgs) -> Result<i32> {
         match result {
             Ok(()) => println!("{key}"),
             Err(e) => {
-                eprintln!("Error response from daemon: Cannot update container {key}: {e:#}");
+                eprintln!(
+                    "Error response from daemon: Cannot update container {key}: {}",
+                    crate::render(&e)
+                );
                 code = 1;
             }
         }

@@ -92,8 +92,13 @@ impl Endpoints {
             source: std::io::Error::other(e),
         })?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes).map_err(io("write endpoint record"))?;
-        std::fs::rename(&tmp, &path).map_err(io("rename endpoint record"))
+        let written = std::fs::write(&tmp, bytes)
+            .map_err(io("write endpoint record"))
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(io("rename endpoint record")));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp); // a full disk: no half record left behind
+        }
+        written
     }
 
     pub fn remove(&self, container_id: &str) -> Result<(), NetworkError> {
