@@ -263,6 +263,26 @@ fn many_busy_containers_scraped_every_second_and_an_oom_storm_of_twenty() {
         victim_ids, storm_ids,
         "the victims are the storm's containers"
     );
+    // The kernel side agrees: each storm container's ring holds one kill, of the pid the
+    // journal names.
+    let mut args = vec!["inspect"];
+    args.extend(storm.ids.iter().map(String::as_str));
+    let inspected: Vec<Value> = serde_json::from_str(&inst.ok(&args)).expect("inspect json");
+    let mut ring_victims = BTreeSet::new();
+    for c in &inspected {
+        let id = c["Id"].as_str().unwrap_or("");
+        let oom = &c["Ebrun"]["Meters"]["Oom"];
+        assert_eq!(oom["Kills"], 1, "{id}: {oom}");
+        let ring = oom["Events"].as_array().cloned().unwrap_or_default();
+        assert_eq!(ring.len(), 1, "{id}: {oom}");
+        let pid = ring[0]["Pid"].as_u64().unwrap_or(0).to_string();
+        assert!(
+            victims.contains(&(id, pid.as_str())),
+            "{id}: the ring's victim {pid} is not the journal's"
+        );
+        ring_victims.insert((id.to_string(), pid));
+    }
+    assert_eq!(ring_victims.len(), STORM, "distinct victims in the ring");
 
     // Still running at the end, then everything goes; the host is as before.
     let ps = inst.ok(&["ps", "-q", "--no-trunc"]);
