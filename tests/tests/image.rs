@@ -655,6 +655,16 @@ fn save_of_an_unknown_image_fails_and_writes_no_file() {
         Vec::<String>::new(),
         "no file, no temp file"
     );
+    let missing = tmp.path().join("missing/out.tar");
+    let out = inst.run(&["save", "-o", path_str(&missing), "busybox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "failed to save image: invalid output path: directory \"{}\" does not exist\n",
+            tmp.path().join("missing").display()
+        )
+    );
 
     // A terminal is refused (script(1) gives ebrun a pty as stdout).
     let cmd = format!(

@@ -32,7 +32,19 @@ pub fn save(ctx: &Context, args: SaveArgs) -> Result<i32> {
         }
     };
     let result = match &args.output {
-        Some(path) => store.save_to_file(&args.images, path),
+        Some(path) => {
+            // Docker's CLI checks the path before asking for the archive.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.exists() {
+                    eprintln!(
+                        "failed to save image: invalid output path: directory {:?} does not exist",
+                        dir.display().to_string()
+                    );
+                    return Ok(1);
+                }
+            }
+            store.save_to_file(&args.images, path)
+        }
         None => {
             let stdout = std::io::stdout();
             if stdout.is_terminal() {
