@@ -171,103 +171,17 @@ impl ImageStore {
         let mut index_entries = Vec::new();
         let mut legacy: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for sel in selected {
-            let image = &sel.record;
-            let config_path = self.blob_path(image.hex());
-            let config = std::fs::read(&config_path)
-                .map_err(ImageError::io_fn("read the config of image", &config_path))?;
-            let config_digest = Digest::sha256_of(&config);
-            if config_digest.to_string() != image.id {
-                return Err(ImageError::DigestMismatch {
-                    what: format!("stored config of image {}", image.id),
-                    expected: image.id.clone(),
-                    actual: config_digest.to_string(),
-                });
-            }
-            if image.diff_ids.is_empty() {
-                return Err(ImageError::Unsupported {
-                    what: format!("image {}", image.id),
-                    reason: "empty export - not implemented".into(),
-                });
-            }
-            let mut layer_descs = Vec::new();
-            for diff_id in &image.diff_ids {
-                let layer = self.layer_source(image, diff_id)?;
-                layer_descs.push(json!({
-                    "mediaType": LAYER_MEDIA_TYPE,
-                    "digest": diff_id,
-                    "size": layer.tar_size,
-                }));
-                plan.layers
-                    .entry(layer.diff_id.hex().to_string())
-                    .or_insert(layer);
-            }
-            let mut platform = json!({
-                "architecture": image.architecture(),
-                "os": image.os(),
-            });
-            if let Some(v) = image.config.variant() {
-                platform["variant"] = json!(v);
-            }
-            let manifest = json!({
-                "schemaVersion": 2,
-                "mediaType": MANIFEST_MEDIA_TYPE,
-                "config": {
-                    "mediaType": CONFIG_MEDIA_TYPE,
-                    "digest": image.id,
-                    "size": config.len(),
-                    "platform": platform,
-                },
-                "layers": layer_descs,
-            });
-            let manifest_bytes = serde_json::to_vec(&manifest)
-                .map_err(|e| ImageError::malformed("the archive's manifest", e))?;
-            let manifest_digest = Digest::sha256_of(&manifest_bytes);
-            let descriptor = |annotations: Option<Value>| {
-                let mut d = json!({
-                    "mediaType": MANIFEST_MEDIA_TYPE,
-                    "digest": manifest_digest.to_string(),
-                    "size": manifest_bytes.len(),
-                    "platform": platform,
-                });
-                if let Some(a) = annotations {
-                    d["annotations"] = a;
-                }
-                d
-            };
-            let top = image.diff_ids.last().expect("checked non-empty");
-            let top_hex = top.strip_prefix("sha256:").unwrap_or(top).to_string();
-            let mut repo_tags = Vec::new();
+            let (item, descriptors) = self.plan_image(sel, &mut plan)?;
+            let top = sel.record.diff_ids.last().expect("checked non-empty");
+            let top_hex = top.trim_start_matches("sha256:");
             for tag in &sel.tags {
-                let t = tag.tag().unwrap_or("latest");
                 legacy
                     .entry(tag.familiar_name())
                     .or_default()
-                    .insert(t.to_string(), top_hex.clone());
-                repo_tags.push(tag.familiar());
-                index_entries.push(descriptor(Some(json!({
-                    "io.containerd.image.name": format!("{}:{t}", tag.name()),
-                    "org.opencontainers.image.ref.name": t,
-                }))));
+                    .insert(tag.tag().unwrap_or("latest").to_string(), top_hex.into());
             }
-            if sel.tags.is_empty() {
-                // Untagged: still listed, so OCI loaders find the image.
-                index_entries.push(descriptor(None));
-            }
-            manifest_items.push(ManifestItem {
-                config: format!("blobs/sha256/{}", image.hex()),
-                repo_tags: (!repo_tags.is_empty()).then_some(repo_tags),
-                layers: image
-                    .diff_ids
-                    .iter()
-                    .map(|d| format!("blobs/sha256/{}", d.trim_start_matches("sha256:")))
-                    .collect(),
-            });
-            plan.small
-                .insert(format!("blobs/sha256/{}", image.hex()), config);
-            plan.small.insert(
-                format!("blobs/sha256/{}", manifest_digest.hex()),
-                manifest_bytes,
-            );
+            manifest_items.push(item);
+            index_entries.extend(descriptors);
         }
         let index = json!({
             "schemaVersion": 2,
@@ -291,6 +205,110 @@ impl ImageStore {
             .map(|t| t.timestamp().max(0) as u64)
             .unwrap_or(0);
         Ok(plan)
+    }
+
+    /// Adds one image's config, OCI manifest and layers to `plan`; returns its
+    /// `manifest.json` entry and its `index.json` descriptors (one per tag).
+    fn plan_image(
+        &self,
+        sel: &Selected,
+        plan: &mut Plan,
+    ) -> Result<(ManifestItem, Vec<Value>), ImageError> {
+        let image = &sel.record;
+        let config_path = self.blob_path(image.hex());
+        let config = std::fs::read(&config_path)
+            .map_err(ImageError::io_fn("read the config of image", &config_path))?;
+        let config_digest = Digest::sha256_of(&config);
+        if config_digest.to_string() != image.id {
+            return Err(ImageError::DigestMismatch {
+                what: format!("stored config of image {}", image.id),
+                expected: image.id.clone(),
+                actual: config_digest.to_string(),
+            });
+        }
+        if image.diff_ids.is_empty() {
+            return Err(ImageError::Unsupported {
+                what: format!("image {}", image.id),
+                reason: "empty export - not implemented".into(),
+            });
+        }
+        let mut layer_descs = Vec::new();
+        for diff_id in &image.diff_ids {
+            let layer = self.layer_source(image, diff_id)?;
+            layer_descs.push(json!({
+                "mediaType": LAYER_MEDIA_TYPE,
+                "digest": diff_id,
+                "size": layer.tar_size,
+            }));
+            plan.layers
+                .entry(layer.diff_id.hex().to_string())
+                .or_insert(layer);
+        }
+        let mut platform = json!({
+            "architecture": image.architecture(),
+            "os": image.os(),
+        });
+        if let Some(v) = image.config.variant() {
+            platform["variant"] = json!(v);
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {
+                "mediaType": CONFIG_MEDIA_TYPE,
+                "digest": image.id,
+                "size": config.len(),
+                "platform": platform,
+            },
+            "layers": layer_descs,
+        });
+        let manifest_bytes = serde_json::to_vec(&manifest)
+            .map_err(|e| ImageError::malformed("the archive's manifest", e))?;
+        let manifest_digest = Digest::sha256_of(&manifest_bytes);
+        let descriptor = |annotations: Option<Value>| {
+            let mut d = json!({
+                "mediaType": MANIFEST_MEDIA_TYPE,
+                "digest": manifest_digest.to_string(),
+                "size": manifest_bytes.len(),
+                "platform": platform,
+            });
+            if let Some(a) = annotations {
+                d["annotations"] = a;
+            }
+            d
+        };
+        let mut descriptors: Vec<Value> = sel
+            .tags
+            .iter()
+            .map(|tag| {
+                let t = tag.tag().unwrap_or("latest");
+                descriptor(Some(json!({
+                    "io.containerd.image.name": format!("{}:{t}", tag.name()),
+                    "org.opencontainers.image.ref.name": t,
+                })))
+            })
+            .collect();
+        if descriptors.is_empty() {
+            // Untagged: still listed, so OCI loaders find the image.
+            descriptors.push(descriptor(None));
+        }
+        let repo_tags: Vec<String> = sel.tags.iter().map(Reference::familiar).collect();
+        let item = ManifestItem {
+            config: format!("blobs/sha256/{}", image.hex()),
+            repo_tags: (!repo_tags.is_empty()).then_some(repo_tags),
+            layers: image
+                .diff_ids
+                .iter()
+                .map(|d| format!("blobs/sha256/{}", d.trim_start_matches("sha256:")))
+                .collect(),
+        };
+        plan.small
+            .insert(format!("blobs/sha256/{}", image.hex()), config);
+        plan.small.insert(
+            format!("blobs/sha256/{}", manifest_digest.hex()),
+            manifest_bytes,
+        );
+        Ok((item, descriptors))
     }
 
     /// The kept blob of one of `image`'s layers, opened.
