@@ -555,9 +555,9 @@ fn multi_arch_layout(dir: &Path) -> (PathBuf, String, String) {
     (layout, amd64_config, arm64_config)
 }
 
-#[test]
-fn pull_platform_chooses_from_a_multi_arch_index() {
-    let registry = Registry::start(None);
+/// Pushes [`multi_arch_layout`] as `test/multi:latest` with `skopeo copy --all`; returns the
+/// image name and the two config digests (amd64, arm64).
+fn push_multi_arch(registry: &Registry) -> (String, String, String) {
     let tmp = tempfile::tempdir().unwrap();
     let (layout, amd64_id, arm64_id) = multi_arch_layout(tmp.path());
     let out = Command::new("skopeo")
@@ -567,7 +567,17 @@ fn pull_platform_chooses_from_a_multi_arch_index() {
         .output()
         .expect("skopeo");
     assert!(out.status.success(), "skopeo copy --all: {}", stderr(&out));
-    let image = format!("{}/test/multi", registry.host());
+    (
+        format!("{}/test/multi", registry.host()),
+        amd64_id,
+        arm64_id,
+    )
+}
+
+#[test]
+fn pull_platform_chooses_from_a_multi_arch_index() {
+    let registry = Registry::start(None);
+    let (image, amd64_id, arm64_id) = push_multi_arch(&registry);
     let arch_of = |inst: &Instance| {
         ok(
             inst,
@@ -684,16 +694,7 @@ fn a_pulled_image_saves_with_its_layers_decompressed_to_the_diff_ids() {
 #[test]
 fn run_platform_pulls_the_platform_asked_for() {
     let registry = Registry::start(None);
-    let tmp = tempfile::tempdir().unwrap();
-    let (layout, amd64_id, arm64_id) = multi_arch_layout(tmp.path());
-    let out = Command::new("skopeo")
-        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:latest", layout.display()))
-        .arg(format!("docker://{}/test/multi:latest", registry.host()))
-        .output()
-        .expect("skopeo");
-    assert!(out.status.success(), "skopeo copy --all: {}", stderr(&out));
-    let image = format!("{}/test/multi", registry.host());
+    let (image, amd64_id, arm64_id) = push_multi_arch(&registry);
     let id_of = |inst: &Instance| ok(inst, &["image", "inspect", "-f", "{{.Id}}", &image]);
 
     // The tag holds the arm64 image; run --platform linux/amd64 treats it as missing and
