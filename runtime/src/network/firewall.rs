@@ -10,7 +10,9 @@
 //!   network, hairpin (a container reaching a published port of its own network) and
 //!   127.0.0.1 (with `route_localnet` on ebrun's bridges);
 //! - base chain `forward` (filter) jumps to `isolation`: networks cannot reach each other
-//!   (published ports excepted) and `--internal` networks have no way out.
+//!   (published ports excepted) and `--internal` networks have no way out;
+//! - base chain `loopback6` (filter, prerouting) and the table `netdev <prefix>`: ports
+//!   published on `::1` without a proxy process (see [`Firewall::render_loopback6`]).
 //!
 //! Per-network chains are re-rendered (flushed and refilled) when networks change; the
 //! rendering last applied is cached so unchanged networks cost nothing. Nobody else's rules
@@ -38,6 +40,8 @@ use crate::Paths;
 pub const PUBLISHED: &str = "published";
 const MASQUERADE: &str = "masquerade";
 const ISOLATION: &str = "isolation";
+/// Replies to connections from the host's `::1` (see [`Firewall::render_loopback6`]).
+const LOOPBACK6: &str = "loopback6";
 
 /// A published port as the firewall needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,12 +186,20 @@ impl Firewall {
                 target: Cow::Owned(target.to_string()),
             })
         };
-        // `::1` stays on the host: a container's reply could never get back to it (see
-        // `ports::resolve`), so a connection from the host to a port published on every
-        // address is refused at once on `::1` instead of hanging.
-        let not_ipv6_loopback = vec![
-            eq(payload("ip6", "daddr"), s("::1")),
-            Statement::Return(None),
+        // Replies to connections from the host's `::1` to a published port arrive on a
+        // bridge with `::1` as destination once conntrack has undone the NAT (see
+        // [`Firewall::render_loopback6`]); anything else from outside `lo` to `::1` is
+        // dropped, as the kernel would.
+        let not_lo = || matches(meta(MetaKey::Iifname), Operator::NEQ, s("lo"));
+        let to_loopback6 = || eq(payload("ip6", "daddr"), s("::1"));
+        let loopback6_guard = vec![
+            vec![
+                not_lo(),
+                to_loopback6(),
+                eq(ct("direction"), s("reply")),
+                Statement::Return(None),
+            ],
+            vec![not_lo(), to_loopback6(), Statement::Drop(None)],
         ];
         let bases = [
             (
@@ -202,7 +214,7 @@ impl Firewall {
                 NfChainType::NAT,
                 NfHook::Output,
                 -100,
-                vec![not_ipv6_loopback, vec![local, jump(PUBLISHED)]],
+                vec![vec![local, jump(PUBLISHED)]],
             ),
             (
                 "postrouting",
@@ -217,6 +229,13 @@ impl Firewall {
                 NfHook::Forward,
                 0,
                 vec![vec![jump(ISOLATION)]],
+            ),
+            (
+                LOOPBACK6,
+                NfChainType::Filter,
+                NfHook::Prerouting,
+                0,
+                loopback6_guard,
             ),
         ];
         for name in [PUBLISHED, MASQUERADE, ISOLATION] {
@@ -334,6 +353,18 @@ impl Firewall {
                     );
                 }
             }
+            if !n.existing_bridge && n.ipv6 && n.subnet_v6.is_some() {
+                // The host reaching a published port on ::1 (see `render_loopback6`).
+                add(
+                    &mut out,
+                    MASQUERADE,
+                    vec![
+                        eq(meta(MetaKey::Oifname), br()),
+                        eq(payload("ip6", "saddr"), s("::1")),
+                        masquerade(),
+                    ],
+                );
+            }
             if !n.existing_bridge {
                 // The host reaching a port published on 127.0.0.1 (route_localnet).
                 let lo: ipnet::IpNet = "127.0.0.0/8".parse().expect("valid prefix");
@@ -347,6 +378,78 @@ impl Firewall {
                     ],
                 );
             }
+        }
+        out.extend(self.render_loopback6(&bridges));
+        out
+    }
+
+    /// The `netdev <prefix>` table, for ports published on `::1` (Docker needs a userland
+    /// proxy for them): the host's connection from `::1` is DNATed to the container and
+    /// masqueraded to the bridge's address; the container's reply, turned back to `::1` by
+    /// conntrack, would be dropped on the bridge (RFC 4291 2.5.3: `::1` never arrives on
+    /// another device). So it is handed to `lo` at the bridge's ingress, where the
+    /// connection's socket gets it. The bridge's `local ::1` route (see
+    /// [`super::netlink::Netlink::ensure_bridge`]) lets it through br_netfilter's routing,
+    /// and the `loopback6` chain drops anything to `::1` that is not such a reply (a
+    /// container forging one reaches no loopback service). One chain per existing bridge
+    /// of ebrun's own with IPv6; the table is rebuilt whole.
+    fn render_loopback6(&self, bridges: &[&NetworkRecord]) -> Vec<NfObject<'static>> {
+        let table = || Table {
+            family: NfFamily::NetDev,
+            name: Cow::Owned(self.table.clone()),
+            handle: None,
+        };
+        let mut out = vec![
+            cmd(NfCmd::Add(NfListObject::Table(table()))),
+            cmd(NfCmd::Delete(NfListObject::Table(table()))),
+        ];
+        let ours: Vec<&&NetworkRecord> = bridges
+            .iter()
+            .filter(|n| !n.existing_bridge && n.ipv6 && n.subnet_v6.is_some())
+            .filter(|n| {
+                std::path::Path::new("/sys/class/net")
+                    .join(&n.bridge)
+                    .exists()
+            })
+            .collect();
+        if ours.is_empty() {
+            return out;
+        }
+        out.push(cmd(NfCmd::Add(NfListObject::Table(table()))));
+        for n in ours {
+            let name = format!("{LOOPBACK6}-{}", n.bridge);
+            out.push(cmd(NfCmd::Add(NfListObject::Chain(Chain {
+                family: NfFamily::NetDev,
+                table: Cow::Owned(self.table.clone()),
+                name: Cow::Owned(name.clone()),
+                newname: None,
+                handle: None,
+                _type: Some(NfChainType::Filter),
+                hook: Some(NfHook::Ingress),
+                prio: Some(0),
+                dev: Some(Cow::Owned(n.bridge.clone())),
+                policy: Some(NfChainPolicy::Accept),
+            }))));
+            out.push(cmd(NfCmd::Add(NfListObject::Rule(Rule {
+                family: NfFamily::NetDev,
+                table: Cow::Owned(self.table.clone()),
+                chain: Cow::Owned(name),
+                expr: Cow::Owned(vec![
+                    eq(payload("ip6", "daddr"), s("::1")),
+                    Statement::Mangle(stmt::Mangle {
+                        key: payload("ether", "daddr"),
+                        value: s("00:00:00:00:00:00"),
+                    }),
+                    Statement::FWD(Some(stmt::FWD {
+                        dev: Some(s("lo")),
+                        family: None,
+                        addr: None,
+                    })),
+                ]),
+                handle: None,
+                index: None,
+                comment: None,
+            }))));
         }
         out
     }
@@ -436,6 +539,16 @@ impl Firewall {
             }))),
             cmd(NfCmd::Delete(NfListObject::Table(Table {
                 family: NfFamily::INet,
+                name: Cow::Owned(self.table.clone()),
+                handle: None,
+            }))),
+            cmd(NfCmd::Add(NfListObject::Table(Table {
+                family: NfFamily::NetDev,
+                name: Cow::Owned(self.table.clone()),
+                handle: None,
+            }))),
+            cmd(NfCmd::Delete(NfListObject::Table(Table {
+                family: NfFamily::NetDev,
                 name: Cow::Owned(self.table.clone()),
                 handle: None,
             }))),

@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteScope, RouteType};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
 use super::NetworkError;
@@ -217,7 +217,35 @@ impl Netlink {
             .link_index(name)?
             .ok_or_else(|| NetworkError::Invalid(format!("bridge {name} vanished")))?;
         self.add_missing_addresses(index, addrs)?;
+        if addrs.iter().any(|a| a.addr.is_ipv6()) {
+            self.add_loopback6_route(index)?;
+        }
         Ok(true)
+    }
+
+    /// `local ::1 dev <bridge> table local`, for ports published on `::1`: a container's reply
+    /// to a connection from the host's `::1` arrives on the bridge with its destination turned
+    /// back to `::1` by conntrack, and the route lookup of a loopback destination must match
+    /// the incoming device. The firewall then hands such replies to `lo`, and only replies of
+    /// connections from `::1` (see the firewall's `loopback6` chains). Goes with the bridge.
+    /// Its metric is unique to the bridge (the kernel refuses a second `::1` route of the
+    /// same metric), and above `lo`'s, so the host's own traffic keeps using `lo`.
+    fn add_loopback6_route(&self, index: u32) -> Result<(), NetworkError> {
+        let msg = RouteMessageBuilder::<Ipv6Addr>::new()
+            .destination_prefix(Ipv6Addr::LOCALHOST, 128)
+            .output_interface(index)
+            .priority(1024u32.saturating_add(index))
+            .table_id(u32::from(libc::RT_TABLE_LOCAL))
+            .kind(RouteType::Local)
+            .scope(RouteScope::Host)
+            .build();
+        let handle = self.handle.clone();
+        self.rt.block_on(async move {
+            match handle.route().add(msg).execute().await {
+                Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+                r => r.map_err(nl_err("add the ::1 route of a bridge")),
+            }
+        })
     }
 
     fn add_missing_addresses(&self, index: u32, addrs: &[IfAddr]) -> Result<(), NetworkError> {

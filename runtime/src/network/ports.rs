@@ -148,26 +148,6 @@ fn fmt_ip(ip: IpAddr) -> String {
     }
 }
 
-/// Publishing on `::1` is refused: the kernel never lets IPv6 loopback traffic leave the
-/// host's `lo` (RFC 4291 2.5.3). A connection from `::1` DNATed to a container gets there
-/// once its source is masqueraded, but the container's reply is turned back to `::1` on
-/// the bridge and dropped: with br_netfilter (`bridge-nf-call-ip6tables`, Docker's default)
-/// the reply is un-NATed while bridged, and `ip6_rcv_core` drops a destination of `::1` on a
-/// non-loopback device (measured: `kfree_skb` reason IP_INHDR); without it, the route lookup
-/// for a loopback destination must match the incoming device. Docker serves `::1` with a
-/// userland proxy; ebrun has no process per port. Ports published on every address answer on
-/// the host's other IPv6 addresses, and on `::1` with "connection refused" (the firewall's
-/// `output` chain leaves `::1` alone).
-fn ipv6_loopback_refused() -> NetworkError {
-    NetworkError::invalid_flag(
-        "--publish",
-        "::1",
-        "publishing on the IPv6 loopback address is not supported: the kernel does not route \
-         ::1 to a container (Docker needs its userland proxy for it); publish on 127.0.0.1, \
-         [::] or another host address",
-    )
-}
-
 /// Resolves every requested mapping to a concrete host port. `default_ip` is daemon.json's
 /// `ip`; `used` the ports other containers hold. The result has one entry per mapping, with
 /// `host_ip` unspecified (`0.0.0.0`) when no address was asked for.
@@ -197,9 +177,6 @@ pub fn resolve(
     let mut out = Vec::new();
     for m in wanted {
         let ip = m.host_ip.or(default_ip);
-        if ip.is_some_and(|ip| ip.is_ipv6() && ip.is_loopback()) {
-            return Err(ipv6_loopback_refused());
-        }
         if m.proto == Proto::Sctp {
             check_sctp_support()?;
         }
@@ -264,21 +241,6 @@ mod tests {
         };
         let e = check_fixed(&spec, None, &[]).unwrap_err().to_string();
         assert!(e.contains("port is already allocated"), "{e}");
-    }
-
-    #[test]
-    fn ipv6_loopback_is_refused() {
-        let spec = NetworkSpec {
-            publish: PortMapping::parse("[::1]:40998:80").unwrap(),
-            ..Default::default()
-        };
-        let e = check_fixed(&spec, None, &[]).unwrap_err().to_string();
-        assert!(e.contains("--publish") && e.contains("::1"), "{e}");
-        let any = NetworkSpec {
-            publish: PortMapping::parse("80").unwrap(),
-            ..Default::default()
-        };
-        assert!(resolve(&any, &[], Some("::1".parse().unwrap()), &[]).is_err());
     }
 
     #[test]
