@@ -454,6 +454,55 @@ fn a_full_disk_fails_cleanly_and_damages_no_existing_container() {
         }
     }
 
+    // Changes to an existing container fail as a whole: the old state and config files stay
+    // byte for byte (a write is a temp file renamed over the old one, never in place), and
+    // the container runs on.
+    // With one page free, the state file (over 4 KiB) is written in part, then dropped.
+    let config_writes: [&[&str]; 2] = [
+        &["rename", "keep", "kept"],
+        &["update", "-m", "64m", "keep"],
+    ];
+    let state_writes: [&[&str]; 2] = [&["stop", "-t", "1", "keep"], &["pause", "keep"]];
+    assert!(state.len() > 4096);
+    for (leave, args) in state_writes
+        .iter()
+        .chain(&config_writes)
+        .map(|a| (0, *a))
+        .chain(state_writes.iter().map(|a| (4096, *a)))
+    {
+        {
+            disk.fill(leave);
+            let out = inst.run(args);
+            disk.unfill();
+            let stderr = stderr_of(&out);
+            let case = format!("{args:?} with {leave} bytes free");
+            assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+            assert!(
+                stderr.contains("no space left on device")
+                    && stderr.contains(&*keep.to_string_lossy()),
+                "{case}: the diagnostic names the cause and the file: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+            assert_eq!(
+                std::fs::read(keep.join("config.json")).unwrap(),
+                config,
+                "{case}"
+            );
+            assert_eq!(
+                std::fs::read(keep.join("state.json")).unwrap(),
+                state,
+                "{case}"
+            );
+            assert_eq!(
+                files_named(inst.root(), ".tmp"),
+                Vec::<PathBuf>::new(),
+                "{case}"
+            );
+            let ps = inst.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+            assert!(ps.contains("keep Up"), "{case}: {ps}");
+        }
+    }
+
     // Commands that only read work on a full disk.
     disk.fill(0);
     let ps = inst.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);

@@ -163,8 +163,13 @@ pub fn set_paused(
     } else {
         Status::Running
     };
+    // Unrecorded (a full disk), the change is undone: the state on file stays the truth.
+    if let Err(e) = store.save_state(&config.id, &state) {
+        let _ = cgroups.freeze(!paused);
+        return Err(e);
+    }
     crate::events::container(paths, if paused { "pause" } else { "unpause" }, config, &[]);
-    store.save_state(&config.id, &state)
+    Ok(())
 }
 
 /// `rename OLD NEW`.
