@@ -228,8 +228,7 @@ fn crun_case(f: &Fixture) -> Result<Command> {
     // The host end gets a name of its own per run (the script's pid): `ip netns del`
     // returns before the kernel has deleted the previous run's pair in the background, so a
     // fixed name collides with it ("RTNETLINK answers: File exists").
-    let host_batch =
-        format!("link add ebrbv$$ master {br} up type veth peer name eth0 netns {ns}");
+    let host_batch = format!("link add ebrbv$$ master {br} up type veth peer name eth0 netns {ns}");
     let ns_batch = format!(
         "link set lo up\naddr add {CRUN_NET}.2/24 dev eth0\nlink set eth0 up\n\
          route add default via {CRUN_NET}.1\n"
