@@ -39,7 +39,12 @@ pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
                     );
                     return Ok(false);
                 }
-                container::mark_stopped(&ctx.paths, &config.id)?;
+                if let Err(e) = container::mark_stopped(&ctx.paths, &config.id) {
+                    // Unrecordable (a full disk): its monitor goes first, so that no restart
+                    // policy brings the container back while it is removed.
+                    tracing::info!(error = %e, "stopping a container whose stop cannot be recorded");
+                    container::kill_monitor(&ctx.paths, &config.id);
+                }
                 container::kill_processes(&ctx.paths, &config);
                 container::wait_exit(&ctx.paths, &config, Some(std::time::Duration::from_secs(10)))?;
             }

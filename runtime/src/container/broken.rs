@@ -175,7 +175,7 @@ fn derived_changes(paths: &Paths, id: &str) -> Vec<HostChange> {
 /// SIGKILLs the container's monitor (the process running `container-monitor ID` for this
 /// root), so that it neither restarts the container nor writes into the directory being
 /// removed. Found by its command line: a pid from an unreadable state could be anyone's.
-fn kill_monitor(paths: &Paths, id: &str) {
+pub fn kill_monitor(paths: &Paths, id: &str) {
     let root = paths.root().to_string_lossy().into_owned();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return;

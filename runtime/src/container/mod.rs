@@ -27,7 +27,7 @@ mod store;
 
 pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
 pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
-pub use broken::{scan as scan_broken, Broken};
+pub use broken::{kill_monitor, scan as scan_broken, Broken};
 pub use config::{ContainerConfig, ContainerState, Status};
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};
