@@ -732,6 +732,24 @@ fn a_corrupt_container_file_breaks_only_that_container() {
     std::fs::remove_dir(containers.join("not-a-container")).unwrap();
     std::fs::remove_file(containers.join("stray-file")).unwrap();
     assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
+
+    // `system teardown` takes a broken running container with the rest.
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "last",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let last = id_of(&inst, "last");
+    std::fs::write(containers.join(&last).join("config.json"), b"garbage").unwrap();
+    inst.ok(&["system", "teardown"]);
+    assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
+    assert_eq!(inst.host_objects(), Vec::<String>::new());
 }
 
 /// The record files of networks, endpoints, volumes and images under `root`.

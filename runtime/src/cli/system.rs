@@ -51,6 +51,15 @@ fn teardown(ctx: &Context) -> Result<i32> {
             failures += 1;
         }
     }
+    // Containers whose files cannot be read: removed by what their ids lead to.
+    for broken in container::scan_broken(&ctx.paths) {
+        if broken.is_container() {
+            if let Err(e) = container::remove_unreadable(&ctx.paths, &broken.id) {
+                eprintln!("ebrun: {e}");
+                failures += 1;
+            }
+        }
+    }
     if let Err(e) = ebrun::network::teardown(&ctx.paths) {
         eprintln!("ebrun: {e}");
         failures += 1;
