@@ -31,8 +31,12 @@ pub fn log_path(container_dir: &Path, id: &str) -> PathBuf {
     container_dir.join(format!("{id}-json.log"))
 }
 
+/// Docker's json-file cuts lines longer than this into several entries (only the last one
+/// ends in a newline); it also bounds what is held back waiting for a newline.
+pub const MAX_LINE: usize = 16 * 1024;
+
 /// Appends the container's output to its log, one entry per line; a partial line is kept
-/// until its newline arrives or the writer is flushed at exit.
+/// until its newline arrives, it reaches [`MAX_LINE`], or the writer is flushed at exit.
 pub struct LogWriter {
     file: File,
     partial: [Vec<u8>; 2],
@@ -53,43 +57,73 @@ impl LogWriter {
         })
     }
 
-    /// Records a chunk of output.
+    /// Records a chunk of output: its entries share one timestamp and one write.
     pub fn write(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
-        let i = stream as usize;
-        self.partial[i].extend_from_slice(data);
-        while let Some(pos) = self.partial[i].iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial[i].drain(..=pos).collect();
-            self.entry(stream, &line)?;
+        let time = now_rfc3339();
+        let mut out = Vec::new();
+        let partial = &mut self.partial[stream as usize];
+        let mut rest = data;
+        while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
+            let (line, tail) = rest.split_at(pos + 1);
+            if partial.is_empty() {
+                encode(stream, line, &time, &mut out)?;
+            } else {
+                partial.extend_from_slice(line);
+                encode(stream, &std::mem::take(partial), &time, &mut out)?;
+            }
+            rest = tail;
         }
-        Ok(())
+        partial.extend_from_slice(rest);
+        while partial.len() >= MAX_LINE {
+            let long: Vec<u8> = partial.drain(..MAX_LINE).collect();
+            encode(stream, &long, &time, &mut out)?;
+        }
+        self.append(&out)
     }
 
     /// Writes out incomplete lines (at exit).
     pub fn flush(&mut self) -> std::io::Result<()> {
+        let time = now_rfc3339();
+        let mut out = Vec::new();
         for stream in [Stream::Stdout, Stream::Stderr] {
             let rest = std::mem::take(&mut self.partial[stream as usize]);
             if !rest.is_empty() {
-                self.entry(stream, &rest)?;
+                encode(stream, &rest, &time, &mut out)?;
             }
         }
-        Ok(())
+        self.append(&out)
     }
 
-    fn entry(&mut self, stream: Stream, line: &[u8]) -> std::io::Result<()> {
-        let entry = LogEntry {
-            log: String::from_utf8_lossy(line).into_owned(),
-            stream,
-            time: now_rfc3339(),
-        };
-        let mut json = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
-        json.push(b'\n');
+    fn append(&mut self, entries: &[u8]) -> std::io::Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         // A write cut short (a full disk) would leave half an entry for the next one to be
-        // glued to: cut the log back to its last whole entry; this line is lost.
+        // glued to: cut the log back to its last whole entry; these lines are lost.
         let end = self.file.metadata()?.len();
-        self.file.write_all(&json).inspect_err(|_| {
+        self.file.write_all(entries).inspect_err(|_| {
             let _ = self.file.set_len(end);
         })
     }
+}
+
+/// Appends one json-file entry (a line of JSON) to `out`.
+fn encode(stream: Stream, line: &[u8], time: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
+    /// [`LogEntry`] borrowing its text, as it is written.
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        log: std::borrow::Cow<'a, str>,
+        stream: Stream,
+        time: &'a str,
+    }
+    let entry = Entry {
+        log: String::from_utf8_lossy(line),
+        stream,
+        time,
+    };
+    serde_json::to_writer(&mut *out, &entry).map_err(std::io::Error::other)?;
+    out.push(b'\n');
+    Ok(())
 }
 
 /// Reads a container's log: every entry, or the last `tail` ones.
@@ -164,5 +198,25 @@ mod tests {
             ]
         );
         assert_eq!(tail(entries, Some(1)).len(), 1);
+    }
+
+    #[test]
+    fn long_lines_are_cut_like_docker_and_chunks_are_not_rescanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x-json.log");
+        let mut w = LogWriter::open(&path).unwrap();
+        // 40 MiB without a newline, in 16 KiB chunks: linear, not quadratic.
+        let chunk = vec![b'z'; 16384];
+        let started = std::time::Instant::now();
+        for _ in 0..2560 {
+            w.write(Stream::Stdout, &chunk).unwrap();
+        }
+        w.write(Stream::Stdout, b"end\n").unwrap();
+        w.flush().unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        let entries = LogReader::open(&path).unwrap().read_available();
+        assert_eq!(entries.len(), 2561);
+        assert!(entries[..2560].iter().all(|e| e.log.len() == MAX_LINE));
+        assert_eq!(entries[2560].log, "end\n");
     }
 }
