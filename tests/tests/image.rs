@@ -788,7 +788,7 @@ fn save_of_several_names_writes_each_image_once_with_all_its_tags() {
 }
 
 #[test]
-fn save_refuses_a_damaged_or_missing_layer_blob_and_writes_no_file() {
+fn save_refuses_a_damaged_or_missing_layer_blob_and_an_import_brings_it_back() {
     let inst = Instance::with_busybox();
     let layers = inst.root().join("image/layers");
     let biggest = entries(&layers)
@@ -830,4 +830,38 @@ fn save_refuses_a_damaged_or_missing_layer_blob_and_writes_no_file() {
         stderr(&out)
     );
     assert_eq!(entries(tmp.path()), Vec::<String>::new());
+
+    // As an older ebrun left it (no blob, no tar size): importing the image again brings
+    // the blob back, verified, without touching the unpacked layer; then save works.
+    let meta_path = layers.join(&biggest).join("layer.json");
+    let mut meta: Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    meta.as_object_mut().unwrap().remove("tar_size");
+    meta.as_object_mut().unwrap().remove("blob_size");
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let diff_inode = std::fs::metadata(layers.join(&biggest).join("diff"))
+        .unwrap()
+        .ino();
+    inst.ok(&[
+        "image",
+        "import",
+        path_str(&test_image("busybox")),
+        "busybox",
+    ]);
+    assert_eq!(
+        std::fs::read(&blob).unwrap(),
+        good,
+        "the blob as the source has it"
+    );
+    assert_eq!(
+        std::fs::metadata(layers.join(&biggest).join("diff"))
+            .unwrap()
+            .ino(),
+        diff_inode
+    );
+    inst.ok(&["save", "-o", path_str(&file), "busybox"]);
+    let other = Instance::new();
+    assert_eq!(
+        other.ok(&["load", "-i", path_str(&file)]),
+        "Loaded image: busybox:latest\n"
+    );
 }

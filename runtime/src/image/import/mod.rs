@@ -3,6 +3,7 @@
 //! verify its digests, and only then rename it into place and record the image. A failure
 //! leaves nothing behind: no temporary directory, no new layer, no record, no tag.
 
+mod backfill;
 pub(crate) mod docker_archive;
 pub(crate) mod oci_layout;
 pub(crate) mod source;
@@ -251,6 +252,14 @@ impl ImageStore {
             syncfs(&self.layers_dir());
         }
         self.commit_layers(staged)?;
+        // Layers stored without their blob (by an older ebrun) get it from this source.
+        let mut seen: Vec<&str> = Vec::new();
+        for layer in &image.layers {
+            if !seen.contains(&layer.diff_id.as_str()) && self.lacks_blob(&layer.diff_id) {
+                self.backfill_blob(src, layer);
+            }
+            seen.push(&layer.diff_id);
+        }
 
         let existed = self.read_record(image.config_digest.hex())?;
         match self.record_image(image, existed.clone(), names, notices) {
