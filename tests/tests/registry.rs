@@ -653,6 +653,29 @@ fn a_pulled_image_saves_with_its_layers_decompressed_to_the_diff_ids() {
         })
         .collect();
     assert!(compressions.iter().all(|c| c == "gzip"), "{compressions:?}");
+
+    // A layer as an older ebrun stored it (no blob): the next pull downloads that blob
+    // again instead of calling the image up to date.
+    let old_layer = inst
+        .root()
+        .join("image/layers")
+        .join(&layer_entries(&inst)[0]);
+    std::fs::remove_file(old_layer.join("blob")).unwrap();
+    let before = registry.blob_gets();
+    let out = ok(&inst, &["pull", &image]);
+    assert!(out.contains("Pull complete"), "{out}");
+    assert_eq!(
+        registry.blob_gets(),
+        before + 2,
+        "the config and the missing layer blob only"
+    );
+    assert!(old_layer.join("blob").is_file());
+    assert_eq!(
+        ok(&inst, &["pull", &image])
+            .matches("Already exists")
+            .count(),
+        2
+    );
     let diff_ids = ok(
         &inst,
         &["image", "inspect", "-f", "{{json .RootFS.Layers}}", &image],

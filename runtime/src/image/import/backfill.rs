@@ -20,7 +20,7 @@ use crate::state;
 
 impl ImageStore {
     /// Whether the stored layer `diff_id` lacks its blob (and so cannot be saved).
-    pub(super) fn lacks_blob(&self, diff_id: &str) -> bool {
+    pub(crate) fn lacks_blob(&self, diff_id: &str) -> bool {
         self.layer_meta(diff_id)
             .is_some_and(|m| m.tar_size.is_none() || !self.layer_blob(diff_id).is_file())
     }

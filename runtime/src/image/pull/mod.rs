@@ -331,9 +331,13 @@ pub fn pull_platform(
     let name_ref = r.clone();
     let repos_before = store.read_repositories()?;
     let existing = store.read_record(config_digest.hex())?;
-    let complete = existing
-        .as_ref()
-        .is_some_and(|rec| rec.diff_ids.iter().all(|d| store.layer_meta(d).is_some()));
+    // Complete: every layer unpacked, with its blob (a layer stored by an older ebrun
+    // without it is downloaded again so that the image can be saved).
+    let complete = existing.as_ref().is_some_and(|rec| {
+        rec.diff_ids
+            .iter()
+            .all(|d| store.layer_meta(d).is_some() && !store.lacks_blob(d))
+    });
     let (image, downloaded) = if complete {
         for layer in manifest.layers() {
             progress.line(&format!(
@@ -413,7 +417,7 @@ fn fetch_and_import(
                 what: format!("manifest {manifest_digest}"),
                 reason,
             })?;
-        if store.layer_meta(diff_id).is_some() {
+        if store.layer_meta(diff_id).is_some() && !store.lacks_blob(diff_id) {
             progress.line(&format!("{}: Already exists", short(&digest.to_string())));
         } else if seen.insert(digest.clone()) {
             todo.push((digest, layer.size()));
