@@ -631,6 +631,7 @@ fn a_corrupt_container_file_breaks_only_that_container() {
     let ports = [host_port("badcfg"), host_port("badstate")];
     let badcfg = id_of(&inst, "badcfg");
     let badstate = id_of(&inst, "badstate");
+    inst.ok(&["pause", "badstate"]); // frozen processes must be thawed to be killed
     let emptycfg = id_of(&inst, "emptycfg");
     std::fs::write(
         containers.join(&badcfg).join("config.json"),

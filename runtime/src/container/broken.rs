@@ -125,6 +125,7 @@ pub(super) fn remove_locked(paths: &Paths, id: &str) -> Result<(), ContainerErro
     let state = read_state(&dir).ok().flatten();
     let config = read_json::<ContainerConfig>(&dir.join("config.json")).ok();
     kill_monitor(paths, id);
+    thaw(paths, id);
     let mut failed = Vec::new();
     if let Some(state) = &state {
         failed.extend(undo_all(&state.run_changes));
@@ -146,6 +147,20 @@ pub(super) fn remove_locked(paths: &Paths, id: &str) -> Result<(), ContainerErro
             message: format!("{change:?}: {error}"),
         }),
         None => Ok(()),
+    }
+}
+
+/// Thaws the container's cgroups (it may have been paused): frozen processes cannot die,
+/// and their cgroups could not be removed.
+fn thaw(paths: &Paths, id: &str) {
+    let relative = Path::new(paths.prefix()).join(id);
+    for root in hierarchy_roots() {
+        let dir = root.join(&relative);
+        for (file, value) in [("freezer.state", "THAWED"), ("cgroup.freeze", "0")] {
+            if dir.join(file).exists() {
+                let _ = std::fs::write(dir.join(file), value);
+            }
+        }
     }
 }
 
