@@ -664,6 +664,27 @@ fn foreground_run_is_logged_and_still_reaches_the_caller() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
     assert_eq!(inst.ok(&["logs", "fgi"]), "got hello\n");
 
+    // -it from a terminal: typed input reaches the shell, its terminal output is logged.
+    let (mut master, slave) = pty();
+    let mut client = Reaped(
+        inst.command(&["run", "-it", "--name", "fgit", "busybox", "sh"])
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap(),
+    );
+    let screen = collect(master.try_clone().unwrap());
+    std::io::Write::write_all(&mut master, b"echo typed$((2*3)); exit 5\r").unwrap();
+    assert_eq!(
+        exit_within(&mut client, 10),
+        Some(5),
+        "{}",
+        text_of(&screen)
+    );
+    assert!(text_of(&screen).contains("typed6"), "{}", text_of(&screen));
+    assert!(inst.ok(&["logs", "fgit"]).contains("typed6\r\n"));
+
     // With --rm the log goes with the container.
     let out = inst.run(&["run", "--rm", "busybox", "sh", "-c", "echo gone"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "gone\n");
@@ -672,8 +693,8 @@ fn foreground_run_is_logged_and_still_reaches_the_caller() {
         .filter_map(Result::ok)
         .filter(|e| e.path().is_dir())
         .count();
-    assert_eq!(left, 3, "only fg, fgt and fgi remain");
-    inst.ok(&["rm", "fg", "fgt", "fgi"]);
+    assert_eq!(left, 4, "only fg, fgt, fgi and fgit remain");
+    inst.ok(&["rm", "fg", "fgt", "fgi", "fgit"]);
 }
 
 #[test]
