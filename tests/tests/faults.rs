@@ -347,6 +347,7 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
+        self.unfill(); // a failed test may have left the disk full
         let _ = self.inst.run(&["system", "teardown"]);
         let target = std::ffi::CString::new(self.inst.root().to_str().unwrap()).unwrap();
         // SAFETY: umount2(2) with a NUL-terminated path that outlives the call.
@@ -732,6 +733,25 @@ fn a_corrupt_container_file_breaks_only_that_container() {
     assert!(containers.join("stray-file").is_file());
     std::fs::remove_dir(containers.join("not-a-container")).unwrap();
     std::fs::remove_file(containers.join("stray-file")).unwrap();
+    assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
+
+    // A config deleted from under a running container: the next command takes it as an
+    // interrupted create, and undoes all of it.
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "noconfig",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let noconfig = id_of(&inst, "noconfig");
+    std::fs::remove_file(containers.join(&noconfig).join("config.json")).unwrap();
+    assert_eq!(inst.ok(&["ps", "-a", "-q"]), "");
+    assert!(!containers.join(&noconfig).exists());
     assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
 
     // `system teardown` takes a broken running container with the rest.

@@ -64,7 +64,7 @@ pub(super) fn reconcile_locked(paths: &Paths) {
                 if e.is_not_found()
                     && super::broken::is_container_id(&entry.file_name().to_string_lossy()) =>
             {
-                abandon_create(&dir)
+                abandon_create(paths, &dir)
             }
             Err(_) => {}
             Ok(config) if dir.join(REMOVING).exists() => {
@@ -78,15 +78,19 @@ pub(super) fn reconcile_locked(paths: &Paths) {
     }
 }
 
-/// A create killed before its config was written: undo what it made.
-fn abandon_create(dir: &Path) {
+/// A create killed before its config was written: undo what it made. (A config deleted
+/// from under a container that ran is treated the same: whatever its id leads to goes.)
+fn abandon_create(paths: &Paths, dir: &Path) {
     tracing::info!(dir = %dir.display(), "undoing an interrupted create");
     for journal in [VOLUMES_JOURNAL, CREATE_JOURNAL] {
         if let Some(changes) = read_persisted(&dir.join(journal)) {
             undo_all(&changes);
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
+    let id = dir.file_name().unwrap_or_default().to_string_lossy();
+    if let Err(e) = super::broken::remove_locked(paths, &id) {
+        tracing::warn!(error = %e, "could not undo all of an interrupted create");
+    }
 }
 
 /// A start killed before its process was released: undo the run's changes and record the
