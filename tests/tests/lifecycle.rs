@@ -888,6 +888,11 @@ fn attach_detach_keys_leave_the_container_running() {
     assert_eq!(exit_within(&mut client, 5), Some(1), "{}", text_of(&screen));
     assert_eq!(inspect(&inst, "shell")["State"]["Running"], true);
 
+    // Keys for a terminal must come from one, as Docker checks.
+    let out = inst.run(&["attach", "shell"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "the input device is not a TTY\n");
+
     // A bad sequence is refused with Docker's wording.
     let out = inst.run(&["attach", "--detach-keys", "ctrl-p,bogus", "shell"]);
     assert_eq!(out.status.code(), Some(1));

@@ -67,6 +67,13 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
         eprintln!("You cannot attach to a stopped container, start it first");
         return Ok(1);
     }
+    let tty = config.process.tty;
+    let stdin_attached = !args.no_stdin && config.process.interactive;
+    if stdin_attached && tty && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        // Docker's check: keys for a terminal must come from one.
+        eprintln!("the input device is not a TTY");
+        return Ok(1);
+    }
     let mut socket =
         match UnixStream::connect(container::attach_socket_path(&ctx.paths, &config.id)) {
             Ok(s) => s,
@@ -78,11 +85,9 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
                 return Ok(1);
             }
         };
-    let tty = config.process.tty;
     if args.sig_proxy && !tty {
         proxy_signals(&ctx.paths, &config)?;
     }
-    let stdin_attached = !args.no_stdin && config.process.interactive;
     // With a terminal the keys go to the container as typed (ctrl-c included).
     let raw = (stdin_attached && tty)
         .then(ebrun::process::RawMode::enter)
