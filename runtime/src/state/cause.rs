@@ -6,24 +6,18 @@ pub fn describe(e: &std::io::Error) -> String {
     if let Some(code) = e.raw_os_error() {
         return lower_first(nix::errno::Errno::from_raw(code).desc());
     }
-    // `tempfile` wraps the OS error with the temp file's path: keep the kind's words.
-    if let Some(inner) = e.get_ref() {
-        if let Some(os) = inner
-            .source()
-            .and_then(|s| s.downcast_ref::<std::io::Error>())
-        {
-            return describe(os);
-        }
-    }
     match e.kind() {
         std::io::ErrorKind::StorageFull => "no space left on device".into(),
         std::io::ErrorKind::QuotaExceeded => "disk quota exceeded".into(),
+        // `tempfile` wraps the OS error as "<error> (os error N) at path <temp file>".
         _ => {
             let text = e.to_string();
-            match text.find(" at path ") {
-                Some(cut) => text[..cut].to_string(),
-                None => text,
-            }
+            let text = text.split(" at path ").next().unwrap_or_default();
+            let text = match text.rfind(" (os error ") {
+                Some(cut) if text.ends_with(')') => &text[..cut],
+                _ => text,
+            };
+            lower_first(text)
         }
     }
 }
