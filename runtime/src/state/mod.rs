@@ -45,7 +45,10 @@ pub fn warn_skipped(what: &str, error: &StateError) {
     static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let message = error.to_string();
     let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-    if warned.get_or_insert_with(HashSet::new).insert(message.clone()) {
+    if warned
+        .get_or_insert_with(HashSet::new)
+        .insert(message.clone())
+    {
         tracing::warn!("skipping a {what}: {message}");
     }
 }
