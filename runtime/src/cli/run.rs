@@ -52,8 +52,8 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY.
     #[arg(short = 't', long = "tty")]
     tty: bool,
-    /// Override the key sequence for detaching a container (only with -d: see
-    /// `check_detach_keys`).
+    /// Override the key sequence for detaching a container (with -d; a foreground run cannot
+    /// detach: ebrun attach --detach-keys does).
     #[arg(long = "detach-keys", value_name = "SEQ")]
     detach_keys: Option<String>,
     /// Mount the container's root filesystem as read only.
