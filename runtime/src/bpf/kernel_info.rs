@@ -114,6 +114,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn without_btf_the_cpu_and_oom_meters_say_why() {
+        assert!(sched_kernel(None).unwrap_err().contains("no BTF"));
+        assert!(oom_kernel(None).unwrap_err().contains("no BTF"));
+    }
+
+    #[test]
     fn this_kernel_is_understood() {
         let Ok(btf) = Btf::vmlinux() else { return };
         let k = oom_kernel(Some(&btf)).unwrap();
