@@ -111,13 +111,14 @@ fn remove_cgroup_dir(path: &Path) -> std::io::Result<()> {
 }
 
 /// The undo list of an operation in progress. Dropped without [`Journal::commit`], it undoes
-/// everything recorded, newest first. A persisted journal also keeps its list in a file, so
-/// that if the process is killed half-way, the next ebrun process can undo what was done
-/// (see `container::reconcile`).
+/// everything recorded, newest first. A persisted journal also appends each change to a file
+/// (one JSON line per change), so that if the process is killed half-way, the next ebrun
+/// process can undo what was done (see `container::reconcile`).
 #[derive(Debug, Default)]
 pub struct Journal {
     changes: Vec<HostChange>,
     file: Option<PathBuf>,
+    appender: Option<std::fs::File>,
 }
 
 impl Journal {
@@ -125,31 +126,50 @@ impl Journal {
         Self::default()
     }
 
-    /// A journal mirrored to `file` after every step.
+    /// A journal mirrored to `file`, one appended line per step.
     pub fn persisted(file: PathBuf) -> Self {
         Journal {
             changes: Vec::new(),
             file: Some(file),
+            appender: None,
         }
     }
 
     /// Records a change that has just been made.
     pub fn record(&mut self, change: HostChange) {
-        self.changes.push(change);
-        if let Some(file) = &self.file {
-            // No fsync: this guards against a killed process, whose writes the page cache
-            // keeps; a power loss takes the changes (cgroups, links, mounts) with it anyway.
-            let write = serde_json::to_vec(&self.changes)
-                .map_err(std::io::Error::other)
-                .and_then(|bytes| {
-                    let tmp = file.with_extension("tmp");
-                    std::fs::write(&tmp, bytes)?;
-                    std::fs::rename(&tmp, file)
-                });
-            if let Err(e) = write {
+        if let Err(e) = self.append(&change) {
+            if let Some(file) = &self.file {
                 tracing::warn!(file = %file.display(), error = %e, "could not persist the journal");
             }
         }
+        self.changes.push(change);
+    }
+
+    /// Appends one change to the journal's file. Appending (rather than rewriting the file
+    /// and renaming it over the old one) costs one small write per step: ext4 turns a
+    /// rename over an existing file into a synchronous writeback of the new one. No fsync:
+    /// this guards against a killed process, whose writes the page cache keeps; a power loss
+    /// takes the changes (cgroups, links, rules) with it anyway.
+    fn append(&mut self, change: &HostChange) -> std::io::Result<()> {
+        use std::io::Write;
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if self.appender.is_none() {
+            self.appender = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file)?,
+            );
+        }
+        let mut line = serde_json::to_vec(change).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        // One write(2) per line: a killed process leaves whole lines only.
+        self.appender
+            .as_mut()
+            .expect("opened above")
+            .write_all(&line)
     }
 
     /// What has been recorded so far, oldest first.
@@ -164,16 +184,22 @@ impl Journal {
     }
 
     fn forget_file(&mut self) {
+        self.appender = None;
         if let Some(file) = self.file.take() {
             let _ = std::fs::remove_file(file);
         }
     }
 }
 
-/// Reads a journal a killed process left behind.
+/// Reads a journal a killed process left behind: every whole line it holds (a line cut
+/// short by a crash is skipped).
 pub fn read_persisted(file: &Path) -> Option<Vec<HostChange>> {
-    let bytes = std::fs::read(file).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let text = std::fs::read_to_string(file).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect(),
+    )
 }
 
 impl Drop for Journal {
@@ -242,5 +268,22 @@ mod persisted_tests {
         journal.commit();
         assert!(!file.exists());
         assert!(dir.exists());
+    }
+}
+
+#[cfg(test)]
+mod torn_journal_tests {
+    use super::*;
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_is_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("journal.json");
+        let whole = serde_json::to_string(&HostChange::Dir { path: "/a".into() }).unwrap();
+        std::fs::write(&file, format!("{whole}\n{{\"Dir\":{{\"pa")).unwrap();
+        assert_eq!(
+            read_persisted(&file).unwrap(),
+            vec![HostChange::Dir { path: "/a".into() }]
+        );
     }
 }

@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use super::store::ContainerStore;
+use super::observe::process_alive;
 use super::ContainerConfig;
+use crate::process::wait_for_exit;
 use crate::Paths;
 
 /// SIGKILLs every process in the container's cgroups and waits (up to 10 s) until its init
@@ -28,9 +30,15 @@ pub fn kill_processes(paths: &Paths, config: &ContainerConfig) {
             alive |= std::fs::read_to_string(dir.join("cgroup.procs"))
                 .is_ok_and(|p| !p.trim().is_empty());
         }
-        if !alive || Instant::now() > deadline {
+        let now = Instant::now();
+        if !alive || now > deadline {
             return;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // The init's exit takes its whole PID namespace along: wait for it, not in steps.
+        if process_alive(state.pid, state.pid_start_time) {
+            wait_for_exit(state.pid, deadline - now);
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }

@@ -12,6 +12,7 @@ use super::monitor::spawn_monitor;
 use super::observe::{observe, process_alive};
 use super::store::ContainerStore;
 use super::{names, ContainerError};
+use crate::process::wait_for_exit;
 use crate::Paths;
 
 fn is_running(state: &ContainerState) -> bool {
@@ -50,24 +51,32 @@ pub fn start_existing(paths: &Paths, config: &ContainerConfig) -> Result<(), Con
     spawn_monitor(paths, &config.id)
 }
 
-/// Waits until the container is no longer running; returns its exit code.
+/// Waits until the container is no longer running; returns its exit code. Waits on the
+/// init's and then the monitor's exit (pidfds), so the exit is seen as soon as it is recorded.
 pub fn wait_exit(
     paths: &Paths,
     config: &ContainerConfig,
     timeout: Option<Duration>,
 ) -> Result<Option<i32>, ContainerError> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    let mut pause = Duration::from_millis(1);
     loop {
         let state = observe(paths, config)?;
         if !is_running(&state) {
             return Ok(Some(state.exit_code));
         }
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            return Ok(None);
+        let left = match deadline {
+            Some(d) if Instant::now() >= d => return Ok(None),
+            Some(d) => d - Instant::now(),
+            None => Duration::from_secs(3600),
+        };
+        if process_alive(state.pid, state.pid_start_time) {
+            wait_for_exit(state.pid, left.min(Duration::from_secs(1)));
+        } else if state.monitor_pid > 0 {
+            // The init is gone; its monitor records the exit and then ends (or restarts it).
+            wait_for_exit(state.monitor_pid, left.min(Duration::from_millis(5)));
+        } else {
+            std::thread::sleep(left.min(Duration::from_millis(1)));
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
@@ -121,10 +130,7 @@ pub fn stop(
         crate::events::container(paths, "kill", config, &[("signal", "15".into())]);
         let _ = kill(pid, Signal::SIGTERM);
         crate::faults::point("stop:signalled");
-        let deadline = Instant::now() + grace;
-        while process_alive(state.pid, state.pid_start_time) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_exit(state.pid, grace);
         if process_alive(state.pid, state.pid_start_time) {
             crate::events::container(paths, "kill", config, &[("signal", "9".into())]);
             let _ = kill(pid, Signal::SIGKILL);

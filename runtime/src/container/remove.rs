@@ -66,12 +66,8 @@ fn wait_for_monitor(containers: &ContainerStore, id: &str) {
     if monitor <= 0 || monitor == std::process::id() as i32 {
         return;
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), None).is_ok()
-        && super::config::process_start_time(monitor) != 0
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    if super::config::process_start_time(monitor) != 0 {
+        crate::process::wait_for_exit(monitor, std::time::Duration::from_secs(10));
     }
 }
 
