@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::config::{ContainerConfig, ContainerState};
 use super::ContainerError;
-use crate::state::{read_json, replace_json_atomic, StateError, StateLock};
+use crate::state::{read_json, replace_json_atomic, replace_json_volatile, StateError, StateLock};
 use crate::Paths;
 
 /// The containers of one ebrun instance.
@@ -86,8 +86,10 @@ impl ContainerStore {
         })
     }
 
+    /// Saves the container's runtime state (status, pids, exit): atomic, not synced to disk
+    /// (after a power loss, `observe` corrects whatever was recorded from the truth).
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
-        Ok(replace_json_atomic(
+        Ok(replace_json_volatile(
             &self.dir(id).join("state.json"),
             state,
         )?)

@@ -5,7 +5,10 @@ mod atomic;
 mod cause;
 mod lock;
 
-pub use atomic::{read_json, replace_atomic, replace_json_atomic, write_atomic, write_json_atomic};
+pub use atomic::{
+    read_json, replace_atomic, replace_json_atomic, replace_json_volatile, write_atomic,
+    write_json_atomic,
+};
 pub use cause::describe;
 pub use lock::StateLock;
 
