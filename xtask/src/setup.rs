@@ -18,6 +18,8 @@ const PACKAGES: &[&str] = &[
     "libpolly-22-dev",
     "libzstd-dev",
     "zlib1g-dev",
+    // rustables (ebrun's in-process nf_tables client) generates its bindings with bindgen.
+    "libclang-dev",
     // Test images and reference runtimes.
     "busybox-static",
     "crun",

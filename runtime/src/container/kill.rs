@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::store::ContainerStore;
 use super::observe::process_alive;
+use super::store::ContainerStore;
 use super::ContainerConfig;
 use crate::process::wait_for_exit;
 use crate::Paths;

@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 
 use nftables::expr::{self, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField};
 use nftables::schema::{self, Chain, NfCmd, NfListObject, NfObject, Nftables, Rule, Table};
-use nftables::stmt::{self, Match, Operator, Statement, NAT};
+use nftables::stmt::{self, Match, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use serde_json::Value;
 
@@ -96,14 +96,6 @@ fn ct(key: &str) -> Expression<'static> {
         family: None,
         dir: None,
     }))
-}
-
-fn ip_proto(addr: &IpAddr) -> &'static str {
-    if addr.is_ipv4() {
-        "ip"
-    } else {
-        "ip6"
-    }
 }
 
 fn masquerade() -> Statement<'static> {
@@ -477,46 +469,12 @@ impl Firewall {
     /// Adds one DNAT rule per entry, marked with `owner` (the container id); returns their
     /// handles.
     pub fn add_dnat(&self, rules: &[Dnat], owner: &str) -> Result<Vec<u64>, NetworkError> {
-        if rules.is_empty() {
-            return Ok(Vec::new());
-        }
-        let objects: Vec<NfObject<'static>> = rules
-            .iter()
-            .map(|r| {
-                cmd(NfCmd::Add(NfListObject::Rule(self.rule(
-                    PUBLISHED,
-                    dnat_rule(r),
-                    Some(owner.to_string()),
-                ))))
-            })
-            .collect();
-        let json = serde_json::to_vec(&Nftables {
-            objects: Cow::Owned(objects),
-        })
-        .map_err(|e| NetworkError::Firewall(e.to_string()))?;
-        let echoed = run_nft(&json, true)?;
-        let handles: Vec<u64> = echoed
-            .get("nftables")
-            .and_then(Value::as_array)
-            .map(|objs| {
-                objs.iter()
-                    .filter_map(|o| o.pointer("/add/rule/handle").and_then(Value::as_u64))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if handles.len() != rules.len() {
-            return Err(NetworkError::Firewall(format!(
-                "nft reported {} rule handles for {} rules",
-                handles.len(),
-                rules.len()
-            )));
-        }
-        Ok(handles)
+        super::nft_netlink::add_dnat(&self.table, PUBLISHED, rules, owner)
     }
 
     /// Deletes the `published` rules with these handles (already gone: not an error).
     pub fn delete_rules(&self, handles: &[u64]) -> Result<(), NetworkError> {
-        delete_rules(NfFamily::INet, &self.table, PUBLISHED, handles)
+        super::nft_netlink::delete_rules(&self.table, PUBLISHED, handles)
     }
 
     /// Deletes every `published` rule marked with `owner` (clean-up after a crash).
@@ -563,123 +521,10 @@ impl Firewall {
     }
 }
 
-fn dnat_rule(r: &Dnat) -> Vec<Statement<'static>> {
-    let family = ip_proto(&r.to);
-    let mut e = vec![eq(
-        meta(MetaKey::Nfproto),
-        s(if r.to.is_ipv4() { "ipv4" } else { "ipv6" }),
-    )];
-    if let Some(ip) = r.host_ip {
-        e.push(eq(payload(family, "daddr"), s(&ip.to_string())));
-    }
-    e.push(eq(
-        payload(r.proto.as_str(), "dport"),
-        Expression::Number(u32::from(r.host_port)),
-    ));
-    e.push(Statement::DNAT(Some(NAT {
-        addr: Some(s(&r.to.to_string())),
-        family: Some(if r.to.is_ipv4() {
-            stmt::NATFamily::IP
-        } else {
-            stmt::NATFamily::IP6
-        }),
-        port: Some(Expression::Number(u32::from(r.to_port))),
-        flags: None,
-    })));
-    e
-}
-
-fn delete_json(
-    family: NfFamily,
-    table: &str,
-    chain: &str,
-    handles: &[u64],
-) -> Result<Vec<u8>, NetworkError> {
-    let objects: Vec<NfObject<'static>> = handles
-        .iter()
-        .map(|h| {
-            cmd(NfCmd::Delete(NfListObject::Rule(Rule {
-                family,
-                table: Cow::Owned(table.to_string()),
-                chain: Cow::Owned(chain.to_string()),
-                expr: Cow::Owned(Vec::new()),
-                handle: Some(*h as u32),
-                index: None,
-                comment: None,
-            })))
-        })
-        .collect();
-    serde_json::to_vec(&Nftables {
-        objects: Cow::Owned(objects),
-    })
-    .map_err(|e| NetworkError::Firewall(e.to_string()))
-}
-
-/// Whether nft's error says the objects are gone already (teardown, or undone before).
-fn already_gone(message: &str) -> bool {
-    message.contains("No such file or directory")
-}
-
-fn delete_rules(
-    family: NfFamily,
-    table: &str,
-    chain: &str,
-    handles: &[u64],
-) -> Result<(), NetworkError> {
-    if handles.is_empty() {
-        return Ok(());
-    }
-    match run_nft(&delete_json(family, table, chain, handles)?, false) {
-        Err(NetworkError::Firewall(m)) if already_gone(&m) => Ok(()),
-        r => r.map(|_| ()),
-    }
-}
-
-/// nft processes deleting rules that this process has not waited for yet.
-static PENDING: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
-
-/// Deletes `published` rules by handle without waiting for nft to finish: a deletion
-/// commits at once, but the closing nft waits for an RCU grace period (10-20 ms here)
-/// before it exits. The process waits for it in [`wait_pending`], at the latest when it
-/// exits, so the wait overlaps the rest of the clean-up.
+/// Deletes `published` rules by handle (over netlink: see `nft_netlink` for why the caller
+/// does not wait for the kernel's clean-up).
 pub fn delete_rules_deferred(table: &str, handles: &[u64]) -> Result<(), NetworkError> {
-    if handles.is_empty() {
-        return Ok(());
-    }
-    let json = delete_json(NfFamily::INet, table, PUBLISHED, handles)?;
-    let child = spawn_nft(&json, false, Stdio::null())?;
-    static AT_EXIT: std::sync::Once = std::sync::Once::new();
-    AT_EXIT.call_once(|| {
-        // SAFETY: registers a plain extern "C" function with no captured state; it only
-        // waits for children this process spawned.
-        unsafe { libc::atexit(wait_pending_at_exit) };
-    });
-    PENDING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(child);
-    Ok(())
-}
-
-extern "C" fn wait_pending_at_exit() {
-    wait_pending();
-}
-
-/// Waits for the deferred deletions of this process, logging failures.
-pub fn wait_pending() {
-    let children = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
-    for child in children {
-        match child.wait_with_output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => {
-                let m = String::from_utf8_lossy(&out.stderr);
-                if !already_gone(&m) {
-                    tracing::warn!(error = %m.trim(), "nft could not delete published-port rules");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "waiting for nft"),
-        }
-    }
+    super::nft_netlink::delete_rules(table, PUBLISHED, handles)
 }
 
 /// (handle, comment) of every rule of a chain; a missing chain has none.

@@ -29,6 +29,7 @@ pub mod ipam;
 pub mod iptables_compat;
 pub mod netlink;
 pub mod networks;
+mod nft_netlink;
 pub mod ports;
 pub mod spec;
 pub mod store;
@@ -321,9 +322,8 @@ pub fn undo_veth(name: &str, pid: i32, pid_start: u64) -> Result<(), NetworkErro
     netlink::Netlink::new()?.delete_link(name)
 }
 
-/// Undo of [`crate::undo::HostChange::NftRules`].
-/// The deletion is committed by an nft process this process waits for before it exits
-/// (see [`firewall::delete_rules_deferred`]).
+/// Undo of [`crate::undo::HostChange::NftRules`]: committed when this returns; the kernel
+/// frees the rules in the background (see [`firewall::delete_rules_deferred`]).
 pub fn undo_rules(table: &str, handles: &[u64]) -> Result<(), NetworkError> {
     firewall::delete_rules_deferred(table, handles)
 }
