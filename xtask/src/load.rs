@@ -85,9 +85,9 @@ fn print_summary(v: &serde_json::Value) {
         v["host_fetches"], v["host_fetch_failures"]
     );
     println!(
-        "  OOM storm             {} containers: {} kills counted, {} oom events (from {:.0} s to {:.0} s)",
+        "  OOM storm             {} containers: {:.0} kills counted, {} oom events (from {:.0} s to {:.0} s)",
         v["storm_containers"],
-        v["oom_kills_counted"],
+        f("oom_kills_counted"),
         v["oom_events"],
         v["storm_window_secs"][0].as_f64().unwrap_or(0.0),
         v["storm_window_secs"][1].as_f64().unwrap_or(0.0)
