@@ -35,6 +35,9 @@ pub(super) fn run(ctx: &ChildContext<'_>) -> isize {
     for fd in ctx.close_in_child.into_iter().flatten() {
         let _ = close(fd);
     }
+    // While the parent places this process in its cgroups and wires its network, build
+    // what needs nothing from it; a failure is reported once released, like any other.
+    let prepared = prepare(ctx);
     let mut byte = [0u8; 1];
     // SAFETY: `go` is a pipe fd this process owns; reading into a stack buffer.
     let got = unsafe { libc::read(ctx.go, byte.as_mut_ptr().cast(), 1) };
@@ -43,7 +46,7 @@ pub(super) fn run(ctx: &ChildContext<'_>) -> isize {
         // SAFETY: _exit is always safe; it skips destructors we do not want to run twice.
         unsafe { libc::_exit(EXIT_RUNTIME) };
     }
-    let Err((code, message)) = setup_and_exec(ctx);
+    let Err((code, message)) = prepared.and_then(|()| setup_and_exec(ctx));
     let report = format!("{code} {message}");
     // SAFETY: writing a valid buffer to our pipe fd, then exiting without unwinding.
     unsafe {
@@ -52,8 +55,9 @@ pub(super) fn run(ctx: &ChildContext<'_>) -> isize {
     }
 }
 
-fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
-    let spec = ctx.spec;
+/// Before the parent's release: join another container's network namespace
+/// (`--net container:X`, so that /sys shows its devices) and mount the new root.
+fn prepare(ctx: &ChildContext<'_>) -> Result<(), Failure> {
     if let Some(fd) = ctx.join_netns {
         // SAFETY: `fd` is an open namespace file descriptor owned by this process.
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
@@ -61,9 +65,16 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
             .map_err(fail(EXIT_RUNTIME, "join network namespace"))?;
         let _ = close(fd);
     }
+    rootfs::prepare(ctx.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))
+}
+
+/// After the release: the process is in its cgroups (so the cgroup namespace made now has
+/// them as its root) and its /etc files are written.
+fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
+    let spec = ctx.spec;
     unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail(EXIT_RUNTIME, "cgroup namespace"))?;
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
-    rootfs::setup(ctx.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
+    rootfs::enter(ctx.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
     stdio(ctx)?;
     nix::unistd::sethostname(&spec.hostname).map_err(fail(EXIT_RUNTIME, "sethostname"))?;
     become_and_exec(spec, true)

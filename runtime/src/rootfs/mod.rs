@@ -72,11 +72,25 @@ pub struct RootfsSpec {
 
 /// Builds the root and pivots into it. Call in the container's own mount namespace.
 pub fn setup(spec: &RootfsSpec) -> Result<(), RootfsError> {
+    prepare(spec)?;
+    enter(spec)
+}
+
+/// The part of [`setup`] that needs nothing from the parent: the overlay, the kernel
+/// filesystems, /dev and the volumes, mounted under the new root. The child does it while
+/// the parent places it in its cgroups and wires its network.
+pub fn prepare(spec: &RootfsSpec) -> Result<(), RootfsError> {
     mounts::make_private_root()?;
     overlay::mount_overlay(spec)?;
     mounts::mount_kernel_filesystems(&spec.merged, spec.privileged)?;
     devices::populate_dev(&spec.merged)?;
     volume_mounts::apply(&spec.merged, &spec.mounts)?;
+    Ok(())
+}
+
+/// The rest of [`setup`], once the parent has written the container's /etc files: binds
+/// them, pivots into the new root, masks paths.
+pub fn enter(spec: &RootfsSpec) -> Result<(), RootfsError> {
     for file in volume_mounts::not_shadowed(&spec.bind_files, &spec.mounts) {
         mounts::bind_file(&spec.merged, file)?;
     }
