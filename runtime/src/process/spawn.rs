@@ -72,7 +72,8 @@ impl std::fmt::Display for StartFailure {
     }
 }
 
-/// The pipes of [`StdioMode::Piped`] and [`StdioMode::Relayed`]: (parent's end, child's end) per stream.
+/// The pipes of [`StdioMode::Piped`] and [`StdioMode::Relayed`]: (parent's end, child's end)
+/// per stream.
 struct Pipes {
     stdin: Option<(OwnedFd, OwnedFd)>,
     stdout: Option<(OwnedFd, OwnedFd)>,
