@@ -313,13 +313,32 @@ pub fn undo_endpoint(root: &Path, container_id: &str) -> Result<(), NetworkError
 
 /// Undo of [`crate::undo::HostChange::Veth`]. While the container's process lives (a failed
 /// start, `network disconnect`), the host end is deleted. Once it is gone, the kernel
-/// deletes the pair with the namespace in the background: deleting it here would only wait
-/// for the same teardown (about 25 ms per veth).
+/// deletes the pair with the namespace, but only once nothing holds the namespace: an
+/// orphaned TCP socket of a killed process keeps it (and the veth) for up to ~90 s. So the
+/// pair is deleted anyway, by an `ip` process left to finish on its own: deleting a link
+/// waits for an RCU grace period (about 25 ms per veth) that `rm` need not wait for.
 pub fn undo_veth(name: &str, pid: i32, pid_start: u64) -> Result<(), NetworkError> {
     if pid > 0 && endpoints::process_start(pid) != Some(pid_start) {
+        delete_link_in_background(name);
         return Ok(());
     }
     netlink::Netlink::new()?.delete_link(name)
+}
+
+/// Starts `ip link delete NAME` without waiting for it (nothing to do if it is gone).
+fn delete_link_in_background(name: &str) {
+    if !std::path::Path::new("/sys/class/net").join(name).exists() {
+        return;
+    }
+    let started = std::process::Command::new("ip")
+        .args(["link", "delete", name])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        tracing::debug!(error = %e, veth = name, "could not start ip to delete the veth");
+    }
 }
 
 /// Undo of [`crate::undo::HostChange::NftRules`]: committed when this returns; the kernel
