@@ -504,6 +504,35 @@ fn a_full_disk_fails_cleanly_and_damages_no_existing_container() {
         }
     }
 
+    // An image import that runs out of space says so (not a digest mismatch of what it
+    // managed to read), and leaves no partial layer or blob behind.
+    let images_before = inst.ok(&["images", "-q"]);
+    let layers_before = std::fs::read_dir(inst.root().join("image/layers"))
+        .unwrap()
+        .count();
+    disk.fill(0);
+    let out = inst.run(&[
+        "image",
+        "import",
+        common::image_layout("debian-tools").to_str().unwrap(),
+        "tools:latest",
+    ]);
+    disk.unfill();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("no space left on device") && stderr.contains(&root),
+        "{stderr}"
+    );
+    assert_eq!(inst.ok(&["images", "-q"]), images_before);
+    assert_eq!(
+        std::fs::read_dir(inst.root().join("image/layers"))
+            .unwrap()
+            .count(),
+        layers_before
+    );
+    assert_eq!(files_named(inst.root(), ".tmp"), Vec::<PathBuf>::new());
+
     // Commands that only read work on a full disk.
     disk.fill(0);
     let ps = inst.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);

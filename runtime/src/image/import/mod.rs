@@ -9,7 +9,7 @@ pub(crate) mod oci_layout;
 pub(crate) mod source;
 mod tee;
 
-use std::io::{BufReader, Read};
+use std::io::{BufReader, ErrorKind, Read};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -387,11 +387,20 @@ impl ImageStore {
             .map(|d| d.algorithm())
             .unwrap_or(Algorithm::Sha256);
         let mut raw = HashingReader::new(&mut tee, alg);
+        // A store that cannot be written (a full disk) cuts the reading short: that is the
+        // root cause, not the source or the digest of what was read.
+        let full = |e: &std::io::Error| {
+            matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+        };
+        let read_err = |op: &'static str, e: std::io::Error| match full(&e) {
+            true => ImageError::io("write", &blob_path, e),
+            false => ImageError::io(op, PathBuf::from(&layer.what), e),
+        };
 
         let (unpacked, diff_digest, tar_size, compression) = {
             let mut buffered = BufReader::with_capacity(256 << 10, &mut raw);
             let compression = compression::sniff(&mut buffered)
-                .map_err(|e| ImageError::io("read", PathBuf::from(&layer.what), e))?
+                .map_err(|e| read_err("read", e))?
                 .map_err(|name| ImageError::Unsupported {
                     what: layer.what.clone(),
                     reason: format!("{name} compression (supported: gzip, zstd, none)"),
@@ -411,7 +420,7 @@ impl ImageStore {
                 }
             }
             let decoder = compression::decoder(compression, buffered)
-                .map_err(|e| ImageError::io("decompress", PathBuf::from(&layer.what), e))?;
+                .map_err(|e| read_err("decompress", e))?;
             let mut diff_reader = HashingReader::new(decoder, Algorithm::Sha256);
             let unpacked =
                 layer_unpack::unpack(&mut diff_reader, &diff, &layer.what).and_then(|stats| {
@@ -436,6 +445,16 @@ impl ImageStore {
         let (raw_digest, raw_count) = (raw.digest(), raw.count());
         let drained = drained.and_then(|()| tee.finish());
 
+        let drained = match drained {
+            Err(e) if full(&e) => return Err(read_err("read", e)),
+            other => other,
+        };
+        let unpacked = match unpacked {
+            Err(ImageError::Io { cause, op, path }) if full(&cause) => {
+                return Err(ImageError::Io { cause, op, path })
+            }
+            other => other,
+        };
         // Report the root cause first: a blob that is not what the manifest says.
         if let Some(expected) = &layer.blob_digest {
             let actual = raw_digest.clone();
