@@ -947,3 +947,70 @@ fn a_corrupt_network_volume_or_image_record_is_named_and_never_panics() {
     inst.ok(&["network", "rm", "faultnet"]);
     assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
 }
+
+#[test]
+fn a_disk_running_out_at_any_step_of_run_leaves_nothing_behind() {
+    let disk = SmallDisk::new("8m");
+    let inst = &disk.inst;
+    let root = inst.root().to_string_lossy().into_owned();
+    // The instance's lifetime objects (bridge, firewall table, meters) come up first.
+    inst.ok(&["run", "--rm", "-p", "127.0.0.1::80", "busybox", "true"]);
+    let before = footprint(inst);
+    for detached in [true, false] {
+        // One more page free each round: the disk runs out at every step of create and
+        // start in turn, until the run succeeds.
+        let mut successes = 0;
+        for pages in 0..48u64 {
+            let mut args = vec![
+                "run",
+                "--name",
+                "sweep",
+                "-p",
+                "127.0.0.1::80",
+                "-v",
+                "/data",
+            ];
+            args.extend(match detached {
+                true => &["-d", "busybox", "sleep", "60"][..],
+                false => &["--rm", "busybox", "echo", "done"][..],
+            });
+            disk.fill(pages * 4096);
+            let out = inst.run(&args);
+            disk.unfill();
+            let stderr = stderr_of(&out);
+            let case = format!("{args:?} with {pages} pages free");
+            assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+            if out.status.success() {
+                successes += 1;
+            } else {
+                let cause = stderr.lines().last().unwrap_or_default().to_string();
+                eprintln!("{pages} pages free: {}", cause.replace(&root, "ROOT"));
+                assert_eq!(out.status.code(), Some(125), "{case}: {stderr}");
+                assert!(
+                    stderr.to_lowercase().contains("no space left on device")
+                        && stderr.contains(&root),
+                    "{case}: the diagnostic names the cause and the file: {stderr}"
+                );
+            }
+            // As with Docker, a container whose start failed may stay created: then whole,
+            // listed and removable.
+            let listed = inst.ok(&["ps", "-a", "-q"]);
+            assert_eq!(listed.lines().count(), container_dirs(inst).len(), "{case}");
+            if !listed.is_empty() {
+                inst.ok(&["rm", "-f", "-v", "sweep"]);
+            }
+            assert_eq!(settled_footprint(inst, &before), before, "{case}: leak");
+            assert_eq!(container_dirs(inst), Vec::<PathBuf>::new(), "{case}");
+            assert_eq!(inst.ok(&["volume", "ls", "-q"]), "", "{case}: volumes left");
+            assert_eq!(
+                files_named(inst.root(), ".tmp"),
+                Vec::<PathBuf>::new(),
+                "{case}"
+            );
+            if successes == 3 {
+                break;
+            }
+        }
+        assert_eq!(successes, 3, "detached {detached}: the run never succeeded");
+    }
+}

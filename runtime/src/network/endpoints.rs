@@ -92,9 +92,16 @@ impl Endpoints {
             source: std::io::Error::other(e),
         })?;
         let tmp = path.with_extension("tmp");
+        let state_err = |op, cause| {
+            NetworkError::State(crate::state::StateError::Io {
+                op,
+                path: path.clone(),
+                cause,
+            })
+        };
         let written = std::fs::write(&tmp, bytes)
-            .map_err(io("write endpoint record"))
-            .and_then(|()| std::fs::rename(&tmp, &path).map_err(io("rename endpoint record")));
+            .map_err(|e| state_err("write", e))
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| state_err("rename into", e)));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp); // a full disk: no half record left behind
         }
