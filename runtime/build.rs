@@ -55,4 +55,17 @@ fn main() {
     let object = target_dir.join("bpfel-unknown-none/release/ebrun");
     std::fs::copy(&object, out_dir.join("ebrun.bpf.o"))
         .unwrap_or_else(|e| panic!("copy {}: {e}", object.display()));
+    // Which build of the programs is pinned: the loader replaces pins of another build.
+    let bytes = std::fs::read(&object).unwrap_or_else(|e| panic!("read {}: {e}", object.display()));
+    println!(
+        "cargo:rustc-env=EBRUN_BPF_OBJECT_HASH={:016x}",
+        fnv1a(&bytes)
+    );
+}
+
+/// FNV-1a, 64 bits: enough to tell two builds of the eBPF object apart.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

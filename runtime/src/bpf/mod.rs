@@ -93,6 +93,11 @@ pub enum BpfError {
 /// A per-meter step on one container's cgroup2 id (register or forget).
 type CgroupStep = fn(&Path, u64) -> Result<(), BpfError>;
 
+/// Whether this build's programs are loaded and pinned under `pin_dir`.
+pub fn loaded(pin_dir: &Path) -> bool {
+    pins::ready_marker(pin_dir).exists()
+}
+
 /// Registers a container's cgroup2 id with every loaded meter so the programs start counting
 /// for it. A meter that cannot take the container (e.g. a full map) is skipped with a
 /// warning; the error is returned only if no meter took it.

@@ -36,9 +36,12 @@ pub(super) fn cgroup_link_pin(pin_dir: &Path, cgroup_id: u64, program: &str) -> 
         .join(format!("cg{cgroup_id}-{program}"))
 }
 
-/// The marker the loader makes once everything is pinned.
+/// The marker the loader makes once everything is pinned, named after this build of the
+/// programs: pins made by another ebrun build (other map layouts) count as not loaded, so
+/// the first command of a new build replaces them instead of reading them with the wrong
+/// types.
 pub(super) fn ready_marker(pin_dir: &Path) -> PathBuf {
-    pin_dir.join("ready")
+    pin_dir.join(concat!("ready-", env!("EBRUN_BPF_OBJECT_HASH")))
 }
 
 /// The pinned map `name`, or `None` if its meter is not loaded.

@@ -163,7 +163,7 @@ impl MeterTables {
     /// meter `None` for every container. (The programs' log records are forwarded by
     /// `serve`'s background loop, not on the scrape path.)
     pub fn read(pin_dir: &Path) -> Self {
-        if !pin_dir.join("ready").exists() {
+        if !crate::bpf::loaded(pin_dir) {
             return MeterTables::default();
         }
         MeterTables {
