@@ -764,6 +764,28 @@ fn a_corrupt_container_file_breaks_only_that_container() {
     std::fs::remove_file(containers.join("stray-file")).unwrap();
     assert_eq!(settled_footprint(&inst, &[]), Vec::<String>::new());
 
+    // A state file left unreadable by a power loss (it is written without fsync) from before
+    // this boot describes nothing that still exists: the container reads as not running.
+    inst.ok(&["run", "--name", "oldboot", "busybox", "true"]);
+    let oldboot = containers.join(id_of(&inst, "oldboot")).join("state.json");
+    std::fs::write(&oldboot, b"").unwrap();
+    let before_boot = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+    std::fs::File::options()
+        .write(true)
+        .open(&oldboot)
+        .unwrap()
+        .set_modified(before_boot)
+        .unwrap();
+    let out = inst.run(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "oldboot created"
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    inst.ok(&["start", "oldboot"]);
+    assert_eq!(inst.ok(&["wait", "oldboot"]).trim(), "0");
+    inst.ok(&["rm", "oldboot"]);
+
     // A config deleted from under a running container: the next command takes it as an
     // interrupted create, and undoes all of it.
     inst.ok(&[

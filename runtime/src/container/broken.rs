@@ -67,11 +67,8 @@ fn check_dir(dir: &Path, name: &str) -> Option<String> {
     }
 }
 
-fn read_state(dir: &Path) -> Result<Option<ContainerState>, StateError> {
-    match read_json::<ContainerState>(&dir.join("state.json")) {
-        Err(e) if e.is_not_found() => Ok(None),
-        other => other.map(Some),
-    }
+fn read_state(dir: &Path) -> Result<ContainerState, StateError> {
+    super::store::read_state(&dir.join("state.json"))
 }
 
 /// Every broken entry of the containers directory (hidden files, such as the lock, are
@@ -122,7 +119,7 @@ pub(super) fn find(paths: &Paths, key: &str) -> Option<Broken> {
 /// cgroups, meters and network endpoint (with its port rules) — then its directory goes.
 pub(super) fn remove_locked(paths: &Paths, id: &str) -> Result<(), ContainerError> {
     let dir = ContainerStore::new(paths).dir(id);
-    let state = read_state(&dir).ok().flatten();
+    let state = read_state(&dir).ok();
     let config = read_json::<ContainerConfig>(&dir.join("config.json")).ok();
     kill_monitor(paths, id);
     thaw(paths, id);

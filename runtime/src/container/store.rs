@@ -8,6 +8,39 @@ use super::ContainerError;
 use crate::state::{read_json, replace_json_atomic, replace_json_volatile, StateError, StateLock};
 use crate::Paths;
 
+/// Reads a container's state file; a missing one is a container never started. State is
+/// written without fsync (it describes this boot only): one left unreadable by a power loss,
+/// written before this boot, describes nothing that still exists, and reads as a container
+/// that is not running.
+pub(super) fn read_state(path: &std::path::Path) -> Result<ContainerState, StateError> {
+    if !path.exists() {
+        return Ok(ContainerState::default());
+    }
+    match read_json(path) {
+        Err(e @ StateError::Corrupt { .. }) if written_before_boot(path) => {
+            crate::state::warn_once(format!(
+                "{e}; written before this boot, read as a container not running"
+            ));
+            Ok(ContainerState::default())
+        }
+        other => other,
+    }
+}
+
+/// Whether `path` was last written before the machine booted.
+fn written_before_boot(path: &std::path::Path) -> bool {
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|stat| {
+        stat.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    });
+    let written = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    matches!((boot, written), (Some(boot), Some(written)) if written.as_secs() < boot)
+}
+
 /// The containers of one ebrun instance.
 pub struct ContainerStore {
     paths: Paths,
@@ -73,11 +106,7 @@ impl ContainerStore {
     }
 
     pub fn load_state(&self, id: &str) -> Result<ContainerState, ContainerError> {
-        let path = self.dir(id).join("state.json");
-        if !path.exists() {
-            return Ok(ContainerState::default());
-        }
-        read_json(&path).map_err(|e| match e {
+        read_state(&self.dir(id).join("state.json")).map_err(|e| match e {
             StateError::Corrupt { .. } => ContainerError::Unreadable {
                 id: id.to_string(),
                 reason: e.to_string(),

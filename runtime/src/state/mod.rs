@@ -43,15 +43,19 @@ impl StateError {
 /// the kind: "network", "volume", ...). Listings run several times per command; the user
 /// needs to hear of each broken file once.
 pub fn warn_skipped(what: &str, error: &StateError) {
+    warn_once(format!("skipping a {what}: {error}"));
+}
+
+/// Logs `message` as a warning unless this process already did.
+pub fn warn_once(message: String) {
     use std::collections::HashSet;
     use std::sync::Mutex;
     static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let message = error.to_string();
     let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
     if warned
         .get_or_insert_with(HashSet::new)
         .insert(message.clone())
     {
-        tracing::warn!("skipping a {what}: {message}");
+        tracing::warn!("{message}");
     }
 }
