@@ -39,6 +39,21 @@ pub struct Args {
     /// Rounds of the eBPF meter benchmarks (context-switch storm, iperf3); 0 skips them.
     #[arg(long, default_value_t = 3)]
     pub meter_rounds: usize,
+    /// Only these sections (repeatable): run (run --rm against crun/runc), lifecycle,
+    /// meters, pull, network, serve. Default: all.
+    #[arg(long, value_enum)]
+    pub only: Vec<Section>,
+}
+
+/// A part of the benchmark that can be run on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    Run,
+    Lifecycle,
+    Meters,
+    Pull,
+    Network,
+    Serve,
 }
 
 /// One thing to measure: a command run to completion, `runs` times.
@@ -313,8 +328,13 @@ pub fn run(args: Args) -> Result<()> {
     util::run(util::cargo().args(["build", "--release", "-p", "ebrun"]))?;
     let ebrun = util::target_dir().join("release/ebrun");
 
+    let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
     let fixture = Fixture::new(&ebrun)?;
-    let cases = cases(&fixture);
+    let cases = if wanted(Section::Run) {
+        cases(&fixture)
+    } else {
+        Vec::new()
+    };
     println!();
     println!(
         "versions: {}; {}; {}",
@@ -373,7 +393,7 @@ pub fn run(args: Args) -> Result<()> {
             .map(|s| s.median.as_secs_f64())
     };
     println!();
-    for target in TARGETS {
+    for target in TARGETS.iter().filter(|_| wanted(Section::Run)) {
         let ratio = median(target.case)
             .zip(median(target.reference))
             .map(|(a, b)| a / b);
@@ -398,11 +418,15 @@ pub fn run(args: Args) -> Result<()> {
             println!("note: {note}");
         }
     }
-    let lifecycle = lifecycle::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup);
+    let lifecycle = if wanted(Section::Lifecycle) {
+        lifecycle::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup)
+    } else {
+        Ok(())
+    };
     if let Err(e) = &lifecycle {
         println!("lifecycle benchmark FAILED: {e:#}");
     }
-    let meters = (args.meter_rounds > 0)
+    let meters = (args.meter_rounds > 0 && wanted(Section::Meters))
         .then(|| meters::run(&fixture.ebrun, &fixture.ebrun_root, args.meter_rounds));
     drop(fixture);
 
@@ -417,17 +441,23 @@ pub fn run(args: Args) -> Result<()> {
     if lifecycle.is_err() {
         failed.push("lifecycle");
     }
-    if let Err(e) = pull::run(&ebrun, args.runs, args.warmup) {
-        println!("pull benchmark FAILED: {e:#}");
-        failed.push("pull");
+    if wanted(Section::Pull) {
+        if let Err(e) = pull::run(&ebrun, args.runs, args.warmup) {
+            println!("pull benchmark FAILED: {e:#}");
+            failed.push("pull");
+        }
     }
-    if let Err(e) = network::run(&ebrun, args.runs, args.warmup, 3) {
-        println!("network benchmark FAILED: {e:#}");
-        failed.push("network");
+    if wanted(Section::Network) {
+        if let Err(e) = network::run(&ebrun, args.runs, args.warmup, 3) {
+            println!("network benchmark FAILED: {e:#}");
+            failed.push("network");
+        }
     }
-    if let Err(e) = serve::run(&ebrun) {
-        println!("serve benchmark FAILED: {e:#}");
-        failed.push("serve");
+    if wanted(Section::Serve) {
+        if let Err(e) = serve::run(&ebrun) {
+            println!("serve benchmark FAILED: {e:#}");
+            failed.push("serve");
+        }
     }
     if !failed.is_empty() {
         bail!("case(s) could not run: {}", failed.join(", "));
