@@ -74,17 +74,16 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
         eprintln!("the input device is not a TTY");
         return Ok(1);
     }
-    let mut socket =
-        match UnixStream::connect(container::attach_socket_path(&ctx.paths, &config.id)) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!(
-                    "Error response from daemon: cannot attach to {}: {e}",
-                    config.name
-                );
-                return Ok(1);
-            }
-        };
+    let mut socket = match connect(&ctx.paths, &config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "Error response from daemon: cannot attach to {}: {e}",
+                config.name
+            );
+            return Ok(1);
+        }
+    };
     if args.sig_proxy && !tty {
         proxy_signals(&ctx.paths, &config)?;
     }
@@ -114,6 +113,27 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
         Some(std::time::Duration::from_secs(10)),
     )?
     .unwrap_or(0))
+}
+
+/// Connects to the container's attach socket. A monitor binds it just after reporting the
+/// start, so a client right behind `run -d` may find it missing for a moment.
+fn connect(paths: &Paths, config: &ContainerConfig) -> std::io::Result<UnixStream> {
+    let path = container::attach_socket_path(paths, &config.id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match UnixStream::connect(&path) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) && std::time::Instant::now() < deadline
+                    && container::running(paths, config).unwrap_or(false) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Copies this process's stdin to the container until EOF or the detach keys; on those it
