@@ -93,13 +93,13 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
                 return 1;
             }
         };
-        let mut state = started.state.clone();
-        state.monitor_pid = std::process::id() as i32;
-        let _ = store.save_state(id, &state);
+        // `start` recorded this process as the monitor. The attach socket is there before
+        // `run -d` returns, so an `attach` right behind it finds it.
+        let listener = bind_attach_socket(paths, id);
         if let Some(mut r) = ready.take() {
             let _ = writeln!(r, "ok");
         }
-        let outcome = supervise(paths, id, started);
+        let outcome = supervise(paths, id, started, listener);
         let Ok(mut state) = store.load_state(id) else {
             return 0;
         };
@@ -136,14 +136,23 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
 
 /// Relays the container's output to its log and attached clients until its init exits;
 /// returns the exit code Docker reports.
-fn supervise(paths: &Paths, id: &str, mut started: Started) -> Result<i32, ContainerError> {
+fn supervise(
+    paths: &Paths,
+    id: &str,
+    mut started: Started,
+    listener: Option<UnixListener>,
+) -> Result<i32, ContainerError> {
     let dir = paths.container_dir(id);
-    let mut log = LogWriter::open(&log_path(&dir, id)).map_err(|source| ContainerError::Io {
-        op: "open log",
-        path: log_path(&dir, id),
-        source,
+    let mut log = LogWriter::open(&log_path(&dir, id)).map_err(|source| {
+        if listener.is_some() {
+            let _ = std::fs::remove_file(socket_path(paths, id));
+        }
+        ContainerError::Io {
+            op: "open log",
+            path: log_path(&dir, id),
+            source,
+        }
     })?;
-    let listener = bind_attach_socket(paths, id);
     let mut chld = SigSet::empty();
     chld.add(Signal::SIGCHLD);
     let signals = SignalFd::with_flags(&chld, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
