@@ -173,22 +173,53 @@ fn cap_add_cap_drop_privileged_and_no_new_privileges_work_as_dockers() {
     assert_ne!(out.lines().last().unwrap().trim(), "0", "{out}");
 }
 
+/// A device node outside Docker's allowlist that root on this host can use: /dev/kmsg
+/// (char 1:11; a write adds a line to the kernel log). Block devices would be the natural
+/// choice, but some hosts (this CI's VM) refuse to open their disks even to root, which
+/// would let the test pass without ebrun doing anything.
+const KMSG: (u32, u32) = (1, 11);
+
+fn write_kmsg_node(dir: &str) -> String {
+    format!(
+        "mknod {dir}/kmsg c {} {} && echo ebrun-device-allowlist-test > {dir}/kmsg",
+        KMSG.0, KMSG.1
+    )
+}
+
 #[test]
 fn raw_devices_cannot_be_opened_even_when_created() {
     let inst = Instance::with_busybox();
-    // The host's own disk, by device numbers; the container may mknod it but not open it.
-    let meta = std::fs::metadata("/dev/vda").or_else(|_| std::fs::metadata("/dev/sda"));
-    let Ok(meta) = meta else {
-        eprintln!("no /dev/vda or /dev/sda on this host; nothing to check");
-        return;
-    };
-    use std::os::unix::fs::MetadataExt;
-    let rdev = meta.rdev();
-    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
-    let script = format!("mknod /tmp/disk b {major} {minor} && head -c 1 /tmp/disk >/dev/null");
-    let out = inst.run(&["run", "--rm", "busybox", "sh", "-c", &script]);
+    // The host itself may use the node, so a refusal below is ebrun's doing.
+    let host_dir = tempfile::tempdir().unwrap();
+    let host = std::process::Command::new("sh")
+        .args(["-c", &write_kmsg_node(&host_dir.path().to_string_lossy())])
+        .output()
+        .unwrap();
+    assert!(
+        host.status.success(),
+        "the host cannot write /dev/kmsg: {host:?}"
+    );
+    // A default container may create the node but not write it.
+    let out = inst.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        &write_kmsg_node("/tmp"),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"));
+    // --privileged lifts the allowlist, as Docker's does.
+    inst.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        &write_kmsg_node("/tmp"),
+    ]);
     // The standard nodes work.
     inst.ok(&[
         "run",
@@ -197,6 +228,32 @@ fn raw_devices_cannot_be_opened_even_when_created() {
         "sh",
         "-c",
         "head -c 1 /dev/urandom > /dev/null && echo x > /dev/null",
+    ]);
+}
+
+/// The eBPF device program alone (what a cgroup v2 host has) enforces the allowlist: the
+/// container's v1 devices cgroup, if the host has one, is opened up to everything first.
+#[test]
+fn the_ebpf_device_program_enforces_the_allowlist_on_its_own() {
+    let inst = Instance::with_busybox();
+    let id = inst.ok(&["run", "-d", "busybox", "sleep", "30"]);
+    let id = id.trim();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/devices")
+        .join(inst.prefix())
+        .join(id)
+        .join("devices.allow");
+    if v1.exists() {
+        std::fs::write(&v1, "a").unwrap();
+    }
+    let out = inst.run(&["exec", id, "sh", "-c", &write_kmsg_node("/tmp")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"));
+    inst.ok(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "echo x > /dev/null && head -c 1 /dev/zero >/dev/null",
     ]);
 }
 

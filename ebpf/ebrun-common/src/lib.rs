@@ -7,6 +7,7 @@
 //! key type spells its padding out as fields that are always zero.
 #![no_std]
 
+pub mod devices;
 pub mod oom;
 pub mod reclaim;
 pub mod sched;

@@ -5,6 +5,7 @@
 #![allow(internal_features)]
 
 mod atomic;
+mod device_allowlist;
 mod exec_count;
 mod oom_victim;
 mod sched_switch;

@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
-use aya::programs::{links::FdLink, BtfTracePoint, CgroupSkb, RawTracePoint};
+use aya::programs::{links::FdLink, BtfTracePoint, CgroupDevice, CgroupSkb, RawTracePoint};
 use aya::{Btf as AyaBtf, Ebpf, EbpfLoader};
-use ebrun_common::{oom, reclaim, sched, traffic};
+use ebrun_common::{devices, oom, reclaim, sched, traffic};
 use ebrun_common::{EXEC_COUNT_MAP, EXEC_COUNT_PROG, EXEC_COUNT_TRACEPOINT};
 use nix::mount::{mount, MsFlags};
 use nix::sys::statfs::{statfs, FsType};
@@ -35,6 +35,8 @@ enum Hook {
     BtfTracepoint(&'static str),
     /// Loaded and pinned; attached per container at start.
     CgroupSkb,
+    /// A device filter: loaded and pinned; attached per container at start.
+    CgroupDevice,
 }
 
 /// A meter: programs that work together and the maps they fill.
@@ -105,7 +107,15 @@ pub(super) const TRAFFIC: Meter = Meter {
     ],
 };
 
-const METERS: [&Meter; 5] = [&EXECS, &CPU, &RECLAIM, &OOM, &TRAFFIC];
+/// Not a meter: the device allowlist of containers on hosts without a v1 devices
+/// controller. It has no maps; loaded means its program is pinned.
+pub(super) const DEVICES: Meter = Meter {
+    name: "devices",
+    programs: &[(devices::DEVICE_ALLOWLIST_PROG, Hook::CgroupDevice)],
+    maps: &[],
+};
+
+const METERS: [&Meter; 6] = [&EXECS, &CPU, &RECLAIM, &OOM, &TRAFFIC, &DEVICES];
 
 /// Makes sure the programs are loaded, attached and pinned under `pin_dir`. The first caller
 /// (under `lock_path`) loads; later callers find the pins and return at once.
@@ -220,10 +230,14 @@ fn load_meter(
                 let program: &mut CgroupSkb = program.try_into().map_err(prog_err)?;
                 program.load().map_err(prog_err)?;
             }
+            Hook::CgroupDevice => {
+                let program: &mut CgroupDevice = program.try_into().map_err(prog_err)?;
+                program.load().map_err(prog_err)?;
+            }
         }
     }
     for &(name, hook) in meter.programs {
-        if let Hook::CgroupSkb = hook {
+        if let Hook::CgroupSkb | Hook::CgroupDevice = hook {
             let program = ebpf.program_mut(name).ok_or(BpfError::Missing(name))?;
             let path = prog_pin(pin_dir, name);
             program
@@ -246,12 +260,16 @@ fn load_meter(
     Ok(())
 }
 
-/// Whether `meter` loaded in the instance pinned at `pin_dir` (its first map is pinned).
+/// Whether `meter` loaded in the instance pinned at `pin_dir` (its first map is pinned; for
+/// one without maps, its first program).
 pub(super) fn meter_loaded(pin_dir: &Path, meter: &Meter) -> bool {
-    meter
-        .maps
-        .first()
-        .is_some_and(|m| map_pin(pin_dir, m).exists())
+    match meter.maps.first() {
+        Some(m) => map_pin(pin_dir, m).exists(),
+        None => meter
+            .programs
+            .first()
+            .is_some_and(|(p, _)| prog_pin(pin_dir, p).exists()),
+    }
 }
 
 /// Removes every pin of the instance: links detach and maps go once no one holds them.

@@ -19,6 +19,7 @@
 
 mod btf;
 mod cgroup_files;
+mod devices;
 mod exec_counter;
 mod kernel_info;
 mod loader;
@@ -148,6 +149,18 @@ pub fn attach_cgroup_programs(
         }
         Err(e) => tracing::warn!(error = %e, "traffic meter unavailable for this container"),
     }
+}
+
+/// Attaches the device allowlist (Docker's default device rules) to the container's cgroup2
+/// dir, for as long as the cgroup exists. Fails if the program is not loaded: the caller
+/// decides whether the container may run without it.
+pub fn restrict_devices(pin_dir: &Path, cgroup_dir: &Path) -> Result<(), BpfError> {
+    if !loader::meter_loaded(pin_dir, &loader::DEVICES) {
+        return Err(BpfError::Missing(
+            ebrun_common::devices::DEVICE_ALLOWLIST_PROG,
+        ));
+    }
+    devices::attach(pin_dir, cgroup_dir)
 }
 
 /// Detaches a pinned per-container link (undo of [`HostChange::BpfLink`]).

@@ -1,7 +1,7 @@
 //! The device allowlist (Docker's default): a container may create any node (mknod) but
-//! read or write only the standard ones. Enforced by the v1 devices controller; on pure
-//! cgroup v2 hosts this needs a BPF_PROG_TYPE_CGROUP_DEVICE program (not yet: the rootfs
-//! still only holds the standard nodes there).
+//! read or write only the standard ones. Enforced by the v1 devices controller, and by a
+//! BPF_PROG_TYPE_CGROUP_DEVICE program on the cgroup2 dir (`bpf::restrict_devices`), which
+//! is all there is on a cgroup v2 host.
 
 use super::{CgroupError, ContainerCgroups};
 
@@ -22,13 +22,25 @@ const ALLOWED: [&str; 12] = [
 ];
 
 impl ContainerCgroups {
-    /// Applies the default allowlist (everything with `privileged`).
-    pub fn restrict_devices(&self, privileged: bool) -> Result<(), CgroupError> {
-        let Some(dir) = self.v1_dirs.iter().find(|d| {
+    /// The container's dir in the v1 devices controller, if the host has one.
+    fn v1_devices_dir(&self) -> Option<&std::path::PathBuf> {
+        self.v1_dirs.iter().find(|d| {
             d.parent()
                 .and_then(|p| p.parent())
                 .is_some_and(|root| root.ends_with("devices"))
-        }) else {
+        })
+    }
+
+    /// Whether the v1 devices controller enforces the allowlist (else only the eBPF device
+    /// program can: cgroup v2).
+    pub fn has_v1_devices(&self) -> bool {
+        self.v1_devices_dir().is_some()
+    }
+
+    /// Applies the default allowlist (everything with `privileged`) in the v1 devices
+    /// controller; without one, the eBPF device program does it (`bpf::restrict_devices`).
+    pub fn restrict_devices(&self, privileged: bool) -> Result<(), CgroupError> {
+        let Some(dir) = self.v1_devices_dir() else {
             tracing::debug!("no v1 devices controller: device allowlist not enforced");
             return Ok(());
         };

@@ -51,6 +51,8 @@ pub use store::ContainerStore;
 /// Errors of the container module.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
+    #[error("cannot enforce the device allowlist (no v1 devices controller, and the eBPF device program is unavailable: {0}); use --privileged to run without it")]
+    Devices(String),
     #[error("{0}")]
     Image(#[from] crate::image::ImageError),
     #[error("{0}")]

@@ -46,6 +46,33 @@ fn rootfs_spec(paths: &Paths, config: &ContainerConfig) -> RootfsSpec {
     }
 }
 
+/// Docker's default device rules through the eBPF device program on the cgroup2 dir. On a
+/// host without the v1 devices controller (cgroup v2) nothing else enforces them, so the
+/// container does not start without it; elsewhere the program is a second line.
+fn restrict_devices(
+    paths: &Paths,
+    config: &ContainerConfig,
+    cgroups: &ContainerCgroups,
+) -> Result<(), ContainerError> {
+    let Some(dir) = &cgroups.unified_dir else {
+        return Ok(());
+    };
+    if config.process.security.privileged || cgroups.cgroup_id == 0 {
+        return Ok(());
+    }
+    let pin_dir = paths.bpffs_dir();
+    let result = bpf::ensure_loaded(&pin_dir, &paths.root().join("bpf.lock"))
+        .and_then(|()| bpf::restrict_devices(&pin_dir, dir));
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if cgroups.has_v1_devices() => {
+            tracing::debug!(error = %e, "eBPF device allowlist unavailable; the v1 devices controller enforces it");
+            Ok(())
+        }
+        Err(e) => Err(ContainerError::Devices(e.to_string())),
+    }
+}
+
 /// Registers the container's cgroup with the eBPF meters. A meter that cannot load costs
 /// only that meter: the container runs anyway, with one warning.
 fn attach_meters(paths: &Paths, cgroups: &ContainerCgroups, journal: &mut Journal) {
@@ -113,6 +140,7 @@ fn start_steps(
     cgroups.restrict_devices(config.process.security.privileged)?;
     steps.step("cgroups");
     attach_meters(paths, &cgroups, &mut journal);
+    restrict_devices(paths, config, &cgroups)?;
     steps.step("bpf_attach");
     let netns = config.network.netns_mode(paths)?;
     let rootfs = rootfs_spec(paths, config);
