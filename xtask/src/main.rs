@@ -35,7 +35,7 @@ enum Command {
     Image(image::Args),
     /// Check formatting and lints, build ebrun and run the workspace's tests (as root).
     Test(test::Args),
-    /// Run the resource-limit tests on a pure cgroup v2 kernel, in a qemu VM (Debian's
+    /// Run the resource-limit and eBPF meter tests on a pure cgroup v2 kernel, in a qemu VM (Debian's
     /// linux-image-amd64 with cgroup_no_v1=all).
     TestV2(test_v2::Args),
     /// Build ebrun and run the demo: a Debian image with tools, in a container.

@@ -49,7 +49,7 @@ impl Collector for Cpu {
         );
         let mut runq = Family::histogram(
             "ebrun_container_sched_runqueue_latency_seconds",
-            "Time the container's tasks waited runnable before getting a CPU (eBPF, sched_wakeup to sched_switch).",
+            "Time the container's tasks waited runnable before getting a CPU (eBPF, from sched_switch: the time since the task was queued).",
         );
         for c in &sample.containers {
             let Some(m) = &c.meters else { continue };
