@@ -482,7 +482,17 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
         .output()
         .unwrap();
     let attached: Value = serde_json::from_slice(&attached.stdout).unwrap();
-    assert_eq!(attached.as_array().map(Vec::len), Some(2), "{attached}");
+    // The two traffic programs, and the device allowlist (not a meter; it goes with the
+    // cgroup).
+    let names: Vec<&str> = attached
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        names,
+        ["traffic_ingress", "traffic_egress", "device_allowlist"],
+        "{attached}"
+    );
     // ... and none after rm.
     inst.ok(&["rm", "-f", "meter"]);
     for map in maps {
