@@ -353,6 +353,67 @@ fn catalogue(fixtures: &std::path::Path) -> Vec<Case> {
         case(&["network", "rm", "ghostnet"], 1, "ghostnet"),
         case(&["update", "--memory", "lots", "ghost"], 125, "lots"),
         case(&["pull", "bad@@ref"], 1, "invalid reference format"),
+        case(
+            &["pull", "--platform", "linux/bogus/x/y", "busybox"],
+            125,
+            "linux/bogus/x/y",
+        ),
+        case(
+            &r(&["--platform", "notaplatform", "busybox", "true"]),
+            125,
+            "notaplatform",
+        ),
+        // save / load
+        case(
+            &["save", "-o", "/tmp/ebrun-never.tar", "ghostimage"],
+            1,
+            "No such image: ghostimage",
+        ),
+        case(
+            &["save", "-o", "/nonexistent-dir/x.tar", "busybox"],
+            1,
+            "does not exist",
+        ),
+        case(&["load", "-i", &broken], 1, "broken.tar"),
+        case(&["load", "-i", "/nonexistent.tar"], 1, "/nonexistent.tar"),
+        // mounts, detach keys, restart policy, ports, hosts (later additions)
+        case(
+            &r(&[
+                "--mount",
+                "type=bind,source=/tmp,target=/h,bind-recursive=maybe",
+                "busybox",
+                "true",
+            ]),
+            125,
+            "maybe",
+        ),
+        case(
+            &r(&[
+                "--mount",
+                "type=volume,target=/h,bind-recursive=readonly",
+                "busybox",
+                "true",
+            ]),
+            125,
+            "bind-recursive",
+        ),
+        case(
+            &["run", "-d", "--detach-keys", "ctrl-zz", "busybox", "true"],
+            125,
+            "Invalid detach keys (ctrl-zz)",
+        ),
+        case(&["attach", "--detach-keys", "ctrl-", "ghost"], 1, "ctrl-"),
+        case(
+            &["update", "--restart", "sometimes", "ghost"],
+            125,
+            "sometimes",
+        ),
+        case(&r(&["-p", "80/bogus", "busybox", "true"]), 125, "bogus"),
+        case(
+            &r(&["--add-host", "nohostgw", "busybox", "true"]),
+            125,
+            "nohostgw",
+        ),
     ]
 }
 
