@@ -37,7 +37,7 @@ pub use loader::{ensure_loaded, unload};
 pub use logs::forward_logs;
 pub use oom::{oom_events_since, OomKill, OomMeters};
 pub use reclaim::ReclaimMeters;
-pub use sched::{slice_in_progress_ns, CpuMeters};
+pub use sched::{runq_histogram, slice_in_progress_ns, CpuMeters};
 pub use snapshot::{snapshot, ContainerMeters};
 pub use traffic::{series_from as traffic_series_from, TrafficSeries, MAX_PORTS_ENV};
 

@@ -99,13 +99,13 @@ pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<CpuMeters>, 
     }
     meters.runq_waits = latency.count;
     meters.runq_wait_ns = latency.total_ns;
-    meters.runq_histogram_us = histogram(&latency);
+    meters.runq_histogram_us = runq_histogram(&latency);
     Ok(Some(meters))
 }
 
 /// The non-empty buckets of a run-queue latency histogram as `(upper bound in µs, count)`;
 /// the last bucket's bound is `u64::MAX`.
-fn histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
+pub fn runq_histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
     latency
         .buckets
         .iter()

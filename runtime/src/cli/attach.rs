@@ -36,17 +36,9 @@ pub struct AttachArgs {
     container: String,
 }
 
-/// Signals `attach --sig-proxy` passes on to the container (Docker's proxy skips the ones
-/// about the client's own terminal and children).
-const PROXIED: [Signal; 7] = [
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGALRM,
-];
+/// Signals `attach --sig-proxy` passes on to the container: the same as a foreground run
+/// forwards (Docker's proxy skips the ones about the client's own terminal and children).
+const PROXIED: [Signal; 7] = ebrun::process::FORWARDED;
 
 pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
     let keys = match &args.detach_keys {

@@ -14,9 +14,7 @@ use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap}
 
 use super::batch;
 use ebrun_common::reclaim::{ReclaimStats, RECLAIM_MAP};
-use ebrun_common::sched::{
-    CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
-};
+use ebrun_common::sched::{CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP};
 use ebrun_common::traffic::{TrafficCounters, TrafficKey, TRAFFIC_MAP};
 use ebrun_common::{oom::OOM_KILLS_MAP, EXEC_COUNT_MAP};
 
@@ -141,23 +139,6 @@ fn traffic(pin_dir: &Path) -> Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries
     Some(out)
 }
 
-fn histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
-    latency
-        .buckets
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(i, n)| {
-            let bound = if i + 1 == RUNQ_BUCKETS {
-                u64::MAX
-            } else {
-                2u64 << i
-            };
-            (bound, *n)
-        })
-        .collect()
-}
-
 impl MeterTables {
     /// Reads every loaded meter's maps under `pin_dir`. A map that cannot be read leaves its
     /// meter `None` for every container. (The programs' log records are forwarded by
@@ -217,7 +198,7 @@ impl MeterTables {
                 if let Some(l) = self.runq.as_ref().and_then(|r| r.get(&id)) {
                     cpu.runq_waits = l.count;
                     cpu.runq_wait_ns = l.total_ns;
-                    cpu.runq_histogram_us = histogram(l);
+                    cpu.runq_histogram_us = crate::bpf::runq_histogram(l);
                 }
                 cpu
             });

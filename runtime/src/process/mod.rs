@@ -24,7 +24,7 @@ pub use pty::RawMode;
 pub use seccomp::SeccompProfile;
 pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
 pub use spawn::{spawn, Spawned, StartFailure, StdioMode};
-pub use supervise::{supervise, supervise_relayed, ExitStatus, Output};
+pub use supervise::{supervise, supervise_relayed, ExitStatus, Output, FORWARDED};
 pub use user::UserSpec;
 
 use std::path::PathBuf;

@@ -14,8 +14,8 @@ use nix::unistd::Pid;
 use super::pty::{copy_winsize, RawMode};
 use super::ProcessError;
 
-/// Signals a foreground `ebrun run` passes on to the container.
-const FORWARDED: [Signal; 7] = [
+/// Signals a foreground `ebrun run` (and `attach --sig-proxy`) passes on to the container.
+pub const FORWARDED: [Signal; 7] = [
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,
