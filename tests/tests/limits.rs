@@ -376,9 +376,16 @@ fn update_memory_takes_effect_on_a_running_container() {
     std::thread::sleep(Duration::from_secs(2 * u64::from(slow())));
     assert_eq!(oom_kills(), 0, "100 MiB fit in 256m");
     inst.ok(&["exec", "grow", "rm", "/tmp/go"]);
-    wait_until("the last dd to end", Duration::from_secs(10), || {
-        read(&usage_file).parse::<u64>().unwrap() < 32 << 20
-    });
+    // A loop that saw the gate just before it went may still start one more dd: the usage
+    // must stay low for longer than a loop round (0.3 s) before the limit shrinks.
+    let settled = || {
+        let low = || read(&usage_file).parse::<u64>().unwrap() < 32 << 20;
+        low() && {
+            std::thread::sleep(Duration::from_millis(800));
+            low()
+        }
+    };
+    wait_until("the last dd to end", Duration::from_secs(10), settled);
     assert_eq!(inst.ok(&["update", "-m", "64m", "grow"]).trim(), "grow");
     assert_eq!(read(&limit_file), (64u64 << 20).to_string());
     inst.ok(&["exec", "grow", "touch", "/tmp/go"]);
@@ -398,9 +405,7 @@ fn update_memory_takes_effect_on_a_running_container() {
     assert_eq!(config["resources"]["memory"], 64u64 << 20);
     // Raising it again (after the allocations stop) ends the kills.
     inst.ok(&["exec", "grow", "rm", "/tmp/go"]);
-    wait_until("the last dd to end", Duration::from_secs(10), || {
-        read(&usage_file).parse::<u64>().unwrap() < 32 << 20
-    });
+    wait_until("the last dd to end", Duration::from_secs(10), settled);
     inst.ok(&["update", "-m", "512m", "--memory-swap", "-1", "grow"]);
     assert_eq!(read(&limit_file), (512u64 << 20).to_string());
     let kills = oom_kills();
