@@ -665,16 +665,8 @@ fn foreground_run_is_logged_and_still_reaches_the_caller() {
     assert_eq!(inst.ok(&["logs", "fgi"]), "got hello\n");
 
     // -it from a terminal: typed input reaches the shell, its terminal output is logged.
-    let (mut master, slave) = pty();
-    let mut client = Reaped(
-        inst.command(&["run", "-it", "--name", "fgit", "busybox", "sh"])
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave)
-            .spawn()
-            .unwrap(),
-    );
-    let screen = collect(master.try_clone().unwrap());
+    let (mut master, mut client, screen) =
+        on_pty(&inst, &["run", "-it", "--name", "fgit", "busybox", "sh"]);
     std::io::Write::write_all(&mut master, b"echo typed$((2*3)); exit 5\r").unwrap();
     assert_eq!(
         exit_within(&mut client, 10),
@@ -775,6 +767,29 @@ impl Drop for Reaped {
     }
 }
 
+/// `ebrun ARGS` with a new pseudo-terminal as its stdin, stdout and stderr: the terminal's
+/// master (to type into), the running client, and what the terminal shows.
+fn on_pty(
+    inst: &Instance,
+    args: &[&str],
+) -> (
+    std::fs::File,
+    Reaped,
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    let (master, slave) = pty();
+    let client = Reaped(
+        inst.command(args)
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap(),
+    );
+    let screen = collect(master.try_clone().unwrap());
+    (master, client, screen)
+}
+
 /// A pseudo-terminal for a client: (master, slave).
 fn pty() -> (std::fs::File, std::fs::File) {
     use std::os::fd::FromRawFd;
@@ -841,16 +856,7 @@ fn attach_detach_keys_leave_the_container_running() {
     inst.ok(&["run", "-d", "-it", "--name", "shell", "busybox", "sh"]);
 
     // A terminal: keys are raw, ctrl-p ctrl-q detaches with Docker's message and code.
-    let (mut master, slave) = pty();
-    let mut client = Reaped(
-        inst.command(&["attach", "shell"])
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave)
-            .spawn()
-            .unwrap(),
-    );
-    let screen = collect(master.try_clone().unwrap());
+    let (mut master, mut client, screen) = on_pty(&inst, &["attach", "shell"]);
     std::io::Write::write_all(&mut master, b"echo one$((1+1))\r").unwrap();
     assert!(
         eventually(5, || text_of(&screen).contains("one2")),
@@ -863,16 +869,8 @@ fn attach_detach_keys_leave_the_container_running() {
     assert_eq!(inspect(&inst, "shell")["State"]["Running"], true);
 
     // Custom keys; the container's shell is still there and answers a new client.
-    let (mut master, slave) = pty();
-    let mut client = Reaped(
-        inst.command(&["attach", "--detach-keys", "ctrl-a,x", "shell"])
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave)
-            .spawn()
-            .unwrap(),
-    );
-    let screen = collect(master.try_clone().unwrap());
+    let (mut master, mut client, screen) =
+        on_pty(&inst, &["attach", "--detach-keys", "ctrl-a,x", "shell"]);
     std::io::Write::write_all(&mut master, b"echo two$((1+2))\r\x10\x11").unwrap();
     assert!(
         eventually(5, || text_of(&screen).contains("two3")),
