@@ -416,6 +416,11 @@ fn busy_containers_on_one_cpu_show_run_queue_latency_and_an_idle_one_none() {
 
 /// The keys (as cgroup ids: their first 8 bytes) of a pinned map, through bpftool.
 fn pinned_map_cgroup_ids(pin: &Path) -> Vec<u64> {
+    pinned_map_u64s(pin, "key")
+}
+
+/// The first 8 bytes of each entry's `part` ("key" or "value") of a pinned map, as u64s.
+fn pinned_map_u64s(pin: &Path, part: &str) -> Vec<u64> {
     let out = Command::new("bpftool")
         .args(["-j", "map", "dump", "pinned"])
         .arg(pin)
@@ -428,8 +433,8 @@ fn pinned_map_cgroup_ids(pin: &Path) -> Vec<u64> {
         .unwrap()
         .iter()
         .filter_map(|e| {
-            let key = e["key"].as_array()?;
-            let bytes: Vec<u8> = key
+            let bytes: Vec<u8> = e[part]
+                .as_array()?
                 .iter()
                 .filter_map(|b| u8::from_str_radix(b.as_str()?.trim_start_matches("0x"), 16).ok())
                 .collect();
@@ -486,19 +491,25 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
         .collect();
     assert_eq!(links.len(), 2, "ingress and egress links: {links:?}");
     let maps = [
-        "CPU_TIME",
+        "CPU_CGROUPS",
         "RECLAIM",
         "OOM_KILLS",
         "EXEC_COUNT",
         "TRAFFIC",
         "TRAFFIC_CONF",
     ];
-    for map in ["CPU_TIME", "TRAFFIC"] {
+    for map in ["CPU_CGROUPS", "TRAFFIC"] {
         assert!(
             pinned_map_cgroup_ids(&pins.join("maps").join(map)).contains(&id),
             "{map}"
         );
     }
+    // The CPU meter's counter slot is claimed by this cgroup, and freed by rm.
+    let owners = pins.join("maps").join("CPU_SLOT_OWNERS");
+    assert!(
+        pinned_map_u64s(&owners, "value").contains(&id),
+        "CPU_SLOT_OWNERS"
+    );
     let cgroup_dir = inspect(&inst, "meter")["Ebrun"]["Cgroups"]["unified_dir"]
         .as_str()
         .unwrap()
@@ -528,6 +539,10 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
             "{map} still has an entry of the removed container"
         );
     }
+    assert!(
+        !pinned_map_u64s(&owners, "value").contains(&id),
+        "the removed container still owns a CPU_TIME slot"
+    );
     let left: Vec<_> = std::fs::read_dir(pins.join("links"))
         .unwrap()
         .flatten()

@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub meter_rounds: usize,
     /// Only these sections (repeatable): run (run --rm against crun/runc), lifecycle,
-    /// meters, pull, network, serve. Default: all.
+    /// meters (storm and iperf), storm, iperf, pull, network, serve. Default: all.
     #[arg(long, value_enum)]
     pub only: Vec<Section>,
 }
@@ -50,7 +50,12 @@ pub struct Args {
 pub enum Section {
     Run,
     Lifecycle,
+    /// Both meter benchmarks (storm and iperf).
     Meters,
+    /// The context-switch storm only.
+    Storm,
+    /// iperf3 with and without the traffic programs only.
+    Iperf,
     Pull,
     Network,
     Serve,
@@ -426,8 +431,18 @@ pub fn run(args: Args) -> Result<()> {
     if let Err(e) = &lifecycle {
         println!("lifecycle benchmark FAILED: {e:#}");
     }
-    let meters = (args.meter_rounds > 0 && wanted(Section::Meters))
-        .then(|| meters::run(&fixture.ebrun, &fixture.ebrun_root, args.meter_rounds));
+    let parts = meters::Parts {
+        storm: wanted(Section::Meters) || wanted(Section::Storm),
+        iperf: wanted(Section::Meters) || wanted(Section::Iperf),
+    };
+    let meters = (args.meter_rounds > 0 && (parts.storm || parts.iperf)).then(|| {
+        meters::run(
+            &fixture.ebrun,
+            &fixture.ebrun_root,
+            args.meter_rounds,
+            parts,
+        )
+    });
     drop(fixture);
 
     let mut failed: Vec<&str> = results

@@ -1,18 +1,19 @@
 //! The eBPF meters' overhead, part of `cargo xtask bench`:
 //!
 //! - a context-switch storm (two threads ping-ponging a byte through pipes, pinned to one
-//!   CPU) in a container's cgroup with the scheduler programs attached, against the same
-//!   storm in the same cgroup after their links are removed; plus the programs' own cost per
-//!   event from `kernel.bpf_stats_enabled`;
+//!   CPU) in a container's cgroup, in pairs: one storm with the scheduler program attached,
+//!   one with it detached (the bench holds the loaded program and attaches it per storm),
+//!   in alternating order; plus the program's own cost per event from
+//!   `kernel.bpf_stats_enabled`;
 //! - iperf3 over the loopback inside a container with its traffic programs attached, against
 //!   the same container after its traffic links are removed.
 //!
 //! Targets: the storm at most 5% slower, iperf3 at most 2% less throughput. The storm's
-//! verdict uses the CPU time of its two threads (the programs run in their context, at their
-//! switches): on a shared host the wall-clock time also counts whatever else ran on CPU 0
-//! (it is printed too). Other ebrun
-//! instances on the host (tests running meanwhile) add their own programs to every context
-//! switch; the report says how many were loaded.
+//! verdict is the median over the pairs of the ratio of its two threads' CPU time (the
+//! program runs in their context, at their switches): on a shared host the wall-clock time
+//! also counts whatever else ran on CPU 0 (it is printed too), and pairing cancels the
+//! host's drift. Other ebrun instances on the host (tests running meanwhile) add their own
+//! programs to every context switch; the report says how many were loaded.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,10 +23,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::util;
+use crate::{bpf_attach, util};
 
 /// Round trips per storm: each is two context switches and two wakeups.
-const ROUND_TRIPS: u32 = 200_000;
+const ROUND_TRIPS: u32 = 100_000;
 const STORM_TARGET: f64 = 1.05;
 const IPERF_TARGET_LOSS: f64 = 0.02;
 
@@ -162,14 +163,21 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// (run_time_ns, run_cnt) of the program behind a pinned link.
-fn prog_stats(link_pin: &Path) -> Result<(u64, u64)> {
+/// The id of the program behind a pinned link.
+fn link_prog_id(link_pin: &Path) -> Result<u32> {
     let link: Value = serde_json::from_str(&util::output(
         Command::new("bpftool")
             .args(["-j", "link", "show", "pinned"])
             .arg(link_pin),
     )?)?;
-    let id = link["prog_id"].as_u64().context("link without prog_id")?;
+    link["prog_id"]
+        .as_u64()
+        .and_then(|id| u32::try_from(id).ok())
+        .context("link without prog_id")
+}
+
+/// (run_time_ns, run_cnt) of program `id`.
+fn prog_stats(id: u32) -> Result<(u64, u64)> {
     let prog: Value = serde_json::from_str(&util::output(Command::new("bpftool").args([
         "-j",
         "prog",
@@ -201,37 +209,37 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// The scheduler program's name (and its link's pin name).
+const SCHED_PROG: &str = "sched_switch";
+
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
 
-/// Storms per case in a round: the fastest counts, the others were slowed down by whatever
-/// else ran on CPU 0 (the programs' cost is in every one of them).
-const STORMS_PER_CASE: usize = 3;
+/// Storm pairs per round: one storm with the program attached and one without, in
+/// alternating order (with first in even pairs), so that drift on the shared host falls on
+/// both cases alike.
+const PAIRS_PER_ROUND: usize = 10;
 
-/// The fastest of [`STORMS_PER_CASE`] storms in cgroup `dir`: (wall-clock seconds, CPU
-/// seconds), each the minimum.
-fn fastest_storm(dir: &Path) -> Result<(f64, f64)> {
-    let (mut wall, mut cpu) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..STORMS_PER_CASE {
-        let t = in_cgroup_on_cpu0(dir, || storm(ROUND_TRIPS))?;
-        wall = wall.min(t.wall.as_secs_f64());
-        cpu = cpu.min(t.cpu_ns as f64 / 1e9);
-    }
-    Ok((wall, cpu))
+/// The CPU time of one storm in cgroup `dir`, in seconds, and its wall-clock time.
+fn storm_in(dir: &Path) -> Result<StormTime> {
+    in_cgroup_on_cpu0(dir, || storm(ROUND_TRIPS))
 }
 
-/// The context-switch storm with and without the scheduler programs.
+/// The context-switch storm with and without the scheduler program: each round starts a
+/// fresh instance, measures the program's own cost with bpf_stats, then detaches it (the
+/// bench holds the program) and runs [`PAIRS_PER_ROUND`] pairs of storms, attaching it
+/// for one storm of each pair.
 fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
     println!();
     println!(
         "context-switch storm: {ROUND_TRIPS} pipe round trips between two threads on CPU 0, \
-         in a container's cgroup, {rounds} rounds, the fastest of {STORMS_PER_CASE} storms per \
-         case and round"
+         in a container's cgroup; {rounds} rounds of {PAIRS_PER_ROUND} storm pairs (with the \
+         program / without, alternating order)"
     );
-    // The one scheduler program (on-CPU time and run-queue latency).
-    let progs = ["sched_switch"];
-    let mut without = Vec::new();
-    let mut with = Vec::new();
-    let mut cost = Vec::new();
+    let name = SCHED_PROG;
+    let (mut ratios, mut with_rt, mut without_rt, mut wall_ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cost_ns, mut cost_cnt, mut others) = (0u64, 0u64, 0usize);
+    let per_rt = |t: &StormTime| t.cpu_ns as f64 / f64::from(ROUND_TRIPS);
     for _ in 0..rounds {
         // A fresh instance: the container's start loads the programs and registers it.
         ebrun.ok(&["system", "teardown"])?;
@@ -242,84 +250,75 @@ fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
             .as_str()
             .map(PathBuf::from)
             .context("the container has no cgroup2 dir")?;
-        let links = ebrun.pin_dir()?.join("links");
-        // The programs' own cost, on a run of its own (the statistics cost a little).
-        let before: Vec<(u64, u64)> = progs
-            .iter()
-            .map(|p| prog_stats(&links.join(p)))
-            .collect::<Result<_>>()?;
+        // Other instances' programs (tests running meanwhile) run at every switch too.
+        others = others.max(loaded_named(name).saturating_sub(1));
+        let link_pin = ebrun.pin_dir()?.join("links").join(name);
+        let id = link_prog_id(&link_pin)?;
+        // The program's own cost, on a storm of its own (the statistics cost a little).
+        let before = prog_stats(id)?;
         let old = std::fs::read_to_string(STATS_SYSCTL)?;
         std::fs::write(STATS_SYSCTL, "1")?;
-        let run = in_cgroup_on_cpu0(&dir, || storm(ROUND_TRIPS));
+        let run = storm_in(&dir);
         std::fs::write(STATS_SYSCTL, old.trim())?;
         run?;
-        let after: Vec<(u64, u64)> = progs
-            .iter()
-            .map(|p| prog_stats(&links.join(p)))
-            .collect::<Result<_>>()?;
-        cost.push(
-            before
-                .iter()
-                .zip(&after)
-                .map(|(b, a)| (a.0 - b.0, a.1 - b.1))
-                .collect::<Vec<_>>(),
-        );
-        with.push(fastest_storm(&dir)?);
-        // Unpinning the links detaches the scheduler programs; same cgroup, same process.
-        for p in progs {
-            std::fs::remove_file(links.join(p))?;
+        let after = prog_stats(id)?;
+        cost_ns += after.0 - before.0;
+        cost_cnt += after.1 - before.1;
+        // Hold the program, then unpin its link: it stays loaded, detached.
+        let prog = bpf_attach::prog_fd(id)?;
+        std::fs::remove_file(&link_pin)?;
+        for pair in 0..PAIRS_PER_ROUND {
+            let measure_with = || -> Result<StormTime> {
+                let _link = bpf_attach::attach_btf_tracepoint(&prog)?;
+                storm_in(&dir)
+            };
+            let (with, without) = if pair % 2 == 0 {
+                let w = measure_with()?;
+                (w, storm_in(&dir)?)
+            } else {
+                let wo = storm_in(&dir)?;
+                (measure_with()?, wo)
+            };
+            ratios.push(with.cpu_ns as f64 / without.cpu_ns as f64);
+            wall_ratios.push(with.wall.as_secs_f64() / without.wall.as_secs_f64());
+            with_rt.push(per_rt(&with));
+            without_rt.push(per_rt(&without));
         }
-        without.push(fastest_storm(&dir)?);
+        drop(prog);
         ebrun.ok(&["rm", "-f", "storm"])?;
     }
-    let others = loaded_named("sched_switch");
-    let pick = |v: &[(f64, f64)], cpu: bool| -> Vec<f64> {
-        v.iter().map(|t| if cpu { t.1 } else { t.0 }).collect()
-    };
-    let (w, wo) = (
-        median(&mut pick(&with, false)),
-        median(&mut pick(&without, false)),
-    );
-    let (cw, cwo) = (
-        median(&mut pick(&with, true)),
-        median(&mut pick(&without, true)),
-    );
-    let per_rt = |s: f64| s * 1e9 / f64::from(ROUND_TRIPS);
     println!(
-        "  without programs: {:.0} ns wall-clock per round trip (median of the rounds); with: \
-         {:.0} ns ({:.3}x)",
-        per_rt(wo),
-        per_rt(w),
-        w / wo
+        "  CPU time of the two threads per round trip (median of {} storms each): without \
+         {:.0} ns, with {:.0} ns",
+        ratios.len(),
+        median(&mut without_rt),
+        median(&mut with_rt)
     );
+    let (q1, q3) = quartiles(&ratios);
     println!(
-        "  CPU time of the two threads: without {:.0} ns per round trip; with {:.0} ns",
-        per_rt(cwo),
-        per_rt(cw)
+        "  with/without per pair: wall-clock median {:.3}x; CPU time quartiles {q1:.3}x .. \
+         {q3:.3}x",
+        median(&mut wall_ratios)
     );
     println!("  load while measuring: {}", load_average());
-    for (i, name) in progs.iter().enumerate() {
-        let (ns, cnt) = cost
-            .iter()
-            .map(|c| c[i])
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        if cnt > 0 {
-            println!(
-                "  {name}: {:.0} ns per event ({cnt} events, bpf_stats, its own clock reads included)",
-                ns as f64 / cnt as f64
-            );
-        }
+    if cost_cnt > 0 {
+        println!(
+            "  {name}: {:.0} ns per event ({cost_cnt} events, bpf_stats, its own clock reads \
+             included)",
+            cost_ns as f64 / cost_cnt as f64
+        );
     }
     if others > 0 {
         println!(
-            "  note: {others} sched_switch program(s) of other ebrun instances were loaded \
+            "  note: {others} {name} program(s) of other ebrun instances were loaded \
              meanwhile, in both cases"
         );
     }
     // CPU time: the wall-clock ratio also counts whatever else the shared host ran on CPU 0.
-    let ratio = cw / cwo;
+    let ratio = median(&mut ratios);
     println!(
-        "storm with/without (CPU time) = {ratio:.3}x   target: at most {STORM_TARGET:.2}x   {}",
+        "storm with/without (CPU time, median of the pairs) = {ratio:.3}x   target: at most \
+         {STORM_TARGET:.2}x   {}",
         if ratio <= STORM_TARGET {
             "PASS"
         } else {
@@ -327,6 +326,17 @@ fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// The first and third quartiles of `v`.
+fn quartiles(v: &[f64]) -> (f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.75))
 }
 
 /// iperf3 client -> server over the container's loopback; bits per second received.
@@ -397,18 +407,33 @@ fn iperf_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
     Ok(())
 }
 
-/// Runs both meter benchmarks against the instance at `root` (which has busybox imported).
-pub fn run(bin: &Path, root: &Path, rounds: usize) -> Result<()> {
+/// Which meter benchmarks to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub storm: bool,
+    pub iperf: bool,
+}
+
+/// Runs the meter benchmarks in `parts` against the instance at `root` (which has busybox
+/// imported).
+pub fn run(bin: &Path, root: &Path, rounds: usize, parts: Parts) -> Result<()> {
     let ebrun = Ebrun { bin, root };
-    let storm = storm_bench(&ebrun, rounds);
-    if let Err(e) = &storm {
-        println!("storm bench FAILED: {e:#}");
+    let mut result = Ok(());
+    if parts.storm {
+        let storm = storm_bench(&ebrun, rounds);
+        if let Err(e) = &storm {
+            println!("storm bench FAILED: {e:#}");
+        }
+        let _ = ebrun.ok(&["rm", "-f", "storm"]);
+        result = result.and(storm);
     }
-    let _ = ebrun.ok(&["rm", "-f", "storm"]);
-    let iperf = iperf_bench(&ebrun, rounds);
-    if let Err(e) = &iperf {
-        println!("iperf3 bench FAILED: {e:#}");
+    if parts.iperf {
+        let iperf = iperf_bench(&ebrun, rounds);
+        if let Err(e) = &iperf {
+            println!("iperf3 bench FAILED: {e:#}");
+        }
+        let _ = ebrun.ok(&["rm", "-f", "perf"]);
+        result = result.and(iperf);
     }
-    let _ = ebrun.ok(&["rm", "-f", "perf"]);
-    storm.and(iperf)
+    result
 }

@@ -3,6 +3,7 @@
 //! `util` and `oci` hold what several of them share.
 
 mod bench;
+mod bpf_attach;
 mod build_ebpf;
 mod demo;
 mod image;

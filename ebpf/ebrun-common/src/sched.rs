@@ -7,14 +7,32 @@
 //! made of; queued on wakeup, on fork and on preemption alike). Each CPU notes what it
 //! switched to; when that task leaves the CPU, its cgroup (if registered) is charged the
 //! slice and the wait before it.
+//!
+//! Counters live in a per-CPU array, one slot per registered cgroup; the CPU remembers the
+//! running task's slot with what it noted, so a switch between tasks of one cgroup (or of an
+//! unregistered one) costs no hash lookup.
 
-/// Per-CPU hash: cgroup2 id -> [`CpuTime`] (on-CPU time and run-queue latency; readers sum
-/// the CPUs). An entry present means "registered".
+/// Hash: cgroup2 id -> its slot (u32) in [`CPU_TIME_MAP`]. An entry present means
+/// "registered"; the meter's first map (present = loaded).
+pub const CPU_CGROUPS_MAP: &str = "CPU_CGROUPS";
+/// Per-CPU array of [`CpuTime`] (on-CPU time and run-queue latency), one slot per registered
+/// cgroup; readers sum the CPUs.
 pub const CPU_TIME_MAP: &str = "CPU_TIME";
+/// Hash: slot -> the cgroup2 id holding it. Registration claims a free slot by inserting
+/// here with BPF_NOEXIST, so two ebrun processes never take the same one.
+pub const CPU_SLOT_OWNERS_MAP: &str = "CPU_SLOT_OWNERS";
+/// Array of one u64, bumped after each registration and removal: a CPU's cached slot of the
+/// running task (in [`RunningSlice`]) is trusted only while this is unchanged.
+pub const CPU_CGROUPS_GEN_MAP: &str = "CPU_CGROUPS_GEN";
 /// Per-CPU array of one [`RunningSlice`]: what this CPU runs since its last switch.
 pub const LAST_SWITCH_MAP: &str = "LAST_SWITCH";
 /// Global [`SchedKernel`] set by the loader from the kernel's BTF.
 pub const SCHED_KERNEL_GLOBAL: &str = "SCHED_KERNEL";
+/// The slot of a cgroup that is not registered.
+pub const NO_SLOT: u32 = u32::MAX;
+/// Kernel memory the per-CPU [`CPU_TIME_MAP`] may take: its slots are
+/// `min(MAX_CGROUPS, CPU_TIME_BUDGET / (size_of::<CpuTime>() * possible CPUs))`.
+pub const CPU_TIME_BUDGET: usize = 64 << 20;
 
 pub const SCHED_SWITCH_PROG: &str = "sched_switch";
 /// The BTF tracepoint the program attaches to.
@@ -111,11 +129,14 @@ pub struct RunningSlice {
     /// Its `se.sum_exec_runtime` when it was switched in.
     pub runtime_ns: u64,
     /// Its `sched_info.last_queued` when it was switched in: when it was queued, in the
-    /// scheduler's clock (0: it did not wait, or unknown).
+    /// scheduler's clock (0: it did not wait, its cgroup is not registered, or unknown).
     pub queued_ns: u64,
+    /// [`CPU_CGROUPS_GEN_MAP`]'s value when `slot` was found.
+    pub generation: u64,
     /// Its thread id (in the initial pid namespace).
     pub tid: u32,
-    pub _pad: u32,
+    /// `cgroup_id`'s slot in [`CPU_TIME_MAP`], or [`NO_SLOT`].
+    pub slot: u32,
 }
 
 /// The histogram bucket of a wait of `ns` nanoseconds.

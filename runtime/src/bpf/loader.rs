@@ -58,7 +58,13 @@ pub(super) const CPU: Meter = Meter {
         sched::SCHED_SWITCH_PROG,
         Hook::BtfTracepoint(sched::SCHED_SWITCH_TRACEPOINT),
     )],
-    maps: &[sched::CPU_TIME_MAP, sched::LAST_SWITCH_MAP],
+    maps: &[
+        sched::CPU_CGROUPS_MAP,
+        sched::CPU_TIME_MAP,
+        sched::CPU_SLOT_OWNERS_MAP,
+        sched::CPU_CGROUPS_GEN_MAP,
+        sched::LAST_SWITCH_MAP,
+    ],
 };
 
 pub(super) const RECLAIM: Meter = Meter {
@@ -167,7 +173,10 @@ fn load_and_pin(pin_dir: &Path) -> Result<(), BpfError> {
     let oom_kernel = kernel_info::oom_kernel(btf.as_ref());
     let sched_globals = sched_kernel.clone().unwrap_or_default();
     let oom_globals = oom_kernel.clone().unwrap_or_default();
+    let cpu_slots = cpu_slots();
     let mut ebpf = EbpfLoader::new()
+        .map_max_entries(sched::CPU_TIME_MAP, cpu_slots)
+        .map_max_entries(sched::CPU_SLOT_OWNERS_MAP, cpu_slots)
         .override_global(sched::SCHED_KERNEL_GLOBAL, &sched_globals, true)
         .override_global(oom::OOM_KERNEL_GLOBAL, &oom_globals, true)
         .load(OBJECT)?;
@@ -196,6 +205,15 @@ fn load_and_pin(pin_dir: &Path) -> Result<(), BpfError> {
     }
     tracing::info!(pin_dir = %pin_dir.display(), meters = ?loaded, "eBPF programs loaded and pinned");
     Ok(())
+}
+
+/// Slots of the CPU meter's per-CPU counters: as many as [`sched::CPU_TIME_BUDGET`] of kernel
+/// memory holds on this host's possible CPUs, at most `MAX_CGROUPS`, at least 256.
+fn cpu_slots() -> u32 {
+    let cpus = aya::util::nr_cpus().unwrap_or(1).max(1);
+    let per_slot = std::mem::size_of::<sched::CpuTime>() * cpus;
+    let slots = (sched::CPU_TIME_BUDGET / per_slot).clamp(256, ebrun_common::MAX_CGROUPS as usize);
+    slots as u32
 }
 
 /// Loads and hooks up one meter's programs, then pins its programs, links and maps.

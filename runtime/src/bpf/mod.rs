@@ -37,7 +37,10 @@ pub use loader::{ensure_loaded, unload};
 pub use logs::forward_logs;
 pub use oom::{oom_events_since, OomKill, OomMeters};
 pub use reclaim::ReclaimMeters;
-pub use sched::{runq_histogram, slice_in_progress_ns, CpuMeters};
+pub use sched::{
+    cpu_meters_from, read_all as cpu_counters, running_slices, runq_histogram,
+    slice_in_progress_ns, CpuMeters,
+};
 pub use snapshot::{snapshot, ContainerMeters};
 pub use traffic::{series_from as traffic_series_from, TrafficSeries, MAX_PORTS_ENV};
 
@@ -83,6 +86,8 @@ pub enum BpfError {
         #[source]
         source: aya::maps::MapError,
     },
+    #[error("map {name}: all {entries} entries are taken")]
+    Full { name: &'static str, entries: u32 },
     #[error("kernel BTF {0}")]
     Btf(String),
     #[error("the eBPF object has no {0}")]

@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use aya::maps::{Map, MapData, PerCpuArray, PerCpuHashMap};
+use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
 use ebrun_common::sched::{
-    CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
+    CpuTime, RunningSlice, RunqLatency, CPU_CGROUPS_GEN_MAP, CPU_CGROUPS_MAP, CPU_SLOT_OWNERS_MAP,
+    CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
 };
 use serde::Serialize;
 
@@ -29,78 +30,196 @@ pub struct CpuMeters {
     pub runq_histogram_us: Vec<(u64, u64)>,
 }
 
-fn cpu_time(pin_dir: &Path) -> Result<Option<PerCpuHashMap<MapData, u64, CpuTime>>, BpfError> {
-    let Some(data) = open_map(pin_dir, CPU_TIME_MAP)? else {
+/// The CPU meter's pinned maps; `None` if the meter is not loaded.
+struct CpuMaps {
+    cgroups: HashMap<MapData, u64, u32>,
+    time: PerCpuArray<MapData, CpuTime>,
+}
+
+impl CpuMaps {
+    fn open(pin_dir: &Path) -> Result<Option<Self>, BpfError> {
+        let Some(cgroups) = open_map(pin_dir, CPU_CGROUPS_MAP)? else {
+            return Ok(None);
+        };
+        let time = open_map(pin_dir, CPU_TIME_MAP)?.ok_or(BpfError::Missing(CPU_TIME_MAP))?;
+        Ok(Some(CpuMaps {
+            cgroups: HashMap::try_from(Map::HashMap(cgroups)).map_err(map_err(CPU_CGROUPS_MAP))?,
+            time: PerCpuArray::try_from(Map::PerCpuArray(time)).map_err(map_err(CPU_TIME_MAP))?,
+        }))
+    }
+
+    /// The slot of `cgroup_id`, if registered.
+    fn slot(&self, cgroup_id: u64) -> Result<Option<u32>, BpfError> {
+        match self.cgroups.get(&cgroup_id, 0) {
+            Ok(slot) => Ok(Some(slot)),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(map_err(CPU_CGROUPS_MAP)(e)),
+        }
+    }
+
+    /// The per-CPU counters in `slot`.
+    fn counters(&self, slot: u32) -> Result<Vec<CpuTime>, BpfError> {
+        let values = self.time.get(&slot, 0).map_err(map_err(CPU_TIME_MAP))?;
+        Ok(values.iter().copied().collect())
+    }
+}
+
+/// Bumps the registrations' generation: every CPU looks up its running task's slot again
+/// at its next switch. Called after each change of [`CPU_CGROUPS_MAP`]; two processes
+/// bumping at once may both write the same value, which still differs from what the CPUs
+/// noted before either change.
+fn bump_generation(pin_dir: &Path) -> Result<(), BpfError> {
+    let data =
+        open_map(pin_dir, CPU_CGROUPS_GEN_MAP)?.ok_or(BpfError::Missing(CPU_CGROUPS_GEN_MAP))?;
+    let mut generation: Array<MapData, u64> =
+        Array::try_from(Map::Array(data)).map_err(map_err(CPU_CGROUPS_GEN_MAP))?;
+    let now = generation
+        .get(&0, 0)
+        .map_err(map_err(CPU_CGROUPS_GEN_MAP))?;
+    generation
+        .set(0, now.wrapping_add(1), 0)
+        .map_err(map_err(CPU_CGROUPS_GEN_MAP))
+}
+
+fn slot_owners(pin_dir: &Path) -> Result<HashMap<MapData, u32, u64>, BpfError> {
+    let data =
+        open_map(pin_dir, CPU_SLOT_OWNERS_MAP)?.ok_or(BpfError::Missing(CPU_SLOT_OWNERS_MAP))?;
+    HashMap::try_from(Map::HashMap(data)).map_err(map_err(CPU_SLOT_OWNERS_MAP))
+}
+
+/// `BPF_NOEXIST` (linux/bpf.h): insert only if the key is absent.
+const BPF_NOEXIST: u64 = 1;
+
+/// Gives `cgroup_id` a slot of its own: claims a free one (an insert with BPF_NOEXIST into
+/// the owners map, so concurrent registrations never share one), zeroes its counters, then
+/// publishes it.
+pub(super) fn register(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
+    let Some(mut maps) = CpuMaps::open(pin_dir)? else {
+        return Ok(());
+    };
+    if maps.slot(cgroup_id)?.is_some() {
+        return Ok(());
+    }
+    let mut owners = slot_owners(pin_dir)?;
+    let slots = maps.time.len();
+    // Start where the id points, so that concurrent registrations rarely collide.
+    let start = (cgroup_id % u64::from(slots)) as u32;
+    for k in 0..slots {
+        let slot = (start + k) % slots;
+        match owners.insert(slot, cgroup_id, BPF_NOEXIST) {
+            Ok(()) => {}
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                continue
+            }
+            Err(e) => return Err(map_err(CPU_SLOT_OWNERS_MAP)(e)),
+        }
+        let published = maps
+            .time
+            .set(slot, per_cpu_default::<CpuTime>(CPU_TIME_MAP)?, 0)
+            .map_err(map_err(CPU_TIME_MAP))
+            .and_then(|()| {
+                maps.cgroups
+                    .insert(cgroup_id, slot, 0)
+                    .map_err(map_err(CPU_CGROUPS_MAP))
+            })
+            .and_then(|()| bump_generation(pin_dir));
+        if published.is_err() {
+            let _ = maps.cgroups.remove(&cgroup_id);
+            let _ = owners.remove(&slot);
+        }
+        return published;
+    }
+    Err(BpfError::Full {
+        name: CPU_TIME_MAP,
+        entries: slots,
+    })
+}
+
+/// Unregisters `cgroup_id` and frees its slot (zeroed again by the next claim).
+pub(super) fn forget(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
+    let Some(mut maps) = CpuMaps::open(pin_dir)? else {
+        return Ok(());
+    };
+    let Some(slot) = maps.slot(cgroup_id)? else {
+        return Ok(());
+    };
+    ignore_missing(maps.cgroups.remove(&cgroup_id)).map_err(map_err(CPU_CGROUPS_MAP))?;
+    bump_generation(pin_dir)?;
+    let mut owners = slot_owners(pin_dir)?;
+    if owners.get(&slot, 0).ok() == Some(cgroup_id) {
+        ignore_missing(owners.remove(&slot)).map_err(map_err(CPU_SLOT_OWNERS_MAP))?;
+    }
+    Ok(())
+}
+
+/// A registered cgroup's id and its per-CPU counters.
+pub type CgroupCounters = (u64, Vec<CpuTime>);
+
+/// Every registered cgroup's per-CPU counters (for a scrape of all containers).
+pub fn read_all(pin_dir: &Path) -> Result<Option<Vec<CgroupCounters>>, BpfError> {
+    let Some(maps) = CpuMaps::open(pin_dir)? else {
         return Ok(None);
     };
-    PerCpuHashMap::try_from(Map::PerCpuHashMap(data))
-        .map(Some)
-        .map_err(map_err(CPU_TIME_MAP))
+    let mut out = Vec::new();
+    for entry in maps.cgroups.iter() {
+        let (cgroup_id, slot) = entry.map_err(map_err(CPU_CGROUPS_MAP))?;
+        out.push((cgroup_id, maps.counters(slot)?));
+    }
+    Ok(Some(out))
 }
 
-pub(super) fn register(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
-    if let Some(mut map) = cpu_time(pin_dir)? {
-        map.insert(cgroup_id, per_cpu_default::<CpuTime>(CPU_TIME_MAP)?, 0)
-            .map_err(map_err(CPU_TIME_MAP))?;
-    }
-    Ok(())
-}
-
-pub(super) fn forget(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
-    if let Some(mut map) = cpu_time(pin_dir)? {
-        ignore_missing(map.remove(&cgroup_id)).map_err(map_err(CPU_TIME_MAP))?;
-    }
-    Ok(())
+/// What each CPU runs right now (its [`RunningSlice`]); empty if unreadable.
+pub fn running_slices(pin_dir: &Path) -> Vec<RunningSlice> {
+    let Ok(Some(data)) = open_map(pin_dir, LAST_SWITCH_MAP) else {
+        return Vec::new();
+    };
+    PerCpuArray::<_, RunningSlice>::try_from(Map::PerCpuArray(data))
+        .ok()
+        .and_then(|s| s.get(&0, 0).ok())
+        .map(|v| v.iter().copied().collect())
+        .unwrap_or_default()
 }
 
 /// The CPU meters of a cgroup; `None` if the meter is not loaded or the cgroup not registered.
 pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<CpuMeters>, BpfError> {
-    let Some(map) = cpu_time(pin_dir)? else {
+    let Some(maps) = CpuMaps::open(pin_dir)? else {
         return Ok(None);
     };
-    let slices = match open_map(pin_dir, LAST_SWITCH_MAP)? {
-        Some(data) => Some(
-            PerCpuArray::<_, RunningSlice>::try_from(Map::PerCpuArray(data))
-                .map_err(map_err(LAST_SWITCH_MAP))?,
-        ),
-        None => None,
-    };
-    let running = |slices: &Option<PerCpuArray<MapData, RunningSlice>>| -> Vec<RunningSlice> {
-        slices
-            .as_ref()
-            .and_then(|s| s.get(&0, 0).ok())
-            .map(|v| v.iter().copied().collect())
-            .unwrap_or_default()
+    let Some(slot) = maps.slot(cgroup_id)? else {
+        return Ok(None);
     };
     let mut meters = CpuMeters::default();
-    let mut latency = RunqLatency::default();
     // The counters plus the slices in progress, read again if a CPU switched meanwhile.
     for _ in 0..3 {
-        let before = running(&slices);
-        let per_cpu = match map.get(&cgroup_id, 0) {
-            Ok(v) => v,
-            Err(aya::maps::MapError::KeyNotFound) => return Ok(None),
-            Err(e) => return Err(map_err(CPU_TIME_MAP)(e)),
-        };
-        meters.on_cpu_ns = per_cpu.iter().map(|t| t.on_cpu_ns).sum();
-        meters.switches = per_cpu.iter().map(|t| t.switches).sum();
-        latency = RunqLatency::default();
-        for t in per_cpu.iter() {
-            latency.add(&t.runq);
-        }
+        let before = running_slices(pin_dir);
+        meters = cpu_meters_from(&maps.counters(slot)?);
         meters.on_cpu_ns += before
             .iter()
             .filter(|s| s.cgroup_id == cgroup_id)
             .map(slice_in_progress_ns)
             .sum::<u64>();
-        if running(&slices) == before {
+        if running_slices(pin_dir) == before {
             break;
         }
     }
-    meters.runq_waits = latency.count;
-    meters.runq_wait_ns = latency.total_ns;
-    meters.runq_histogram_us = runq_histogram(&latency);
     Ok(Some(meters))
+}
+
+/// One cgroup's meters from its per-CPU counters (without the slices in progress).
+pub fn cpu_meters_from(per_cpu: &[CpuTime]) -> CpuMeters {
+    let mut latency = RunqLatency::default();
+    for t in per_cpu {
+        latency.add(&t.runq);
+    }
+    CpuMeters {
+        on_cpu_ns: per_cpu.iter().map(|t| t.on_cpu_ns).sum(),
+        switches: per_cpu.iter().map(|t| t.switches).sum(),
+        runq_waits: latency.count,
+        runq_wait_ns: latency.total_ns,
+        runq_histogram_us: runq_histogram(&latency),
+    }
 }
 
 /// The non-empty buckets of a run-queue latency histogram as `(upper bound in µs, count)`;

@@ -10,11 +10,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuHashMap};
 
 use super::batch;
 use ebrun_common::reclaim::{ReclaimStats, RECLAIM_MAP};
-use ebrun_common::sched::{CpuTime, RunningSlice, RunqLatency, CPU_TIME_MAP, LAST_SWITCH_MAP};
 use ebrun_common::traffic::{TrafficCounters, TrafficKey, TRAFFIC_MAP};
 use ebrun_common::{oom::OOM_KILLS_MAP, EXEC_COUNT_MAP};
 
@@ -27,8 +26,7 @@ use crate::cgroups::ContainerCgroups;
 #[derive(Default)]
 pub struct MeterTables {
     execs: Option<HashMap<u64, u64>>,
-    cpu: Option<HashMap<u64, (u64, u64)>>,
-    runq: Option<HashMap<u64, RunqLatency>>,
+    cpu: Option<HashMap<u64, CpuMeters>>,
     reclaim: Option<HashMap<u64, ReclaimMeters>>,
     oom_kills: Option<HashMap<u64, u64>>,
     traffic: Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>>,
@@ -94,32 +92,26 @@ fn hash<V: aya::Pod>(pin_dir: &Path, name: &str) -> Option<HashMap<u64, V>> {
     Some(map.iter().filter_map(Result::ok).collect())
 }
 
-/// On-CPU time and switches per cgroup, with the slices running right now added (read again
-/// if a CPU switched meanwhile, as the per-container reader does).
-fn cpu_times(pin_dir: &Path) -> Option<HashMap<u64, (u64, u64)>> {
-    let slices = open(pin_dir, LAST_SWITCH_MAP)
-        .and_then(|d| PerCpuArray::<_, RunningSlice>::try_from(Map::PerCpuArray(d)).ok());
-    let running = || -> Vec<RunningSlice> {
-        slices
-            .as_ref()
-            .and_then(|s| s.get(&0, 0).ok())
-            .map(|v| v.iter().copied().collect())
-            .unwrap_or_default()
-    };
+/// The CPU meters of every registered cgroup, with the slices running right now added to the
+/// on-CPU time (read again if a CPU switched meanwhile, as the per-container reader does).
+fn cpu_meters(pin_dir: &Path) -> Option<HashMap<u64, CpuMeters>> {
     let mut result = None;
     for _ in 0..3 {
-        let before = running();
-        let mut times = per_cpu_sums::<CpuTime, (u64, u64)>(pin_dir, CPU_TIME_MAP, |s, t| {
-            s.0 += t.on_cpu_ns;
-            s.1 += t.switches;
-        })?;
+        let before = crate::bpf::running_slices(pin_dir);
+        let counters = crate::bpf::cpu_counters(pin_dir)
+            .inspect_err(|e| tracing::debug!(error = %e, "CPU meter unreadable"))
+            .ok()??;
+        let mut meters: HashMap<u64, CpuMeters> = counters
+            .into_iter()
+            .map(|(id, per_cpu)| (id, crate::bpf::cpu_meters_from(&per_cpu)))
+            .collect();
         for slice in &before {
-            if let Some(t) = times.get_mut(&slice.cgroup_id) {
-                t.0 += crate::bpf::slice_in_progress_ns(slice);
+            if let Some(m) = meters.get_mut(&slice.cgroup_id) {
+                m.on_cpu_ns += crate::bpf::slice_in_progress_ns(slice);
             }
         }
-        result = Some(times);
-        if running() == before {
+        result = Some(meters);
+        if crate::bpf::running_slices(pin_dir) == before {
             break;
         }
     }
@@ -149,10 +141,7 @@ impl MeterTables {
         }
         MeterTables {
             execs: per_cpu_sums::<u64, u64>(pin_dir, EXEC_COUNT_MAP, |s, v| *s += *v),
-            cpu: cpu_times(pin_dir),
-            runq: per_cpu_sums::<CpuTime, RunqLatency>(pin_dir, CPU_TIME_MAP, |s, t| {
-                s.add(&t.runq)
-            }),
+            cpu: cpu_meters(pin_dir),
             reclaim: per_cpu_sums::<ReclaimStats, ReclaimMeters>(pin_dir, RECLAIM_MAP, |m, s| {
                 m.memcg_reclaims += s.memcg_count;
                 m.memcg_reclaim_ns += s.memcg_ns;
@@ -185,23 +174,7 @@ impl MeterTables {
             return m;
         }
         m.execs = self.execs.as_ref().and_then(|t| t.get(&id).copied());
-        m.cpu = self
-            .cpu
-            .as_ref()
-            .and_then(|t| t.get(&id))
-            .map(|&(on_cpu_ns, switches)| {
-                let mut cpu = CpuMeters {
-                    on_cpu_ns,
-                    switches,
-                    ..CpuMeters::default()
-                };
-                if let Some(l) = self.runq.as_ref().and_then(|r| r.get(&id)) {
-                    cpu.runq_waits = l.count;
-                    cpu.runq_wait_ns = l.total_ns;
-                    cpu.runq_histogram_us = crate::bpf::runq_histogram(l);
-                }
-                cpu
-            });
+        m.cpu = self.cpu.as_ref().and_then(|t| t.get(&id)).cloned();
         m.reclaim = self.reclaim.as_ref().and_then(|t| t.get(&id)).cloned();
         m.oom = self
             .oom_kills

@@ -100,7 +100,7 @@ pub struct Sampler {
 /// The meters ebrun loads, each named by its first pinned map (present = loaded).
 const METER_MAPS: [(&str, &str); 5] = [
     ("execs", ebrun_common::EXEC_COUNT_MAP),
-    ("cpu", ebrun_common::sched::CPU_TIME_MAP),
+    ("cpu", ebrun_common::sched::CPU_CGROUPS_MAP),
     ("reclaim", ebrun_common::reclaim::RECLAIM_MAP),
     ("oom", ebrun_common::oom::OOM_KILLS_MAP),
     ("traffic", ebrun_common::traffic::TRAFFIC_MAP),
