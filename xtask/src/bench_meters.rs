@@ -5,8 +5,9 @@
 //!   one with it detached (the bench holds the loaded program and attaches it per storm),
 //!   in alternating order; plus the program's own cost per event from
 //!   `kernel.bpf_stats_enabled`;
-//! - iperf3 over the loopback inside a container with its traffic programs attached, against
-//!   the same container after its traffic links are removed.
+//! - iperf3 over the loopback inside a container, in pairs: one run with its traffic
+//!   programs attached to its cgroup, one without, in alternating order; plus their cost
+//!   per skb from `kernel.bpf_stats_enabled`.
 //!
 //! Targets: the storm at most 5% slower, iperf3 at most 2% less throughput. The storm's
 //! verdict is the median over the pairs of the ratio of its two threads' CPU time (the
@@ -339,10 +340,16 @@ fn quartiles(v: &[f64]) -> (f64, f64) {
     (at(0.25), at(0.75))
 }
 
+/// Seconds of each iperf3 run.
+const IPERF_SECS: u32 = 2;
+/// iperf3 pairs per round (one run with the traffic programs, one without, alternating).
+const IPERF_PAIRS_PER_ROUND: usize = 4;
+
 /// iperf3 client -> server over the container's loopback; bits per second received.
 fn iperf(ebrun: &Ebrun, port: u16) -> Result<f64> {
-    let script =
-        format!("iperf3 -s -1 -D -p {port} && sleep 0.3 && iperf3 -c 127.0.0.1 -p {port} -t 4 -J");
+    let script = format!(
+        "iperf3 -s -1 -D -p {port} && sleep 0.3 && iperf3 -c 127.0.0.1 -p {port} -t {IPERF_SECS} -J"
+    );
     let out = ebrun.ok(&["exec", "perf", "sh", "-c", &script])?;
     let v: Value = serde_json::from_str(&out).context("iperf3 JSON")?;
     v["end"]["sum_received"]["bits_per_second"]
@@ -350,10 +357,18 @@ fn iperf(ebrun: &Ebrun, port: u16) -> Result<f64> {
         .context("no throughput in iperf3's report")
 }
 
-/// iperf3 with and without the traffic programs attached to the container.
+/// iperf3 with and without the traffic programs: each round starts a container, detaches
+/// its traffic links (the bench holds the pinned programs) and runs
+/// [`IPERF_PAIRS_PER_ROUND`] pairs of iperf3 runs, attaching the programs to its cgroup for
+/// one run of each pair; plus the programs' own cost per packet (bpf_stats) on a run of its
+/// own.
 fn iperf_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
     println!();
-    println!("iperf3 over a container's loopback (--net host), 4 s per run, {rounds} rounds");
+    println!(
+        "iperf3 over a container's loopback (--net host), {IPERF_SECS} s per run, {rounds} \
+         rounds of {IPERF_PAIRS_PER_ROUND} pairs (with the traffic programs / without, \
+         alternating order)"
+    );
     ebrun.ok(&[
         "image",
         "import",
@@ -361,41 +376,102 @@ fn iperf_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
         "tools:latest",
     ])?;
     let port = 25000 + (std::process::id() % 1000) as u16;
-    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let (mut losses, mut with, mut without) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cost: Vec<(u64, u64)> = vec![(0, 0); 2];
+    let programs = [
+        ("traffic_ingress", bpf_attach::CGROUP_INET_INGRESS),
+        ("traffic_egress", bpf_attach::CGROUP_INET_EGRESS),
+    ];
     for _ in 0..rounds {
         ebrun.ok(&[
             "run", "-d", "--net", "host", "--name", "perf", "tools", "sleep", "3600",
         ])?;
-        let id = ebrun.inspect("perf")?["Ebrun"]["CgroupId"]
-            .as_u64()
-            .unwrap_or(0);
-        let links: Vec<PathBuf> = std::fs::read_dir(ebrun.pin_dir()?.join("links"))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("cg{id}-")))
-            })
+        let container = ebrun.inspect("perf")?;
+        let id = container["Ebrun"]["CgroupId"].as_u64().unwrap_or(0);
+        let dir = container["Ebrun"]["Cgroups"]["unified_dir"]
+            .as_str()
+            .map(PathBuf::from)
+            .context("the container has no cgroup2 dir")?;
+        let pins = ebrun.pin_dir()?;
+        let links: Vec<PathBuf> = programs
+            .iter()
+            .map(|(p, _)| pins.join("links").join(format!("cg{id}-{p}")))
             .collect();
-        if links.len() != 2 {
-            bail!("expected the container's 2 traffic links, found {links:?}");
+        if let Some(missing) = links.iter().find(|l| !l.exists()) {
+            bail!(
+                "the container's traffic link {} is missing",
+                missing.display()
+            );
         }
-        with.push(iperf(ebrun, port)?);
+        // The programs' own cost, on a run of its own with the container's links.
+        let ids: Vec<u32> = links
+            .iter()
+            .map(|l| link_prog_id(l))
+            .collect::<Result<_>>()?;
+        let before: Vec<(u64, u64)> = ids.iter().map(|&i| prog_stats(i)).collect::<Result<_>>()?;
+        let old = std::fs::read_to_string(STATS_SYSCTL)?;
+        std::fs::write(STATS_SYSCTL, "1")?;
+        let run = iperf(ebrun, port);
+        std::fs::write(STATS_SYSCTL, old.trim())?;
+        run?;
+        for (k, &i) in ids.iter().enumerate() {
+            let after = prog_stats(i)?;
+            cost[k].0 += after.0 - before[k].0;
+            cost[k].1 += after.1 - before[k].1;
+        }
+        // Hold the programs, then unpin the container's links: detached.
+        let progs: Vec<_> = programs
+            .iter()
+            .map(|(p, _)| bpf_attach::pinned_prog(&pins.join("progs").join(p)))
+            .collect::<Result<_>>()?;
         for l in &links {
             std::fs::remove_file(l)?;
         }
-        without.push(iperf(ebrun, port)?);
+        for pair in 0..IPERF_PAIRS_PER_ROUND {
+            let measure_with = || -> Result<f64> {
+                let _links = progs
+                    .iter()
+                    .zip(programs)
+                    .map(|(prog, (_, at))| bpf_attach::attach_cgroup(prog, &dir, at))
+                    .collect::<Result<Vec<_>>>()?;
+                iperf(ebrun, port)
+            };
+            let (w, wo) = if pair % 2 == 0 {
+                let w = measure_with()?;
+                (w, iperf(ebrun, port)?)
+            } else {
+                let wo = iperf(ebrun, port)?;
+                (measure_with()?, wo)
+            };
+            losses.push(1.0 - w / wo);
+            with.push(w);
+            without.push(wo);
+        }
         ebrun.ok(&["rm", "-f", "perf"])?;
     }
-    let (w, wo) = (median(&mut with), median(&mut without));
-    let loss = 1.0 - w / wo;
     println!(
-        "  without programs: {:.2} Gbit/s (median); with: {:.2} Gbit/s",
-        wo / 1e9,
-        w / 1e9
+        "  without programs: {:.2} Gbit/s (median of {} runs); with: {:.2} Gbit/s",
+        median(&mut without) / 1e9,
+        losses.len(),
+        median(&mut with) / 1e9
     );
+    let (q1, q3) = quartiles(&losses);
     println!(
-        "iperf3 loss = {:.2}%   target: at most {:.0}%   {}",
+        "  loss per pair: quartiles {:.2}% .. {:.2}%",
+        q1 * 100.0,
+        q3 * 100.0
+    );
+    for ((name, _), (ns, cnt)) in programs.iter().zip(&cost) {
+        if *cnt > 0 {
+            println!(
+                "  {name}: {:.0} ns per skb ({cnt} skbs, bpf_stats, its own clock reads included)",
+                *ns as f64 / *cnt as f64
+            );
+        }
+    }
+    let loss = median(&mut losses);
+    println!(
+        "iperf3 loss (median of the pairs) = {:.2}%   target: at most {:.0}%   {}",
         loss * 100.0,
         IPERF_TARGET_LOSS * 100.0,
         if loss <= IPERF_TARGET_LOSS {

@@ -1,6 +1,6 @@
-//! Attaching and detaching a loaded BTF tracepoint program from the bench, so that one storm
-//! runs with the program and the next without, many times over: the two bpf(2) commands
-//! this needs (a program fd by id, a raw tracepoint link), nothing else.
+//! Attaching and detaching loaded programs from the bench, so that one measurement runs with
+//! a program and the next without, many times over: the few bpf(2) commands this needs
+//! (a program fd by id or by pin, a BTF tracepoint link, a cgroup link), nothing else.
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -71,5 +71,64 @@ pub fn attach_btf_tracepoint(prog: &OwnedFd) -> Result<OwnedFd> {
         BPF_RAW_TRACEPOINT_OPEN,
         &attr,
         "attach the BTF tracepoint program",
+    )
+}
+
+const BPF_OBJ_GET: libc::c_long = 7;
+const BPF_LINK_CREATE: libc::c_long = 28;
+/// `enum bpf_attach_type`: BPF_CGROUP_INET_INGRESS, BPF_CGROUP_INET_EGRESS.
+pub const CGROUP_INET_INGRESS: u32 = 0;
+pub const CGROUP_INET_EGRESS: u32 = 1;
+
+/// `union bpf_attr` for BPF_OBJ_GET: pathname, bpf_fd, file_flags.
+#[repr(C, align(8))]
+#[derive(Default)]
+struct ObjGet {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+}
+
+/// `union bpf_attr` for BPF_LINK_CREATE (the common part): prog_fd, target_fd, attach_type,
+/// flags.
+#[repr(C, align(8))]
+#[derive(Default)]
+struct LinkCreate {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+}
+
+/// The program pinned at `path`.
+pub fn pinned_prog(path: &std::path::Path) -> Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let attr = ObjGet {
+        pathname: c_path.as_ptr() as u64,
+        ..Default::default()
+    };
+    bpf(BPF_OBJ_GET, &attr, &format!("open {}", path.display()))
+}
+
+/// Attaches cgroup program `prog` to cgroup directory `cgroup` at `attach_type`; dropping
+/// the link detaches it.
+pub fn attach_cgroup(
+    prog: &OwnedFd,
+    cgroup: &std::path::Path,
+    attach_type: u32,
+) -> Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(cgroup).with_context(|| format!("open {}", cgroup.display()))?;
+    let attr = LinkCreate {
+        prog_fd: prog.as_raw_fd() as u32,
+        target_fd: dir.as_raw_fd() as u32,
+        attach_type,
+        flags: 0,
+    };
+    bpf(
+        BPF_LINK_CREATE,
+        &attr,
+        &format!("attach a program to {}", cgroup.display()),
     )
 }

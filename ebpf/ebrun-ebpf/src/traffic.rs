@@ -1,7 +1,8 @@
 //! Traffic per service port: cgroup_skb ingress and egress programs, attached to each
 //! container's cgroup2 dir (the link is made at start and pinned per container).
 //!
-//! `skb->data` starts at the IP header. The service port is the local port when the local
+//! `skb->data` starts at the IP header; the headers are read in place when the skb's linear
+//! data holds them (nearly always), else copied out. The service port is the local port when the local
 //! side is a server (the port is below the ephemeral range, or the container accepted a TCP
 //! connection on it), else the remote port; so a web server counts under :80 and a client
 //! under :443, never under thousands of ephemeral ports. A container has at most its
@@ -62,14 +63,76 @@ struct Packet {
     tcp_flags: u8,
 }
 
+/// The headers from the skb's linear data (direct packet access: no helper call), or `None`
+/// if they are not all there (then [`parse_copied`] copies them out).
 #[inline(always)]
-fn parse(ctx: &SkBuffContext, direction: u8) -> Option<Packet> {
+fn parse_direct(ctx: &SkBuffContext, direction: u8) -> Option<Option<Packet>> {
+    // SAFETY: the program's own context; the verifier checks every read below against
+    // `data_end`.
+    let (data, end) = unsafe {
+        (
+            (*ctx.skb.skb).data as usize,
+            (*ctx.skb.skb).data_end as usize,
+        )
+    };
+    if data + 40 > end {
+        return None;
+    }
+    // SAFETY: within [data, data + 40), checked above.
+    let first = unsafe { *(data as *const u8) };
+    let (l4, ip_header) = match first >> 4 {
+        // SAFETY: as above.
+        4 => (unsafe { *((data + 9) as *const u8) }, usize::from(first & 0x0f) * 4),
+        // SAFETY: as above.
+        6 => (unsafe { *((data + 6) as *const u8) }, 40),
+        _ => return Some(None),
+    };
+    let l4_start = data + ip_header;
+    if l4_start + 14 > end {
+        return None;
+    }
+    // SAFETY: within [l4_start, l4_start + 14), checked above.
+    let (ports, offset, tcp_flags) = unsafe {
+        (
+            *(l4_start as *const [u16; 2]),
+            *((l4_start + 12) as *const u8),
+            *((l4_start + 13) as *const u8),
+        )
+    };
+    Some(Some(packet(l4, ip_header as u32, ports, offset, tcp_flags, direction)))
+}
+
+/// The headers copied out with bpf_skb_load_bytes (short packets, headers outside the
+/// linear data).
+#[inline(always)]
+fn parse_copied(ctx: &SkBuffContext, direction: u8) -> Option<Packet> {
     let first: u8 = ctx.load(0).ok()?;
     let (l4, ip_header) = match first >> 4 {
         4 => (ctx.load::<u8>(9).ok()?, u32::from(first & 0x0f) * 4),
         6 => (ctx.load::<u8>(6).ok()?, 40),
         _ => return None,
     };
+    let (offset, tcp_flags) = if l4 == PROTO_TCP {
+        (
+            ctx.load::<u8>(ip_header as usize + 12).ok()?,
+            ctx.load::<u8>(ip_header as usize + 13).ok()?,
+        )
+    } else {
+        (0, 0)
+    };
+    let ports: [u16; 2] = if l4 == PROTO_TCP || l4 == PROTO_UDP {
+        ctx.load(ip_header as usize).ok()?
+    } else {
+        [0, 0]
+    };
+    Some(packet(l4, ip_header, ports, offset, tcp_flags, direction))
+}
+
+/// What the headers say: `l4` the IP protocol, `ip_header` its length, then the first four
+/// bytes of the L4 header as ports and TCP's data offset and flags bytes (read whatever the
+/// protocol; only TCP and UDP use them).
+#[inline(always)]
+fn packet(l4: u8, ip_header: u32, ports: [u16; 2], offset: u8, flags: u8, direction: u8) -> Packet {
     let mut packet = Packet {
         proto: PROTO_OTHER,
         local_port: 0,
@@ -79,14 +142,12 @@ fn parse(ctx: &SkBuffContext, direction: u8) -> Option<Packet> {
     };
     let l4_header = match l4 {
         PROTO_TCP => {
-            let offset: u8 = ctx.load(ip_header as usize + 12).ok()?;
-            packet.tcp_flags = ctx.load(ip_header as usize + 13).ok()?;
+            packet.tcp_flags = flags;
             u32::from(offset >> 4) * 4
         }
         PROTO_UDP => 8,
-        _ => return Some(packet),
+        _ => return packet,
     };
-    let ports: [u16; 2] = ctx.load(ip_header as usize).ok()?;
     let (source, dest) = (u16::from_be(ports[0]), u16::from_be(ports[1]));
     packet.proto = l4;
     packet.headers += l4_header;
@@ -95,7 +156,7 @@ fn parse(ctx: &SkBuffContext, direction: u8) -> Option<Packet> {
     } else {
         (dest, source)
     };
-    Some(packet)
+    packet
 }
 
 #[inline(always)]
@@ -105,16 +166,19 @@ fn count(ctx: &SkBuffContext, direction: u8) {
     let Some(conf) = TRAFFIC_CONF.get_ptr_mut(cgroup_id) else {
         return;
     };
-    let Some(packet) = parse(ctx, direction) else {
+    let parsed = match parse_direct(ctx, direction) {
+        Some(p) => p,
+        None => parse_copied(ctx, direction),
+    };
+    let Some(packet) = parsed else {
         return;
     };
     let len = ctx.len();
     // SAFETY: the program's own context.
     let segments = unsafe { (*ctx.skb.skb).gso_segs }.max(1);
-    let key = series_key(cgroup_id, conf, &packet, direction);
-    let counters = match TRAFFIC.get_ptr_mut(key) {
-        Some(c) => c,
-        None => {
+    let counters = match series(cgroup_id, conf, &packet, direction) {
+        Series::Known(c) => c,
+        Series::New(key) => {
             let _ = TRAFFIC.insert(key, TrafficCounters::default(), u64::from(BPF_NOEXIST));
             match TRAFFIC.get_ptr_mut(key) {
                 Some(c) => c,
@@ -132,14 +196,17 @@ fn count(ctx: &SkBuffContext, direction: u8) {
     }
 }
 
+/// The series a packet counts in.
+enum Series {
+    /// An existing series: this CPU's counters.
+    Known(*mut TrafficCounters),
+    /// A series to create (its port's, or the overflow series).
+    New(TrafficKey),
+}
+
 /// The series this packet counts in: its service port's, or the overflow series.
 #[inline(always)]
-fn series_key(
-    cgroup_id: u64,
-    conf: *mut TrafficConf,
-    packet: &Packet,
-    direction: u8,
-) -> TrafficKey {
+fn series(cgroup_id: u64, conf: *mut TrafficConf, packet: &Packet, direction: u8) -> Series {
     let mut key = TrafficKey {
         cgroup_id,
         port: 0,
@@ -149,7 +216,7 @@ fn series_key(
         _pad: [0; 3],
     };
     if packet.proto == PROTO_OTHER {
-        return key;
+        return found_or_new(key);
     }
     let listen = ListenKey {
         cgroup_id,
@@ -172,8 +239,8 @@ fn series_key(
     } else {
         packet.remote_port
     };
-    if TRAFFIC.get_ptr(key).is_some() {
-        return key;
+    if let Some(c) = TRAFFIC.get_ptr_mut(key) {
+        return Series::Known(c);
     }
     // A new series: the other direction of a port already counted costs nothing more.
     let mut other_way = key;
@@ -182,15 +249,20 @@ fn series_key(
     } else {
         DIR_EGRESS
     };
-    if TRAFFIC.get_ptr(other_way).is_some() {
-        return key;
-    }
-    if claim_port_slot(cgroup_id, conf, key) {
-        return key;
+    if TRAFFIC.get_ptr(other_way).is_some() || claim_port_slot(cgroup_id, conf, key) {
+        return Series::New(key);
     }
     key.port = 0;
     key.overflow = 1;
-    key
+    found_or_new(key)
+}
+
+#[inline(always)]
+fn found_or_new(key: TrafficKey) -> Series {
+    match TRAFFIC.get_ptr_mut(key) {
+        Some(c) => Series::Known(c),
+        None => Series::New(key),
+    }
 }
 
 /// Claims the container's next free port slot for `key`'s port. Two CPUs racing for one slot
