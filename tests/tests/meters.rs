@@ -83,42 +83,41 @@ impl Drop for ChildGuard {
     }
 }
 
-#[test]
-fn cpu_seconds_match_the_cgroups_own_usage_within_one_percent() {
-    let inst = Instance::with_busybox();
+/// Runs `script` in a detached container `name` and checks that its eBPF on-CPU time over
+/// about 3 s is within 1% of its cgroup's own usage; `meanwhile` runs during those seconds.
+fn assert_cpu_time_matches_the_cgroup(
+    inst: &Instance,
+    name: &str,
+    script: &str,
+    meanwhile: impl FnOnce(),
+) {
     inst.ok(&[
-        "run",
-        "-d",
-        "--net",
-        "none",
-        "--name",
-        "busy",
-        "busybox",
-        "sh",
-        "-c",
-        "while :; do :; done",
+        "run", "-d", "--net", "none", "--name", name, "busybox", "sh", "-c", script,
     ]);
-    wait_running(&inst, "busy");
+    wait_running(inst, name);
     std::thread::sleep(Duration::from_millis(300));
     let sample = || {
-        let m = meters(&inst, "busy");
+        let m = meters(inst, name);
         (
             u(&m["Cpu"]["OnCpuNs"]),
             u(&m["CgroupCpu"]["UsageUsec"]) * 1000,
         )
     };
     // Sampled while paused (frozen), so both counters stand still while read.
-    inst.ok(&["pause", "busy"]);
+    inst.ok(&["pause", name]);
     let (bpf0, cg0) = sample();
-    inst.ok(&["unpause", "busy"]);
-    std::thread::sleep(Duration::from_secs(3));
-    inst.ok(&["pause", "busy"]);
+    inst.ok(&["unpause", name]);
+    let started = std::time::Instant::now();
+    meanwhile();
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(started.elapsed()));
+    inst.ok(&["pause", name]);
     let (bpf1, cg1) = sample();
-    inst.ok(&["unpause", "busy"]);
+    inst.ok(&["unpause", name]);
     let (bpf, cg) = ((bpf1 - bpf0) as f64, (cg1 - cg0) as f64);
     let error = (bpf - cg).abs() / cg;
     eprintln!(
-        "on-CPU over 3 s: bpf {bpf} ns, cgroup {cg} ns, error {:.3}%",
+        "{name}: on-CPU over {:.1} s: bpf {bpf} ns, cgroup {cg} ns, error {:.3}%",
+        started.elapsed().as_secs_f64(),
         error * 100.0
     );
     assert!(cg > 1e9, "the busy loop ran only {cg} ns");
@@ -127,7 +126,32 @@ fn cpu_seconds_match_the_cgroups_own_usage_within_one_percent() {
         "bpf {bpf} vs cgroup {cg}: {:.3}%",
         error * 100.0
     );
-    inst.ok(&["rm", "-f", "busy"]);
+    inst.ok(&["rm", "-f", name]);
+}
+
+#[test]
+fn cpu_seconds_match_the_cgroups_own_usage_within_one_percent() {
+    let inst = Instance::with_busybox();
+    assert_cpu_time_matches_the_cgroup(&inst, "busy", "while :; do :; done", || {});
+}
+
+/// Every container start and removal changes the CPU meter's registrations, which makes each
+/// CPU look up its running task's counter slot again: a busy container with two spinners
+/// (switching between each other and the other containers' tasks) loses nothing meanwhile.
+#[test]
+fn cpu_seconds_stay_exact_while_other_containers_come_and_go() {
+    let inst = Instance::with_busybox();
+    let script = "while :; do :; done & while :; do :; done";
+    assert_cpu_time_matches_the_cgroup(&inst, "busy2", script, || {
+        let until = std::time::Instant::now() + Duration::from_millis(2500);
+        let mut runs = 0;
+        while std::time::Instant::now() < until {
+            inst.ok(&["run", "--rm", "--net", "none", "busybox", "true"]);
+            runs += 1;
+        }
+        eprintln!("{runs} containers came and went meanwhile");
+        assert!(runs >= 5, "only {runs} containers ran meanwhile");
+    });
 }
 
 #[test]
