@@ -143,14 +143,14 @@ fn cpu_seconds_stay_exact_while_other_containers_come_and_go() {
     let inst = Instance::with_busybox();
     let script = "while :; do :; done & while :; do :; done";
     assert_cpu_time_matches_the_cgroup(&inst, "busy2", script, || {
+        // For 2.5 s, and at least twice (an emulated VM starts only a few per second).
         let until = std::time::Instant::now() + Duration::from_millis(2500);
         let mut runs = 0;
-        while std::time::Instant::now() < until {
+        while runs < 2 || std::time::Instant::now() < until {
             inst.ok(&["run", "--rm", "--net", "none", "busybox", "true"]);
             runs += 1;
         }
         eprintln!("{runs} containers came and went meanwhile");
-        assert!(runs >= 5, "only {runs} containers ran meanwhile");
     });
 }
 

@@ -30,9 +30,6 @@ pub const LAST_SWITCH_MAP: &str = "LAST_SWITCH";
 pub const SCHED_KERNEL_GLOBAL: &str = "SCHED_KERNEL";
 /// The slot of a cgroup that is not registered.
 pub const NO_SLOT: u32 = u32::MAX;
-/// Kernel memory the per-CPU [`CPU_TIME_MAP`] may take: its slots are
-/// `min(MAX_CGROUPS, CPU_TIME_BUDGET / (size_of::<CpuTime>() * possible CPUs))`.
-pub const CPU_TIME_BUDGET: usize = 64 << 20;
 
 pub const SCHED_SWITCH_PROG: &str = "sched_switch";
 /// The BTF tracepoint the program attaches to.

@@ -34,7 +34,7 @@ use ebrun_common::MAX_CGROUPS;
 #[map(name = "CPU_CGROUPS")]
 static CPU_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_CGROUPS, 0);
 
-/// Sized by the loader (see `CPU_TIME_BUDGET`).
+/// Sized by the loader to a memory budget on the host's CPUs.
 #[map(name = "CPU_TIME")]
 static CPU_TIME: PerCpuArray<CpuTime> = PerCpuArray::with_max_entries(MAX_CGROUPS, 0);
 

@@ -173,10 +173,32 @@ fn load_and_pin(pin_dir: &Path) -> Result<(), BpfError> {
     let oom_kernel = kernel_info::oom_kernel(btf.as_ref());
     let sched_globals = sched_kernel.clone().unwrap_or_default();
     let oom_globals = oom_kernel.clone().unwrap_or_default();
-    let cpu_slots = cpu_slots();
+    let cpus = aya::util::nr_cpus().unwrap_or(1);
+    let cpu_slots = per_cpu_entries(
+        std::mem::size_of::<sched::CpuTime>(),
+        64 << 20,
+        ebrun_common::MAX_CGROUPS,
+        cpus,
+    );
+    let traffic_series = per_cpu_entries(
+        std::mem::size_of::<traffic::TrafficCounters>(),
+        64 << 20,
+        traffic::MAX_TRAFFIC_SERIES,
+        cpus,
+    );
+    let reclaim_entries = per_cpu_entries(
+        std::mem::size_of::<reclaim::ReclaimStats>(),
+        16 << 20,
+        ebrun_common::MAX_CGROUPS,
+        cpus,
+    );
+    let exec_entries = per_cpu_entries(8, 8 << 20, ebrun_common::MAX_CGROUPS, cpus);
     let mut ebpf = EbpfLoader::new()
         .map_max_entries(sched::CPU_TIME_MAP, cpu_slots)
         .map_max_entries(sched::CPU_SLOT_OWNERS_MAP, cpu_slots)
+        .map_max_entries(traffic::TRAFFIC_MAP, traffic_series)
+        .map_max_entries(reclaim::RECLAIM_MAP, reclaim_entries)
+        .map_max_entries(EXEC_COUNT_MAP, exec_entries)
         .override_global(sched::SCHED_KERNEL_GLOBAL, &sched_globals, true)
         .override_global(oom::OOM_KERNEL_GLOBAL, &oom_globals, true)
         .load(OBJECT)?;
@@ -207,13 +229,14 @@ fn load_and_pin(pin_dir: &Path) -> Result<(), BpfError> {
     Ok(())
 }
 
-/// Slots of the CPU meter's per-CPU counters: as many as [`sched::CPU_TIME_BUDGET`] of kernel
-/// memory holds on this host's possible CPUs, at most `MAX_CGROUPS`, at least 256.
-fn cpu_slots() -> u32 {
-    let cpus = aya::util::nr_cpus().unwrap_or(1).max(1);
-    let per_slot = std::mem::size_of::<sched::CpuTime>() * cpus;
-    let slots = (sched::CPU_TIME_BUDGET / per_slot).clamp(256, ebrun_common::MAX_CGROUPS as usize);
-    slots as u32
+/// Entries of a per-CPU map whose values take `value_size` bytes on each possible CPU (the
+/// kernel preallocates them all): as many as `budget` bytes hold on this host, at most
+/// `max`, at least 256. On a few CPUs this is `max`; on a large host it keeps each map's
+/// kernel memory bounded (a full map loses only that meter for further containers, with a
+/// warning).
+fn per_cpu_entries(value_size: usize, budget: usize, max: u32, cpus: usize) -> u32 {
+    let entries = budget / (value_size.div_ceil(8) * 8 * cpus.max(1));
+    entries.clamp(256, max as usize) as u32
 }
 
 /// Loads and hooks up one meter's programs, then pins its programs, links and maps.
@@ -314,4 +337,19 @@ fn mount_bpffs() -> Result<(), BpfError> {
         None::<&str>,
     )
     .map_err(BpfError::MountBpffs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_cpu_entries;
+
+    #[test]
+    fn per_cpu_maps_fit_their_budget_on_large_hosts() {
+        // The CPU meter's 288-byte values: every slot on 2 CPUs, 3640 on 64 (64 MiB).
+        assert_eq!(per_cpu_entries(288, 64 << 20, 16384, 2), 16384);
+        assert_eq!(per_cpu_entries(288, 64 << 20, 16384, 64), 3640);
+        // Values are rounded up to 8 bytes, and a huge host still gets 256 entries.
+        assert_eq!(per_cpu_entries(4, 1 << 20, 16384, 8), 16384);
+        assert_eq!(per_cpu_entries(288, 64 << 20, 16384, 100_000), 256);
+    }
 }
