@@ -325,7 +325,21 @@ fn two_containers_oom_together_one_event_each_with_the_right_pid_and_command() {
             "{name}: the victim held its memory"
         );
     }
+    // The kill events (OomEvent.cgroup_id at byte 16) are blanked by rm.
+    let events = Path::new("/sys/fs/bpf")
+        .join(inst.prefix())
+        .join("maps/OOM_EVENTS");
+    let victims = pinned_map_u64s(&events, "value", 16);
+    assert!(
+        victims.contains(&id_a) && victims.contains(&id_b),
+        "{victims:?}"
+    );
     inst.ok(&["rm", "oom-a", "oom-b"]);
+    let victims = pinned_map_u64s(&events, "value", 16);
+    assert!(
+        !victims.contains(&id_a) && !victims.contains(&id_b),
+        "events of removed containers left: {victims:?}"
+    );
 }
 
 #[test]
@@ -440,11 +454,12 @@ fn busy_containers_on_one_cpu_show_run_queue_latency_and_an_idle_one_none() {
 
 /// The keys (as cgroup ids: their first 8 bytes) of a pinned map, through bpftool.
 fn pinned_map_cgroup_ids(pin: &Path) -> Vec<u64> {
-    pinned_map_u64s(pin, "key")
+    pinned_map_u64s(pin, "key", 0)
 }
 
-/// The first 8 bytes of each entry's `part` ("key" or "value") of a pinned map, as u64s.
-fn pinned_map_u64s(pin: &Path, part: &str) -> Vec<u64> {
+/// The 8 bytes at byte `at` of each entry's `part` ("key" or "value") of a pinned map, as
+/// u64s.
+fn pinned_map_u64s(pin: &Path, part: &str, at: usize) -> Vec<u64> {
     let out = Command::new("bpftool")
         .args(["-j", "map", "dump", "pinned"])
         .arg(pin)
@@ -462,7 +477,7 @@ fn pinned_map_u64s(pin: &Path, part: &str) -> Vec<u64> {
                 .iter()
                 .filter_map(|b| u8::from_str_radix(b.as_str()?.trim_start_matches("0x"), 16).ok())
                 .collect();
-            Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+            Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
         })
         .collect()
 }
@@ -531,7 +546,7 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
     // The CPU meter's counter slot is claimed by this cgroup, and freed by rm.
     let owners = pins.join("maps").join("CPU_SLOT_OWNERS");
     assert!(
-        pinned_map_u64s(&owners, "value").contains(&id),
+        pinned_map_u64s(&owners, "value", 0).contains(&id),
         "CPU_SLOT_OWNERS"
     );
     let cgroup_dir = inspect(&inst, "meter")["Ebrun"]["Cgroups"]["unified_dir"]
@@ -564,7 +579,7 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
         );
     }
     assert!(
-        !pinned_map_u64s(&owners, "value").contains(&id),
+        !pinned_map_u64s(&owners, "value", 0).contains(&id),
         "the removed container still owns a CPU_TIME slot"
     );
     let left: Vec<_> = std::fs::read_dir(pins.join("links"))

@@ -83,13 +83,23 @@ pub(super) fn forget(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
     if let Some(mut map) = kills_map(pin_dir)? {
         ignore_missing(map.remove(&cgroup_id)).map_err(map_err(OOM_KILLS_MAP))?;
     }
-    if let Some(mut events) = events_map(pin_dir)? {
-        for slot in 0..OOM_EVENT_SLOTS {
-            if events.get(&slot, 0).is_ok_and(|e| e.cgroup_id == cgroup_id) {
-                events
-                    .set(slot, OomEvent::default(), 0)
-                    .map_err(map_err(OOM_EVENTS_MAP))?;
-            }
+    let (Some(mut events), Some(seq_data)) =
+        (events_map(pin_dir)?, open_map(pin_dir, OOM_SEQ_MAP)?)
+    else {
+        return Ok(());
+    };
+    // Only the slots written so far (none on a host that never had an OOM kill): a scan of
+    // every slot was 256 syscalls per rm.
+    let seq_map: Array<MapData, u64> =
+        Array::try_from(Map::Array(seq_data)).map_err(map_err(OOM_SEQ_MAP))?;
+    let newest = seq_map.get(&0, 0).map_err(map_err(OOM_SEQ_MAP))?;
+    let oldest = newest.saturating_sub(u64::from(OOM_EVENT_SLOTS) - 1).max(1);
+    for seq in oldest..=newest {
+        let slot = (seq % u64::from(OOM_EVENT_SLOTS)) as u32;
+        if events.get(&slot, 0).is_ok_and(|e| e.cgroup_id == cgroup_id) {
+            events
+                .set(slot, OomEvent::default(), 0)
+                .map_err(map_err(OOM_EVENTS_MAP))?;
         }
     }
     Ok(())
