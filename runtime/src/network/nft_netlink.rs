@@ -184,8 +184,7 @@ pub fn add_dnat(
     send_batch(&sock, &batch.finalize(), rules.len() as u32 + 1)?;
     drop(sock);
     let mine = comment(owner);
-    let handles: Vec<u64> = list_rules_for_chain(&chain)
-        .map_err(|e| error("list the published-port rules", e))?
+    let handles: Vec<u64> = list_rules(&chain)?
         .iter()
         .filter(|rule| rule.get_userdata() == Some(&mine))
         .filter_map(|rule| rule.get_handle().copied())
@@ -198,6 +197,28 @@ pub fn add_dnat(
         )));
     }
     Ok(handles)
+}
+
+/// The rules of `chain`. A dump that another process's ruleset change interrupts (seen when
+/// containers start in parallel) fails to decode; it is read again, a few times.
+fn list_rules(chain: &Chain) -> Result<Vec<Rule>, NetworkError> {
+    let mut attempt = 0;
+    loop {
+        match list_rules_for_chain(chain) {
+            Ok(rules) => return Ok(rules),
+            Err(e) if attempt < 4 => {
+                attempt += 1;
+                tracing::debug!(error = ?e, attempt, "nf_tables rule dump failed; reading it again");
+                std::thread::sleep(std::time::Duration::from_millis(attempt * 2));
+            }
+            Err(e) => {
+                return Err(error(
+                    "list the published-port rules",
+                    format!("{e} ({e:?})"),
+                ))
+            }
+        }
+    }
 }
 
 /// Deletes the rules with these handles from `chain` of the inet table `table`. Rules
