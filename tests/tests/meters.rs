@@ -501,8 +501,11 @@ fn pinned_program_ids(pins: &Path) -> Vec<u64> {
 fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
     let inst = Instance::with_busybox();
     let port = test_port(2).to_string();
+    // The listener's stdin stays open: at the end of its input (a detached container's is
+    // empty) busybox nc closes the connection, racing the client's data.
     let script = format!(
-        "nc -l -p {port} > /dev/null & sleep 0.3; head -c 50000 /dev/zero | nc 127.0.0.1 {port}; \
+        "sleep 1000 | nc -l -p {port} > /dev/null & for i in $(seq 50); do \
+         head -c 50000 /dev/zero | nc 127.0.0.1 {port} && break; sleep 0.1; done; \
          while :; do :; done"
     );
     inst.ok(&[
@@ -519,8 +522,20 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
         last = cpu;
         std::thread::sleep(Duration::from_millis(300));
     }
-    let traffic = meters(&inst, "meter");
-    assert!(series(&traffic, "egress", "tcp", Some(port.parse().unwrap())).0 > 0);
+    // The client retries until the listener is up (slow under a loaded CI machine).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = meters(&inst, "meter");
+        if series(&m, "egress", "tcp", Some(port.parse().unwrap())).0 > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no TCP payload counted on :{port} in 10 s: {}",
+            m["Traffic"]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // The container's links and entries exist while it runs...
     let links: Vec<String> = std::fs::read_dir(pins.join("links"))
         .unwrap()
