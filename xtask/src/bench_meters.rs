@@ -215,6 +215,46 @@ const SCHED_PROG: &str = "sched_switch";
 
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
 
+/// Runs `measure` once with `kernel.bpf_stats_enabled` on: the growth of each program's
+/// (run_time_ns, run_cnt) meanwhile (the statistics cost a little, so only on a run of its
+/// own).
+fn programs_cost<const N: usize, T>(
+    ids: [u32; N],
+    measure: impl FnOnce() -> Result<T>,
+) -> Result<[(u64, u64); N]> {
+    let mut before = [(0, 0); N];
+    for (b, &id) in before.iter_mut().zip(&ids) {
+        *b = prog_stats(id)?;
+    }
+    let old = std::fs::read_to_string(STATS_SYSCTL)?;
+    std::fs::write(STATS_SYSCTL, "1")?;
+    let run = measure();
+    std::fs::write(STATS_SYSCTL, old.trim())?;
+    run?;
+    let mut cost = [(0, 0); N];
+    for ((c, b), &id) in cost.iter_mut().zip(before).zip(&ids) {
+        let after = prog_stats(id)?;
+        *c = (after.0 - b.0, after.1 - b.1);
+    }
+    Ok(cost)
+}
+
+/// One measured pair, (with the programs, without): `with` runs first in even pairs,
+/// `without` in odd ones, so that drift of the shared host falls on both alike.
+fn paired<T>(
+    pair: usize,
+    with: impl FnOnce() -> Result<T>,
+    without: impl FnOnce() -> Result<T>,
+) -> Result<(T, T)> {
+    if pair.is_multiple_of(2) {
+        let w = with()?;
+        Ok((w, without()?))
+    } else {
+        let wo = without()?;
+        Ok((with()?, wo))
+    }
+}
+
 /// Storm pairs per round: one storm with the program attached and one without, in
 /// alternating order (with first in even pairs), so that drift on the shared host falls on
 /// both cases alike.
@@ -255,31 +295,22 @@ fn storm_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
         others = others.max(loaded_named(name).saturating_sub(1));
         let link_pin = ebrun.pin_dir()?.join("links").join(name);
         let id = link_prog_id(&link_pin)?;
-        // The program's own cost, on a storm of its own (the statistics cost a little).
-        let before = prog_stats(id)?;
-        let old = std::fs::read_to_string(STATS_SYSCTL)?;
-        std::fs::write(STATS_SYSCTL, "1")?;
-        let run = storm_in(&dir);
-        std::fs::write(STATS_SYSCTL, old.trim())?;
-        run?;
-        let after = prog_stats(id)?;
-        cost_ns += after.0 - before.0;
-        cost_cnt += after.1 - before.1;
+        // The program's own cost, on a storm of its own.
+        let [(ns, cnt)] = programs_cost([id], || storm_in(&dir))?;
+        cost_ns += ns;
+        cost_cnt += cnt;
         // Hold the program, then unpin its link: it stays loaded, detached.
         let prog = bpf_attach::prog_fd(id)?;
         std::fs::remove_file(&link_pin)?;
         for pair in 0..PAIRS_PER_ROUND {
-            let measure_with = || -> Result<StormTime> {
-                let _link = bpf_attach::attach_btf_tracepoint(&prog)?;
-                storm_in(&dir)
-            };
-            let (with, without) = if pair % 2 == 0 {
-                let w = measure_with()?;
-                (w, storm_in(&dir)?)
-            } else {
-                let wo = storm_in(&dir)?;
-                (measure_with()?, wo)
-            };
+            let (with, without) = paired(
+                pair,
+                || {
+                    let _link = bpf_attach::attach_btf_tracepoint(&prog)?;
+                    storm_in(&dir)
+                },
+                || storm_in(&dir),
+            )?;
             ratios.push(with.cpu_ns as f64 / without.cpu_ns as f64);
             wall_ratios.push(with.wall.as_secs_f64() / without.wall.as_secs_f64());
             with_rt.push(per_rt(&with));
@@ -341,14 +372,18 @@ fn quartiles(v: &[f64]) -> (f64, f64) {
 }
 
 /// Seconds of each iperf3 run.
-const IPERF_SECS: u32 = 2;
+const IPERF_SECS: u32 = 1;
 /// iperf3 pairs per round (one run with the traffic programs, one without, alternating).
-const IPERF_PAIRS_PER_ROUND: usize = 4;
+/// Consecutive runs on this VM differ by several percent either way, so the verdict needs
+/// many short pairs rather than a few long ones (80 pairs: quartiles -2.1% .. 4.2%, median
+/// 0.6%).
+const IPERF_PAIRS_PER_ROUND: usize = 8;
 
 /// iperf3 client -> server over the container's loopback; bits per second received.
 fn iperf(ebrun: &Ebrun, port: u16) -> Result<f64> {
     let script = format!(
-        "iperf3 -s -1 -D -p {port} && sleep 0.3 && iperf3 -c 127.0.0.1 -p {port} -t {IPERF_SECS} -J"
+        "iperf3 -s -1 -D -p {port} && sleep 0.3 && \
+         iperf3 -c 127.0.0.1 -p {port} -t {IPERF_SECS} -J"
     );
     let out = ebrun.ok(&["exec", "perf", "sh", "-c", &script])?;
     let v: Value = serde_json::from_str(&out).context("iperf3 JSON")?;
@@ -377,7 +412,7 @@ fn iperf_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
     ])?;
     let port = 25000 + (std::process::id() % 1000) as u16;
     let (mut losses, mut with, mut without) = (Vec::new(), Vec::new(), Vec::new());
-    let mut cost: Vec<(u64, u64)> = vec![(0, 0); 2];
+    let mut cost = [(0u64, 0u64); 2];
     let programs = [
         ("traffic_ingress", bpf_attach::CGROUP_INET_INGRESS),
         ("traffic_egress", bpf_attach::CGROUP_INET_EGRESS),
@@ -404,20 +439,13 @@ fn iperf_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
             );
         }
         // The programs' own cost, on a run of its own with the container's links.
-        let ids: Vec<u32> = links
-            .iter()
-            .map(|l| link_prog_id(l))
-            .collect::<Result<_>>()?;
-        let before: Vec<(u64, u64)> = ids.iter().map(|&i| prog_stats(i)).collect::<Result<_>>()?;
-        let old = std::fs::read_to_string(STATS_SYSCTL)?;
-        std::fs::write(STATS_SYSCTL, "1")?;
-        let run = iperf(ebrun, port);
-        std::fs::write(STATS_SYSCTL, old.trim())?;
-        run?;
-        for (k, &i) in ids.iter().enumerate() {
-            let after = prog_stats(i)?;
-            cost[k].0 += after.0 - before[k].0;
-            cost[k].1 += after.1 - before[k].1;
+        let ids = [link_prog_id(&links[0])?, link_prog_id(&links[1])?];
+        for (total, (ns, cnt)) in cost
+            .iter_mut()
+            .zip(programs_cost(ids, || iperf(ebrun, port))?)
+        {
+            total.0 += ns;
+            total.1 += cnt;
         }
         // Hold the programs, then unpin the container's links: detached.
         let progs: Vec<_> = programs
@@ -428,21 +456,18 @@ fn iperf_bench(ebrun: &Ebrun, rounds: usize) -> Result<()> {
             std::fs::remove_file(l)?;
         }
         for pair in 0..IPERF_PAIRS_PER_ROUND {
-            let measure_with = || -> Result<f64> {
-                let _links = progs
-                    .iter()
-                    .zip(programs)
-                    .map(|(prog, (_, at))| bpf_attach::attach_cgroup(prog, &dir, at))
-                    .collect::<Result<Vec<_>>>()?;
-                iperf(ebrun, port)
-            };
-            let (w, wo) = if pair % 2 == 0 {
-                let w = measure_with()?;
-                (w, iperf(ebrun, port)?)
-            } else {
-                let wo = iperf(ebrun, port)?;
-                (measure_with()?, wo)
-            };
+            let (w, wo) = paired(
+                pair,
+                || {
+                    let _links = progs
+                        .iter()
+                        .zip(programs)
+                        .map(|(prog, (_, at))| bpf_attach::attach_cgroup(prog, &dir, at))
+                        .collect::<Result<Vec<_>>>()?;
+                    iperf(ebrun, port)
+                },
+                || iperf(ebrun, port),
+            )?;
             losses.push(1.0 - w / wo);
             with.push(w);
             without.push(wo);
