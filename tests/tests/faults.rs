@@ -394,6 +394,24 @@ fn a_full_disk_fails_cleanly_and_damages_no_existing_container() {
     let before = footprint(inst);
     let config = std::fs::read(keep.join("config.json")).unwrap();
     let state = std::fs::read(keep.join("state.json")).unwrap();
+    // The running container's files stay byte for byte, and no temp file is left.
+    let assert_untouched = |case: &str| {
+        assert_eq!(
+            files_named(inst.root(), ".tmp"),
+            Vec::<PathBuf>::new(),
+            "{case}"
+        );
+        assert_eq!(
+            std::fs::read(keep.join("config.json")).unwrap(),
+            config,
+            "{case}"
+        );
+        assert_eq!(
+            std::fs::read(keep.join("state.json")).unwrap(),
+            state,
+            "{case}"
+        );
+    };
 
     for leave in [0, 4096] {
         for args in [
@@ -437,21 +455,7 @@ fn a_full_disk_fails_cleanly_and_damages_no_existing_container() {
             let mut expected = vec![keep.clone(), talker.clone()];
             expected.sort();
             assert_eq!(dirs, expected, "{case}: a container directory left");
-            assert_eq!(
-                files_named(inst.root(), ".tmp"),
-                Vec::<PathBuf>::new(),
-                "{case}"
-            );
-            assert_eq!(
-                std::fs::read(keep.join("config.json")).unwrap(),
-                config,
-                "{case}"
-            );
-            assert_eq!(
-                std::fs::read(keep.join("state.json")).unwrap(),
-                state,
-                "{case}"
-            );
+            assert_untouched(&case);
         }
     }
 
@@ -484,21 +488,7 @@ fn a_full_disk_fails_cleanly_and_damages_no_existing_container() {
                 "{case}: the diagnostic names the cause and the file: {stderr}"
             );
             assert!(!stderr.contains("panicked"), "{case}: {stderr}");
-            assert_eq!(
-                std::fs::read(keep.join("config.json")).unwrap(),
-                config,
-                "{case}"
-            );
-            assert_eq!(
-                std::fs::read(keep.join("state.json")).unwrap(),
-                state,
-                "{case}"
-            );
-            assert_eq!(
-                files_named(inst.root(), ".tmp"),
-                Vec::<PathBuf>::new(),
-                "{case}"
-            );
+            assert_untouched(&case);
             let ps = inst.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
             assert!(ps.contains("keep Up"), "{case}: {ps}");
         }

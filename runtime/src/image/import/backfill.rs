@@ -49,12 +49,7 @@ impl ImageStore {
             .map_err(ImageError::io_fn("open", tmp.path()))?;
         let (reader, _) = src.open(&layer.path)?;
         let mut tee = TeeReader::new(reader, Some(copy));
-        let alg = layer
-            .blob_digest
-            .as_ref()
-            .map(|d| d.algorithm())
-            .unwrap_or(Algorithm::Sha256);
-        let mut raw = HashingReader::new(&mut tee, alg);
+        let mut raw = HashingReader::new(&mut tee, layer.blob_algorithm());
         let (diff_digest, tar_size, kind) = {
             let mut buffered = BufReader::with_capacity(256 << 10, &mut raw);
             let kind = compression::sniff(&mut buffered)

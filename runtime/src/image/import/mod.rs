@@ -54,6 +54,16 @@ pub(crate) struct PendingLayer {
     pub what: String,
 }
 
+impl PendingLayer {
+    /// The algorithm the blob is hashed with: its digest's, else sha256.
+    pub fn blob_algorithm(&self) -> Algorithm {
+        self.blob_digest
+            .as_ref()
+            .map(|d| d.algorithm())
+            .unwrap_or(Algorithm::Sha256)
+    }
+}
+
 /// What [`ImageStore::import_all`] did.
 #[derive(Debug, Clone)]
 pub struct ImportOutcome {
@@ -381,12 +391,7 @@ impl ImageStore {
             ),
         };
         let mut tee = tee::TeeReader::new(reader, blob_file);
-        let alg = layer
-            .blob_digest
-            .as_ref()
-            .map(|d| d.algorithm())
-            .unwrap_or(Algorithm::Sha256);
-        let mut raw = HashingReader::new(&mut tee, alg);
+        let mut raw = HashingReader::new(&mut tee, layer.blob_algorithm());
         // A store that cannot be written (a full disk) cuts the reading short: that is the
         // root cause, not the source or the digest of what was read.
         let full = |e: &std::io::Error| {
