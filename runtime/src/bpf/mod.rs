@@ -37,10 +37,7 @@ pub use loader::{ensure_loaded, unload};
 pub use logs::forward_logs;
 pub use oom::{oom_events_since, OomKill, OomMeters};
 pub use reclaim::ReclaimMeters;
-pub use sched::{
-    cpu_meters_from, read_all as cpu_counters, running_slices, runq_histogram,
-    slice_in_progress_ns, CpuMeters,
-};
+pub use sched::{read_all as all_cpu_meters, CpuMeters};
 pub use snapshot::{snapshot, ContainerMeters};
 pub use traffic::{series_from as traffic_series_from, TrafficSeries, MAX_PORTS_ENV};
 

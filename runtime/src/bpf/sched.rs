@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
+use std::collections::HashMap;
+
+use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray};
 use ebrun_common::sched::{
     CpuTime, RunningSlice, RunqLatency, CPU_CGROUPS_GEN_MAP, CPU_CGROUPS_MAP, CPU_SLOT_OWNERS_MAP,
     CPU_TIME_MAP, LAST_SWITCH_MAP, RUNQ_BUCKETS,
@@ -32,7 +34,7 @@ pub struct CpuMeters {
 
 /// The CPU meter's pinned maps; `None` if the meter is not loaded.
 struct CpuMaps {
-    cgroups: HashMap<MapData, u64, u32>,
+    cgroups: BpfHashMap<MapData, u64, u32>,
     time: PerCpuArray<MapData, CpuTime>,
 }
 
@@ -43,7 +45,8 @@ impl CpuMaps {
         };
         let time = open_map(pin_dir, CPU_TIME_MAP)?.ok_or(BpfError::Missing(CPU_TIME_MAP))?;
         Ok(Some(CpuMaps {
-            cgroups: HashMap::try_from(Map::HashMap(cgroups)).map_err(map_err(CPU_CGROUPS_MAP))?,
+            cgroups: BpfHashMap::try_from(Map::HashMap(cgroups))
+                .map_err(map_err(CPU_CGROUPS_MAP))?,
             time: PerCpuArray::try_from(Map::PerCpuArray(time)).map_err(map_err(CPU_TIME_MAP))?,
         }))
     }
@@ -81,10 +84,10 @@ fn bump_generation(pin_dir: &Path) -> Result<(), BpfError> {
         .map_err(map_err(CPU_CGROUPS_GEN_MAP))
 }
 
-fn slot_owners(pin_dir: &Path) -> Result<HashMap<MapData, u32, u64>, BpfError> {
+fn slot_owners(pin_dir: &Path) -> Result<BpfHashMap<MapData, u32, u64>, BpfError> {
     let data =
         open_map(pin_dir, CPU_SLOT_OWNERS_MAP)?.ok_or(BpfError::Missing(CPU_SLOT_OWNERS_MAP))?;
-    HashMap::try_from(Map::HashMap(data)).map_err(map_err(CPU_SLOT_OWNERS_MAP))
+    BpfHashMap::try_from(Map::HashMap(data)).map_err(map_err(CPU_SLOT_OWNERS_MAP))
 }
 
 /// `BPF_NOEXIST` (linux/bpf.h): insert only if the key is absent.
@@ -155,23 +158,54 @@ pub(super) fn forget(pin_dir: &Path, cgroup_id: u64) -> Result<(), BpfError> {
 }
 
 /// A registered cgroup's id and its per-CPU counters.
-pub type CgroupCounters = (u64, Vec<CpuTime>);
+type CgroupCounters = (u64, Vec<CpuTime>);
 
-/// Every registered cgroup's per-CPU counters (for a scrape of all containers).
-pub fn read_all(pin_dir: &Path) -> Result<Option<Vec<CgroupCounters>>, BpfError> {
+/// Every registered cgroup's CPU meters, the slices running right now included (for a scrape
+/// of all containers); `None` if the meter is not loaded.
+pub fn read_all(pin_dir: &Path) -> Result<Option<HashMap<u64, CpuMeters>>, BpfError> {
     let Some(maps) = CpuMaps::open(pin_dir)? else {
         return Ok(None);
     };
-    let mut out = Vec::new();
-    for entry in maps.cgroups.iter() {
-        let (cgroup_id, slot) = entry.map_err(map_err(CPU_CGROUPS_MAP))?;
-        out.push((cgroup_id, maps.counters(slot)?));
+    with_running_slices(pin_dir, || {
+        maps.cgroups
+            .iter()
+            .map(|entry| {
+                let (cgroup_id, slot) = entry.map_err(map_err(CPU_CGROUPS_MAP))?;
+                Ok((cgroup_id, maps.counters(slot)?))
+            })
+            .collect()
+    })
+    .map(Some)
+}
+
+/// The meters of the cgroups `counters` reads, plus the slices running right now, read
+/// again (up to three times) if a CPU switched meanwhile: a slice charged between the two
+/// reads would otherwise count twice, or not at all.
+fn with_running_slices(
+    pin_dir: &Path,
+    counters: impl Fn() -> Result<Vec<CgroupCounters>, BpfError>,
+) -> Result<HashMap<u64, CpuMeters>, BpfError> {
+    let mut meters = HashMap::new();
+    for _ in 0..3 {
+        let before = running_slices(pin_dir);
+        meters = counters()?
+            .into_iter()
+            .map(|(id, per_cpu)| (id, cpu_meters_from(&per_cpu)))
+            .collect();
+        for slice in &before {
+            if let Some(m) = meters.get_mut(&slice.cgroup_id) {
+                m.on_cpu_ns += slice_in_progress_ns(slice);
+            }
+        }
+        if running_slices(pin_dir) == before {
+            break;
+        }
     }
-    Ok(Some(out))
+    Ok(meters)
 }
 
 /// What each CPU runs right now (its [`RunningSlice`]); empty if unreadable.
-pub fn running_slices(pin_dir: &Path) -> Vec<RunningSlice> {
+fn running_slices(pin_dir: &Path) -> Vec<RunningSlice> {
     let Ok(Some(data)) = open_map(pin_dir, LAST_SWITCH_MAP) else {
         return Vec::new();
     };
@@ -190,25 +224,12 @@ pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<CpuMeters>, 
     let Some(slot) = maps.slot(cgroup_id)? else {
         return Ok(None);
     };
-    let mut meters = CpuMeters::default();
-    // The counters plus the slices in progress, read again if a CPU switched meanwhile.
-    for _ in 0..3 {
-        let before = running_slices(pin_dir);
-        meters = cpu_meters_from(&maps.counters(slot)?);
-        meters.on_cpu_ns += before
-            .iter()
-            .filter(|s| s.cgroup_id == cgroup_id)
-            .map(slice_in_progress_ns)
-            .sum::<u64>();
-        if running_slices(pin_dir) == before {
-            break;
-        }
-    }
-    Ok(Some(meters))
+    let mut meters = with_running_slices(pin_dir, || Ok(vec![(cgroup_id, maps.counters(slot)?)]))?;
+    Ok(meters.remove(&cgroup_id))
 }
 
 /// One cgroup's meters from its per-CPU counters (without the slices in progress).
-pub fn cpu_meters_from(per_cpu: &[CpuTime]) -> CpuMeters {
+fn cpu_meters_from(per_cpu: &[CpuTime]) -> CpuMeters {
     let mut latency = RunqLatency::default();
     for t in per_cpu {
         latency.add(&t.runq);
@@ -224,7 +245,7 @@ pub fn cpu_meters_from(per_cpu: &[CpuTime]) -> CpuMeters {
 
 /// The non-empty buckets of a run-queue latency histogram as `(upper bound in µs, count)`;
 /// the last bucket's bound is `u64::MAX`.
-pub fn runq_histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
+fn runq_histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
     latency
         .buckets
         .iter()
@@ -244,7 +265,7 @@ pub fn runq_histogram(latency: &RunqLatency) -> Vec<(u64, u64)> {
 /// How long the task of a CPU's running slice has run since it was switched in: the growth
 /// of its run time (/proc/TID/schedstat's first field, which includes the time not yet
 /// accounted), the same measure the program charges at switch-out. 0 if the task is gone.
-pub fn slice_in_progress_ns(slice: &RunningSlice) -> u64 {
+fn slice_in_progress_ns(slice: &RunningSlice) -> u64 {
     if slice.tid == 0 {
         return 0;
     }

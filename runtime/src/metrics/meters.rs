@@ -92,32 +92,6 @@ fn hash<V: aya::Pod>(pin_dir: &Path, name: &str) -> Option<HashMap<u64, V>> {
     Some(map.iter().filter_map(Result::ok).collect())
 }
 
-/// The CPU meters of every registered cgroup, with the slices running right now added to the
-/// on-CPU time (read again if a CPU switched meanwhile, as the per-container reader does).
-fn cpu_meters(pin_dir: &Path) -> Option<HashMap<u64, CpuMeters>> {
-    let mut result = None;
-    for _ in 0..3 {
-        let before = crate::bpf::running_slices(pin_dir);
-        let counters = crate::bpf::cpu_counters(pin_dir)
-            .inspect_err(|e| tracing::debug!(error = %e, "CPU meter unreadable"))
-            .ok()??;
-        let mut meters: HashMap<u64, CpuMeters> = counters
-            .into_iter()
-            .map(|(id, per_cpu)| (id, crate::bpf::cpu_meters_from(&per_cpu)))
-            .collect();
-        for slice in &before {
-            if let Some(m) = meters.get_mut(&slice.cgroup_id) {
-                m.on_cpu_ns += crate::bpf::slice_in_progress_ns(slice);
-            }
-        }
-        result = Some(meters);
-        if crate::bpf::running_slices(pin_dir) == before {
-            break;
-        }
-    }
-    result
-}
-
 fn traffic(pin_dir: &Path) -> Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>> {
     let mut out: HashMap<u64, Vec<(TrafficKey, TrafficSeries)>> = HashMap::new();
     for (k, per_cpu) in per_cpu_entries::<TrafficKey, TrafficCounters>(pin_dir, TRAFFIC_MAP)? {
@@ -141,7 +115,10 @@ impl MeterTables {
         }
         MeterTables {
             execs: per_cpu_sums::<u64, u64>(pin_dir, EXEC_COUNT_MAP, |s, v| *s += *v),
-            cpu: cpu_meters(pin_dir),
+            cpu: crate::bpf::all_cpu_meters(pin_dir)
+                .inspect_err(|e| tracing::debug!(error = %e, "CPU meter unreadable"))
+                .ok()
+                .flatten(),
             reclaim: per_cpu_sums::<ReclaimStats, ReclaimMeters>(pin_dir, RECLAIM_MAP, |m, s| {
                 m.memcg_reclaims += s.memcg_count;
                 m.memcg_reclaim_ns += s.memcg_ns;
