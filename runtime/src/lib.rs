@@ -8,6 +8,7 @@
 //! - [`cgroups`]: v1, hybrid and v2 behind one interface
 //! - [`network`]: bridges, veths, firewall, IPAM, ports, DNS files
 //! - [`bpf`]: loading, pinning and reading the eBPF meters
+//! - [`oci`]: the OCI runtime spec, the contract between the front ends and the executor
 //! - [`container`]: create / run / remove, built on the above
 //! - [`faults`]: named crash points for the reliability suite
 //! - [`undo`]: the one mechanism that makes every host change undoable
@@ -23,6 +24,7 @@ pub mod format;
 pub mod image;
 pub mod metrics;
 pub mod network;
+pub mod oci;
 pub mod paths;
 pub mod process;
 pub mod rootfs;

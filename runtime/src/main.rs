@@ -9,6 +9,10 @@ use clap::Parser;
 const EXIT_RUNTIME_ERROR: i32 = 125;
 
 fn main() {
+    if let Some(args) = cli::oci::oci_args() {
+        init_logging("warn");
+        std::process::exit(cli::oci::main(args));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -21,14 +25,7 @@ fn main() {
             std::process::exit(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .without_time()
-        .init();
+    init_logging(&cli.log_level);
     let ctx = cli::Context {
         paths: ebrun::Paths::new(&cli.root),
     };
@@ -40,6 +37,17 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn init_logging(level: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(level)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
 }
 
 /// The error and its causes on one line, each cause once: wrapper variants that display

@@ -10,12 +10,14 @@ mod devices;
 mod freezer;
 mod host;
 mod layout;
+mod oci_resources;
 mod resources;
 mod stats;
 
 pub use container::ContainerCgroups;
 pub use host::{host_memory, HostCaps};
 pub use layout::{unified_mount, Layout};
+pub use oci_resources::{from_oci_resources, to_oci_resources};
 pub use resources::{
     blkio_weight_to_io_weight, shares_to_weight, Resources, ThrottleDevice, DEFAULT_CPU_PERIOD_US,
 };

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod monitor;
 pub mod network;
 pub mod network_flags;
+pub mod oci;
 pub mod port;
 pub mod ps;
 pub mod pull;

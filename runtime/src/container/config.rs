@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cgroups::{ContainerCgroups, Resources};
 use crate::network::{NetworkSpec, NetworkState};
-use crate::process::ProcessSpec;
+use crate::process::SecuritySpec;
 
 use super::restart_policy::RestartPolicy;
 use crate::undo::HostChange;
@@ -24,7 +24,7 @@ pub struct ContainerConfig {
     /// RFC 3339 with nanoseconds, as Docker's `Created`.
     pub created: String,
     /// The resolved process: image config merged with the command line.
-    pub process: ProcessSpec,
+    pub process: ProcessConfig,
     /// The entrypoint and cmd as Docker's inspect shows them separately.
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
@@ -46,6 +46,28 @@ pub struct ContainerConfig {
     pub layers: Vec<PathBuf>,
     /// Host changes that live as long as the container; `rm` undoes them.
     pub changes: Vec<HostChange>,
+}
+
+/// The container's process as Docker describes it (`Config` in inspect): what the OCI
+/// translation turns into the spec's `process`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProcessConfig {
+    /// argv; `args[0]` is looked up in the container's PATH.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries.
+    pub env: Vec<String>,
+    /// Working directory inside the container (created if missing, as Docker does).
+    pub cwd: PathBuf,
+    /// `USER[:GROUP]` (names or numbers); empty means root.
+    pub user: String,
+    pub hostname: String,
+    /// `-t`: a pseudo-terminal as stdin/stdout/stderr.
+    pub tty: bool,
+    /// `-i`: keep stdin open (otherwise /dev/null).
+    pub interactive: bool,
+    /// Capabilities, no_new_privs, seccomp.
+    #[serde(default)]
+    pub security: SecuritySpec,
 }
 
 /// Lifecycle status, with Docker's names.

@@ -8,7 +8,6 @@ use super::spec::{self, RunSpec};
 use super::store::ContainerStore;
 use super::{id, io_err, names, ContainerError};
 use crate::image::ImageStore;
-use crate::process::ProcessSpec;
 use crate::undo::{HostChange, Journal};
 use crate::Paths;
 
@@ -52,7 +51,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         .hostname
         .clone()
         .unwrap_or_else(|| id::short(&id).to_string());
-    let process = ProcessSpec {
+    let process = super::config::ProcessConfig {
         args,
         env: spec::environment(spec, image_config, &hostname),
         cwd: spec

@@ -7,7 +7,7 @@ use super::config::ContainerConfig;
 use super::lifecycle::running;
 use super::observe::observe;
 use super::ContainerError;
-use crate::process::{self, ExecTarget, ProcessSpec};
+use crate::process::{self, ExecTarget};
 use crate::Paths;
 
 /// `exec` flags.
@@ -38,31 +38,8 @@ pub fn exec(
             config.id
         )));
     }
-    let mut env = config.process.env.clone();
-    for e in &spec.env {
-        let key = e.split('=').next().unwrap_or("");
-        env.retain(|x| x.split('=').next() != Some(key));
-        env.push(e.clone());
-    }
-    if spec.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into());
-    }
-    let process = ProcessSpec {
-        args: spec.args.clone(),
-        env,
-        cwd: spec
-            .workdir
-            .clone()
-            .unwrap_or_else(|| config.process.cwd.clone()),
-        user: spec
-            .user
-            .clone()
-            .unwrap_or_else(|| config.process.user.clone()),
-        hostname: config.process.hostname.clone(),
-        tty: spec.tty,
-        interactive: spec.interactive,
-        security: config.process.security.clone(),
-    };
+    let root = std::path::PathBuf::from(format!("/proc/{}/root", state.pid));
+    let process = super::oci_translate::exec_process(config, spec, &root)?;
     let target = ExecTarget {
         init_pid: state.pid,
         cgroup_dirs: state

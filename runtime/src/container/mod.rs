@@ -15,6 +15,7 @@ mod logs_relay;
 mod monitor;
 mod names;
 mod observe;
+mod oci_translate;
 mod reconcile;
 mod remove;
 mod restart_policy;
@@ -28,7 +29,9 @@ mod store;
 pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
 pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
 pub use broken::{kill_monitor, scan as scan_broken, Broken};
-pub use config::{ContainerConfig, ContainerState, Status};
+pub use config::{
+    now_rfc3339, process_start_time, ContainerConfig, ContainerState, ProcessConfig, Status,
+};
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};
 pub use id::short as short_id;
@@ -45,6 +48,7 @@ pub use restart_policy::RestartPolicy;
 pub use restart_update::set_restart_policy;
 pub use run::{run_detached, run_foreground};
 pub use spec::RunSpec;
+pub(crate) use start::attach_meters;
 pub use status_text::{ellipsis, status_text};
 pub use store::ContainerStore;
 

@@ -12,7 +12,6 @@ use super::store::ContainerStore;
 use super::ContainerError;
 use crate::cgroups::{ContainerCgroups, Layout};
 use crate::process::{self, Spawned, StdioMode};
-use crate::rootfs::{BindFile, RootfsSpec};
 use crate::undo::{undo_all, HostChange, Journal};
 use crate::{bpf, network, Paths};
 
@@ -22,28 +21,26 @@ pub struct Started {
     pub state: ContainerState,
 }
 
-/// The files Docker bind-mounts into every container, from its directory.
-pub const BIND_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
+/// Where a container's OCI spec is written at every start, for the executor and for users
+/// (`<container dir>/bundle/config.json`).
+pub fn bundle_dir(paths: &Paths, id: &str) -> std::path::PathBuf {
+    paths.container_dir(id).join("bundle")
+}
 
-/// The root filesystem of a container.
-fn rootfs_spec(paths: &Paths, config: &ContainerConfig) -> RootfsSpec {
-    let dir = paths.container_dir(&config.id);
-    RootfsSpec {
-        layers: config.layers.clone(),
-        upper: dir.join("upper"),
-        work: dir.join("work"),
-        merged: dir.join("merged"),
-        bind_files: BIND_FILES
-            .iter()
-            .map(|name| BindFile {
-                source: dir.join(name),
-                destination: format!("/etc/{name}").into(),
-            })
-            .collect(),
-        read_only: config.read_only,
-        privileged: config.process.security.privileged,
-        mounts: crate::volumes::rootfs_mounts(&config.mounts),
-    }
+/// Translates `config` into its OCI spec, writes it to the container's bundle directory and
+/// resolves it for the executor.
+fn launch_for(
+    paths: &Paths,
+    config: &ContainerConfig,
+) -> Result<crate::process::Launch, ContainerError> {
+    let netns = config.network.netns_mode(paths)?;
+    let spec = super::oci_translate::spec_for(paths, config, &netns)?;
+    let bundle = bundle_dir(paths, &config.id);
+    std::fs::create_dir_all(&bundle).map_err(super::io_err("create", &bundle))?;
+    crate::state::replace_json_volatile(&bundle.join(crate::oci::CONFIG_FILE), &spec)?;
+    let root = crate::oci::RootSource::Overlay(super::oci_translate::overlay_root(paths, config));
+    crate::oci::launch(&spec, &bundle, root, false)
+        .map_err(|e| ContainerError::InvalidState(e.to_string()))
 }
 
 /// Docker's default device rules through the eBPF device program on the cgroup2 dir. On a
@@ -75,7 +72,7 @@ fn restrict_devices(
 
 /// Registers the container's cgroup with the eBPF meters. A meter that cannot load costs
 /// only that meter: the container runs anyway, with one warning.
-fn attach_meters(paths: &Paths, cgroups: &ContainerCgroups, journal: &mut Journal) {
+pub(crate) fn attach_meters(paths: &Paths, cgroups: &ContainerCgroups, journal: &mut Journal) {
     if cgroups.cgroup_id == 0 {
         return;
     }
@@ -142,15 +139,13 @@ fn start_steps(
     attach_meters(paths, &cgroups, &mut journal);
     restrict_devices(paths, config, &cgroups)?;
     steps.step("bpf_attach");
-    let netns = config.network.netns_mode(paths)?;
-    let rootfs = rootfs_spec(paths, config);
-    let mut spawned = process::spawn(&config.process, &rootfs, &netns, stdio)?;
+    let launch = launch_for(paths, config)?;
+    let mut spawned = process::spawn(&launch, stdio, None)?;
     steps.step("spawn");
     let pid = spawned.pid.as_raw();
     crate::faults::point("start:spawned");
     let placed = cgroups
         .add_process(pid)
-        .and_then(|()| config.resources.apply_to_process(pid))
         .map_err(ContainerError::from)
         .and_then(|()| {
             network::setup(

@@ -1,6 +1,7 @@
-//! The last steps of every container process, in the container's root: the user (from the
-//! container's /etc/passwd), rlimits, capabilities, no_new_privs, working directory, and
-//! exec of the command found in the container's PATH. Shared by `run` and `exec`.
+//! The last steps of every container process, in the container's root: rlimits, the
+//! capability sets around the uid switch, umask, no_new_privs, seccomp, working directory,
+//! and exec of the command found in the process's PATH. Shared by a container's first
+//! process and `exec`.
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -22,33 +23,66 @@ pub(super) fn fail<E: std::fmt::Display>(code: i32, what: &str) -> impl FnOnce(E
     move |e| (code, format!("{what}: {e}"))
 }
 
-/// Becomes the container's user and execs `spec.args`. `create_cwd`: make a missing working
-/// directory (as `run` does; `exec` fails instead, as Docker's does).
-pub(super) fn become_and_exec(spec: &ProcessSpec, create_cwd: bool) -> Result<Infallible, Failure> {
-    let user = user::resolve(&spec.user, Path::new("/")).map_err(|e| (EXIT_RUNTIME, e))?;
-    rlimits::apply_defaults().map_err(fail(EXIT_RUNTIME, "rlimits"))?;
-    let security = &spec.security;
-    caps::limit_bounding_set(&security.capabilities)
+/// `ebrun oci create`: the process reports itself ready on `ready` (the error pipe) and waits
+/// for `ebrun oci start` to open the FIFO whose O_PATH descriptor is `fifo`, just before exec.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StartGate {
+    pub fifo: std::os::fd::RawFd,
+    pub ready: std::os::fd::RawFd,
+}
+
+/// What a gated child writes on the error pipe when it waits for `start`.
+pub(super) const READY: &str = "ready";
+
+impl StartGate {
+    fn wait(self) -> Result<(), Failure> {
+        // SAFETY: writing a valid buffer to the error pipe this process owns.
+        unsafe { libc::write(self.ready, READY.as_ptr().cast(), READY.len()) };
+        // Opening for writing blocks until `start` opens the FIFO for reading.
+        let fifo = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", self.fifo))
+            .map_err(fail(EXIT_RUNTIME, "open exec fifo"))?;
+        std::io::Write::write_all(&mut &fifo, b"0").map_err(fail(EXIT_RUNTIME, "exec fifo"))?;
+        let _ = nix::unistd::close(self.fifo);
+        Ok(())
+    }
+}
+
+/// Becomes the spec's user and execs `spec.args`. `create_cwd`: make a missing working
+/// directory (as a container's first process does; `exec` fails instead, as Docker's does).
+pub(super) fn become_and_exec(
+    spec: &ProcessSpec,
+    create_cwd: bool,
+    gate: Option<StartGate>,
+) -> Result<Infallible, Failure> {
+    rlimits::apply(&spec.rlimits).map_err(|e| (EXIT_RUNTIME, e))?;
+    caps::limit_bounding_set(&spec.capabilities.bounding)
         .map_err(fail(EXIT_RUNTIME, "capability bounding set"))?;
-    let filters = security
-        .seccomp
-        .filters(&security.capabilities)
-        .map_err(|e| (EXIT_RUNTIME, format!("seccomp profile: {e}")))?;
-    if !security.no_new_privs {
+    if !spec.no_new_privileges {
         // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while root.
-        seccomp::install(&filters).map_err(fail(EXIT_RUNTIME, "seccomp"))?;
+        seccomp::install(&spec.seccomp).map_err(fail(EXIT_RUNTIME, "seccomp"))?;
     }
     if create_cwd {
         std::fs::create_dir_all(&spec.cwd).map_err(fail(EXIT_RUNTIME, "working directory"))?;
     }
 
-    let gids: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    let gids: Vec<Gid> = spec
+        .additional_gids
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     nix::unistd::setgroups(&gids).map_err(fail(EXIT_RUNTIME, "setgroups"))?;
-    nix::unistd::setgid(Gid::from_raw(user.gid)).map_err(fail(EXIT_RUNTIME, "setgid"))?;
-    nix::unistd::setuid(Uid::from_raw(user.uid)).map_err(fail(EXIT_RUNTIME, "setuid"))?;
-    caps::set_process_capabilities(user.uid, &security.capabilities)
+    caps::keep_across_setuid(true).map_err(fail(EXIT_RUNTIME, "keep capabilities"))?;
+    nix::unistd::setgid(Gid::from_raw(spec.gid)).map_err(fail(EXIT_RUNTIME, "setgid"))?;
+    nix::unistd::setuid(Uid::from_raw(spec.uid)).map_err(fail(EXIT_RUNTIME, "setuid"))?;
+    caps::keep_across_setuid(false).map_err(fail(EXIT_RUNTIME, "keep capabilities"))?;
+    caps::set_process_capabilities(&spec.capabilities)
         .map_err(fail(EXIT_RUNTIME, "capabilities"))?;
-    if security.no_new_privs {
+    if let Some(mask) = spec.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    if spec.no_new_privileges {
         // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1) takes no pointers.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err((EXIT_RUNTIME, "no_new_privs: prctl failed".into()));
@@ -63,7 +97,8 @@ pub(super) fn become_and_exec(spec: &ProcessSpec, create_cwd: bool) -> Result<In
 
     let mut env = spec.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user.home));
+        // As runc: the user's home from the container's /etc/passwd, else /.
+        env.push(format!("HOME={}", user::home_of(spec.uid, Path::new("/"))));
     }
     let path_var = env
         .iter()
@@ -83,10 +118,24 @@ pub(super) fn become_and_exec(spec: &ProcessSpec, create_cwd: bool) -> Result<In
         .collect::<Result<Vec<_>, _>>()?;
     let envp = env.iter().map(|e| cstr(e)).collect::<Result<Vec<_>, _>>()?;
 
+    if let Some(gate) = gate {
+        gate.wait()?;
+    }
     restore_signals();
-    if security.no_new_privs {
+    // Descriptors the caller leaked to us (containerd's shim hands its runtime a listening
+    // socket) must not reach the container: close them all at exec.
+    // SAFETY: close_range takes no pointers; CLOEXEC only marks the descriptors.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if spec.no_new_privileges {
         // The filter goes on last, so set-up syscalls are never filtered.
-        seccomp::install(&filters).map_err(fail(EXIT_RUNTIME, "seccomp"))?;
+        seccomp::install(&spec.seccomp).map_err(fail(EXIT_RUNTIME, "seccomp"))?;
     }
     let errno = nix::unistd::execve(&exe_c, &argv, &envp).unwrap_err();
     Err((

@@ -4,17 +4,16 @@
 use std::convert::Infallible;
 use std::os::fd::{AsRawFd, RawFd};
 
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::close;
 
-use super::become_process::{become_and_exec, fail, Failure, EXIT_RUNTIME};
-use super::ProcessSpec;
-use crate::rootfs::{self, RootfsSpec};
+use super::become_process::{become_and_exec, fail, Failure, StartGate, EXIT_RUNTIME};
+use super::Launch;
+use crate::rootfs;
 
 /// What the child needs; file descriptors are raw because the child owns its copy of them.
 pub(super) struct ChildContext<'a> {
-    pub spec: &'a ProcessSpec,
-    pub rootfs: &'a RootfsSpec,
+    pub launch: &'a Launch,
     /// Read end of the pipe the parent writes one byte to once the child is in its cgroups.
     pub go: RawFd,
     /// Write end of the error pipe (close-on-exec: EOF tells the parent exec worked).
@@ -23,11 +22,13 @@ pub(super) struct ChildContext<'a> {
     pub close_in_child: [Option<RawFd>; 6],
     /// With piped stdio: the child's ends for stdin, stdout, stderr.
     pub stdio: [Option<RawFd>; 3],
-    /// `--net container:X`: the namespace to join.
-    pub join_netns: Option<RawFd>,
-    /// With `-t`: the socket to send the terminal's master to the parent over.
+    /// Namespaces to join, opened by the parent (cgroup ones are joined after the release).
+    pub joins: Vec<(RawFd, CloneFlags)>,
+    /// With a terminal: the socket to send the terminal's master to the parent over.
     pub console: Option<RawFd>,
     pub devnull: RawFd,
+    /// `ebrun oci create`: wait for `start` on this FIFO just before exec.
+    pub start_fifo: Option<RawFd>,
 }
 
 /// The clone callback. Never returns on success (exec replaces the process).
@@ -55,34 +56,61 @@ pub(super) fn run(ctx: &ChildContext<'_>) -> isize {
     }
 }
 
-/// Before the parent's release: join another container's network namespace
-/// (`--net container:X`, so that /sys shows its devices) and mount the new root.
-fn prepare(ctx: &ChildContext<'_>) -> Result<(), Failure> {
-    if let Some(fd) = ctx.join_netns {
+fn join(ctx: &ChildContext<'_>, cgroup: bool) -> Result<(), Failure> {
+    for (fd, flag) in &ctx.joins {
+        if (*flag == CloneFlags::CLONE_NEWCGROUP) != cgroup {
+            continue;
+        }
         // SAFETY: `fd` is an open namespace file descriptor owned by this process.
-        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
-            .map_err(fail(EXIT_RUNTIME, "join network namespace"))?;
-        let _ = close(fd);
+        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+        setns(ns, *flag).map_err(fail(EXIT_RUNTIME, "join namespace"))?;
+        let _ = close(*fd);
     }
-    rootfs::prepare(ctx.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))
+    Ok(())
+}
+
+/// Before the parent's release: join namespaces by path (`--net container:X`, so that
+/// /sys shows its devices) and build the new root.
+fn prepare(ctx: &ChildContext<'_>) -> Result<(), Failure> {
+    join(ctx, false)?;
+    rootfs::prepare(&ctx.launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))
 }
 
 /// After the release: the process is in its cgroups (so the cgroup namespace made now has
-/// them as its root) and its /etc files are written.
+/// them as its root).
 fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
-    let spec = ctx.spec;
-    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail(EXIT_RUNTIME, "cgroup namespace"))?;
+    let launch = ctx.launch;
+    join(ctx, true)?;
+    if launch.namespaces.new_cgroup {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail(EXIT_RUNTIME, "cgroup namespace"))?;
+    }
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
-    rootfs::enter(ctx.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
+    rootfs::enter(&launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
+    for (key, value) in &launch.sysctl {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(fail(EXIT_RUNTIME, &path))?;
+    }
+    rootfs::finish(&launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
     stdio(ctx)?;
-    nix::unistd::sethostname(&spec.hostname).map_err(fail(EXIT_RUNTIME, "sethostname"))?;
-    become_and_exec(spec, true)
+    if let Some(name) = &launch.hostname {
+        nix::unistd::sethostname(name).map_err(fail(EXIT_RUNTIME, "sethostname"))?;
+    }
+    if let Some(name) = &launch.domainname {
+        // SAFETY: a valid buffer and its length; the kernel copies it.
+        if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } != 0 {
+            return Err((EXIT_RUNTIME, "setdomainname failed".into()));
+        }
+    }
+    let gate = ctx.start_fifo.map(|fifo| StartGate {
+        fifo,
+        ready: ctx.errors,
+    });
+    become_and_exec(&launch.process, true, gate)
 }
 
-/// stdin/stdout/stderr: a terminal on the container's devpts with `-t` (its master goes
-/// to the parent); otherwise the pipes of a monitor or the caller's own, stdin from
-/// /dev/null unless `-i`.
+/// stdin/stdout/stderr: a terminal on the container's devpts (its master goes to the
+/// parent); otherwise the pipes of a monitor or the caller's own, stdin from /dev/null
+/// unless kept.
 fn stdio(ctx: &ChildContext<'_>) -> Result<(), Failure> {
     if let Some(console) = ctx.console {
         let master = super::pty::open_in_container().map_err(fail(EXIT_RUNTIME, "terminal"))?;
@@ -90,7 +118,7 @@ fn stdio(ctx: &ChildContext<'_>) -> Result<(), Failure> {
             .map_err(fail(EXIT_RUNTIME, "send terminal"))?;
         let _ = close(console);
     } else {
-        let stdin = ctx.stdio[0].or((!ctx.spec.interactive).then_some(ctx.devnull));
+        let stdin = ctx.stdio[0].or((!ctx.launch.process.stdin).then_some(ctx.devnull));
         for (target, fd) in [(0, stdin), (1, ctx.stdio[1]), (2, ctx.stdio[2])] {
             if let Some(fd) = fd {
                 // SAFETY: both fds are open in this process; dup2 onto a standard descriptor.

@@ -38,6 +38,21 @@ pub fn exec_in(
     target: &ExecTarget,
     spec: &ProcessSpec,
 ) -> Result<Result<i32, StartFailure>, ProcessError> {
+    match spawn_exec(target, spec)? {
+        Ok((pid, master)) => {
+            let status = supervise::supervise(pid, master)?;
+            Ok(Ok(status.code()))
+        }
+        Err(failure) => Ok(Err(failure)),
+    }
+}
+
+/// Starts `spec` in the container without waiting for it: its pid and, with a terminal,
+/// the terminal's master (`ebrun oci exec --detach`).
+pub fn spawn_exec(
+    target: &ExecTarget,
+    spec: &ProcessSpec,
+) -> Result<Result<(Pid, Option<OwnedFd>), StartFailure>, ProcessError> {
     let sys = |op| move |source| ProcessError::Sys { op, source };
     let io = |op| move |source| ProcessError::Io { op, source };
     let ns_file = |name: &str| File::open(format!("/proc/{}/ns/{name}", target.init_pid));
@@ -55,7 +70,7 @@ pub fn exec_in(
 
     let (go_rx, go_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let (err_rx, err_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
-    let console = if spec.tty {
+    let console = if spec.terminal {
         Some(std::os::unix::net::UnixStream::pair().map_err(io("socketpair"))?)
     } else {
         None
@@ -111,8 +126,7 @@ pub fn exec_in(
         Some((parent, _)) => super::pty::recv_fd(parent.as_raw_fd()).ok().flatten(),
         None => None,
     };
-    let status = supervise::supervise(Pid::from_raw(pid.as_raw()), master)?;
-    Ok(Ok(status.code()))
+    Ok(Ok((Pid::from_raw(pid.as_raw()), master)))
 }
 
 struct ExecChild<'a> {
@@ -153,11 +167,11 @@ fn join_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failur
         let master = super::pty::open_in_container().map_err(fail(EXIT_RUNTIME, "terminal"))?;
         super::pty::send_fd(console, master.as_raw_fd())
             .map_err(fail(EXIT_RUNTIME, "send terminal"))?;
-    } else if !ctx.spec.interactive {
+    } else if !ctx.spec.stdin {
         // SAFETY: both fds are open in this process; dup2 onto stdin.
         if unsafe { libc::dup2(ctx.devnull, 0) } < 0 {
             return Err((EXIT_RUNTIME, "dup2 /dev/null".into()));
         }
     }
-    become_and_exec(ctx.spec, false)
+    become_and_exec(ctx.spec, false, None)
 }

@@ -1,6 +1,8 @@
-//! The container's process: new namespaces (mount, PID, UTS, IPC, network, cgroup) via
-//! clone, the in-child set-up up to exec (rootfs, hostname, user, capabilities, rlimits,
-//! no_new_privs), and the foreground supervision loop (signals, pty, exit status).
+//! The executor of a container's processes: new namespaces (mount, PID, UTS, IPC, network,
+//! cgroup) via clone or joined by path, the in-child set-up up to exec (rootfs, hostname,
+//! sysctls, user, capabilities, rlimits, no_new_privs, seccomp), and the foreground
+//! supervision loop (signals, pty, exit status). Its input, [`Launch`], is an OCI runtime
+//! spec resolved for this kernel (see the `oci` module).
 
 mod become_process;
 mod caps;
@@ -17,38 +19,22 @@ mod supervise;
 mod user;
 
 pub use caps::DEFAULT_CAPABILITIES;
-pub use exec::{exec_in, ExecTarget};
+pub use exec::{exec_in, spawn_exec, ExecTarget};
 pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 pub use exit_wait::wait_for_exit;
-pub use pty::RawMode;
+pub use pty::{send_fd, RawMode};
 pub use seccomp::SeccompProfile;
 pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
 pub use spawn::{spawn, Spawned, StartFailure, StdioMode};
 pub use supervise::{supervise, supervise_relayed, ExitStatus, Output, FORWARDED};
 pub use user::UserSpec;
 
-use std::path::PathBuf;
+mod launch;
 
-/// What the container's first process runs, and as whom.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProcessSpec {
-    /// argv; `args[0]` is looked up in the container's PATH.
-    pub args: Vec<String>,
-    /// `KEY=VALUE` entries.
-    pub env: Vec<String>,
-    /// Working directory inside the container (created if missing, as Docker does).
-    pub cwd: PathBuf,
-    /// `USER[:GROUP]` (names or numbers); empty means root.
-    pub user: String,
-    pub hostname: String,
-    /// `-t`: a pseudo-terminal as stdin/stdout/stderr.
-    pub tty: bool,
-    /// `-i`: keep stdin open (otherwise /dev/null).
-    pub interactive: bool,
-    /// Capabilities, no_new_privs, seccomp.
-    #[serde(default)]
-    pub security: SecuritySpec,
-}
+pub use launch::{Capabilities, Launch, Namespaces, ProcessSpec, Rlimit};
+pub use rlimits::docker_default as docker_default_rlimits;
+pub use seccomp::{compile_oci as compile_seccomp, docker_default_oci as docker_default_seccomp};
+pub use user::{resolve as resolve_user, resolve_with as resolve_user_with};
 
 /// Errors of the process module (parent side).
 #[derive(Debug, thiserror::Error)]

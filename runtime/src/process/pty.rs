@@ -36,7 +36,7 @@ pub(super) fn open_in_container() -> nix::Result<OwnedFd> {
 }
 
 /// Sends a file descriptor over a unix socket (SCM_RIGHTS).
-pub(super) fn send_fd(socket: RawFd, fd: RawFd) -> nix::Result<()> {
+pub fn send_fd(socket: RawFd, fd: RawFd) -> nix::Result<()> {
     let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let iov = [std::io::IoSlice::new(b"t")];

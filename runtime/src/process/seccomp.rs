@@ -108,76 +108,79 @@ fn compile(filter: SeccompFilter) -> Result<BpfProgram, String> {
         .map_err(|e: seccompiler::BackendError| e.to_string())
 }
 
-fn default_filters(capabilities: &[String]) -> Result<Vec<BpfProgram>, String> {
-    let err = |e: seccompiler::BackendError| e.to_string();
+/// ebrun's default filter as an OCI `linux.seccomp` for a process holding `capabilities`:
+/// the denied syscalls fail with EPERM, namespace flags of clone too, clone3 with ENOSYS.
+pub fn docker_default_oci(capabilities: &[String]) -> oci_spec::runtime::LinuxSeccomp {
     let holds = |cap: &str| capabilities.iter().any(|c| c == cap);
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for (name, unless) in DENIED {
-        if unless.is_some_and(holds) {
-            continue;
-        }
-        if let Some(nr) = syscall_number(name) {
-            rules.insert(nr, vec![]);
-        }
-    }
-    let clone_rules = CLONE_NAMESPACE_FLAGS
+    let denied: Vec<&str> = DENIED
         .iter()
-        .map(|flag| {
-            SeccompCondition::new(
-                0,
-                SeccompCmpArgLen::Qword,
-                SeccompCmpOp::MaskedEq(*flag),
-                *flag,
-            )
-            .and_then(|c| SeccompRule::new(vec![c]))
-            .map_err(err)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter(|(_, unless)| !unless.is_some_and(holds))
+        .map(|(name, _)| *name)
+        .collect();
+    let mut syscalls = vec![serde_json::json!({
+        "names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM,
+    })];
     if !holds("CAP_SYS_ADMIN") {
-        if let Some(nr) = syscall_number("clone") {
-            rules.insert(nr, clone_rules);
+        for flag in CLONE_NAMESPACE_FLAGS {
+            syscalls.push(serde_json::json!({
+                "names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM,
+                "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
+            }));
         }
     }
-    let deny = SeccompFilter::new(
-        rules,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        arch(),
-    )
-    .map_err(err)?;
     // clone3 passes its flags in memory, out of a filter's reach: ENOSYS makes the C
     // libraries fall back to clone, which the rules above check.
-    let mut clone3 = BTreeMap::new();
-    if let Some(nr) = syscall_number("clone3") {
-        clone3.insert(nr, vec![]);
-    }
-    let no_clone3 = SeccompFilter::new(
-        clone3,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::ENOSYS as u32),
-        arch(),
-    )
-    .map_err(err)?;
-    Ok(vec![compile(deny)?, compile(no_clone3)?])
+    syscalls.push(serde_json::json!({
+        "names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS,
+    }));
+    serde_json::from_value(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": syscalls,
+    }))
+    .expect("the default filter is a valid linux.seccomp")
+}
+
+/// Compiles an OCI `linux.seccomp` into the BPF programs to install, in order.
+pub fn compile_oci(spec: &oci_spec::runtime::LinuxSeccomp) -> Result<Vec<BpfProgram>, String> {
+    // The OCI schema is Docker's profile format without its capability conditions.
+    let value = serde_json::to_value(spec).map_err(|e| e.to_string())?;
+    let profile: DockerProfile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    profile.filters()
 }
 
 impl SeccompProfile {
+    /// The profile as an OCI `linux.seccomp` for a process holding `capabilities` (`None`:
+    /// unconfined).
+    pub fn to_oci(&self, capabilities: &[String]) -> Option<oci_spec::runtime::LinuxSeccomp> {
+        match self {
+            SeccompProfile::Default => Some(docker_default_oci(capabilities)),
+            SeccompProfile::Unconfined => None,
+            SeccompProfile::Docker(p) => {
+                let mut value = serde_json::to_value(p).expect("a profile serializes");
+                // Docker's singular `name` joins the `names` OCI has.
+                let entries = value["syscalls"].as_array_mut().into_iter().flatten();
+                for entry in entries.filter_map(|e| e.as_object_mut()) {
+                    let mut names = entry
+                        .get("names")
+                        .and_then(|n| n.as_array().cloned())
+                        .unwrap_or_default();
+                    if let Some(name) = entry.remove("name").filter(|n| n.is_string()) {
+                        names.push(name);
+                    }
+                    entry.insert("names".into(), serde_json::Value::Array(names));
+                }
+                serde_json::from_value(value).ok()
+            }
+        }
+    }
+
     /// Parses a Docker seccomp profile (defaultAction, syscalls[{names, action, args}]).
     pub fn from_docker_json(text: &str) -> Result<SeccompProfile, String> {
         let profile: DockerProfile =
             serde_json::from_str(text).map_err(|e| format!("not a seccomp profile: {e}"))?;
         profile.filters()?;
         Ok(SeccompProfile::Docker(profile))
-    }
-
-    /// The BPF programs to install for a process holding `capabilities`, in order (the
-    /// kernel applies the strictest verdict).
-    pub fn filters(&self, capabilities: &[String]) -> Result<Vec<BpfProgram>, String> {
-        match self {
-            SeccompProfile::Default => default_filters(capabilities),
-            SeccompProfile::Unconfined => Ok(Vec::new()),
-            SeccompProfile::Docker(p) => p.filters(),
-        }
     }
 }
 
@@ -337,8 +340,21 @@ mod tests {
 
     #[test]
     fn default_filters_compile() {
-        assert_eq!(SeccompProfile::Default.filters(&[]).unwrap().len(), 2);
-        assert!(SeccompProfile::Unconfined.filters(&[]).unwrap().is_empty());
+        let default = SeccompProfile::Default.to_oci(&[]).unwrap();
+        // One filter for EPERM (the denied syscalls, clone's namespace flags), one for ENOSYS.
+        assert_eq!(compile_oci(&default).unwrap().len(), 2);
+        assert!(SeccompProfile::Unconfined.to_oci(&[]).is_none());
+        // A capability lifts its syscalls from the list, as Docker's profile does.
+        let admin = docker_default_oci(&["CAP_SYS_ADMIN".into()]);
+        let names = |s: &oci_spec::runtime::LinuxSeccomp| -> Vec<String> {
+            s.syscalls()
+                .iter()
+                .flatten()
+                .flat_map(|e| e.names().clone())
+                .collect()
+        };
+        assert!(names(&default).contains(&"mount".to_string()));
+        assert!(!names(&admin).contains(&"mount".to_string()));
     }
 
     #[test]
@@ -347,7 +363,7 @@ mod tests {
             {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"},
             {"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":8,"valueTwo":0,"op":"SCMP_CMP_EQ"}]}]}"#;
         let p = SeccompProfile::from_docker_json(text).unwrap();
-        assert_eq!(p.filters(&[]).unwrap().len(), 1);
+        assert_eq!(compile_oci(&p.to_oci(&[]).unwrap()).unwrap().len(), 1);
         assert!(SeccompProfile::from_docker_json("{}").is_err());
         assert!(SeccompProfile::from_docker_json(
             r#"{"defaultAction":"SCMP_ACT_BOGUS","syscalls":[]}"#

@@ -9,28 +9,13 @@ use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 
+use super::become_process::READY;
 use super::child::{self, ChildContext};
-use super::{supervise, ProcessError, ProcessSpec};
-use crate::network::NetnsMode;
-use crate::rootfs::RootfsSpec;
+use super::{supervise, Launch, ProcessError, ProcessSpec};
 
 /// Stack for the cloned child. The child runs in its own copy of the address space (no
 /// CLONE_VM), so this only needs to be big enough for the set-up code before exec.
 const CHILD_STACK: usize = 1 << 20;
-
-/// Namespaces every container gets (the network namespace depends on `--net`). The cgroup
-/// namespace is entered by the child itself, after the parent has moved it into its cgroups,
-/// so that its cgroup becomes the root.
-fn namespaces(netns: &NetnsMode) -> CloneFlags {
-    let base = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
-    match netns {
-        NetnsMode::New => base | CloneFlags::CLONE_NEWNET,
-        NetnsMode::Host | NetnsMode::Join(_) => base,
-    }
-}
 
 /// Where the container's stdin, stdout and stderr go (ignored with `-t`: the terminal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +42,8 @@ pub struct Spawned {
     pub stdout: Option<File>,
     pub stderr: Option<File>,
     pub stdin: Option<File>,
+    /// Held by a start gate: [`Spawned::start`] returns once the child waits for it.
+    gated: bool,
 }
 
 /// Why the container's process did not start: Docker's exit code and message.
@@ -81,7 +68,7 @@ struct Pipes {
 }
 
 fn pipes(spec: &ProcessSpec, mode: StdioMode) -> nix::Result<Pipes> {
-    if mode == StdioMode::Inherit || spec.tty {
+    if mode == StdioMode::Inherit || spec.terminal {
         return Ok(Pipes {
             stdin: None,
             stdout: None,
@@ -89,7 +76,7 @@ fn pipes(spec: &ProcessSpec, mode: StdioMode) -> nix::Result<Pipes> {
         });
     }
     let out = |p: (OwnedFd, OwnedFd)| (p.0, p.1);
-    let stdin = if spec.interactive && mode == StdioMode::Piped {
+    let stdin = if spec.stdin && mode == StdioMode::Piped {
         let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         Some((w, r))
     } else {
@@ -102,19 +89,43 @@ fn pipes(spec: &ProcessSpec, mode: StdioMode) -> nix::Result<Pipes> {
     })
 }
 
+/// Opens the namespaces `launch` joins by path; a PID namespace is joined by this process
+/// (it applies to its children only, so the child is born in it).
+fn open_joins(launch: &Launch) -> Result<Vec<(OwnedFd, CloneFlags)>, ProcessError> {
+    let mut joins = Vec::new();
+    for (flag, path) in &launch.namespaces.join {
+        let file = File::open(path).map_err(|source| ProcessError::Io {
+            op: "open namespace",
+            source: std::io::Error::new(source.kind(), format!("{}: {source}", path.display())),
+        })?;
+        if *flag == CloneFlags::CLONE_NEWPID {
+            nix::sched::setns(&file, CloneFlags::CLONE_NEWPID).map_err(|source| {
+                ProcessError::Sys {
+                    op: "join pid namespace",
+                    source,
+                }
+            })?;
+        } else {
+            joins.push((OwnedFd::from(file), *flag));
+        }
+    }
+    Ok(joins)
+}
+
 /// Clones the container's first process into new namespaces. It waits for [`Spawned::start`].
 /// The forwarded signals are blocked in the caller from here on (see [`supervise`]).
+/// `start_fifo`: `ebrun oci create`'s FIFO (O_PATH); the child then waits on it before exec.
 pub fn spawn(
-    spec: &ProcessSpec,
-    rootfs: &RootfsSpec,
-    netns: &NetnsMode,
+    launch: &Launch,
     stdio: StdioMode,
+    start_fifo: Option<&File>,
 ) -> Result<Spawned, ProcessError> {
+    let spec = &launch.process;
     let sys = |op| move |source| ProcessError::Sys { op, source };
     let (go_rx, go_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let (err_rx, err_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
-    // With -t the child creates its terminal inside the container and sends us the master.
-    let (console_parent, console_child) = if spec.tty {
+    // With a terminal the child creates it inside the container and sends us the master.
+    let (console_parent, console_child) = if spec.terminal {
         let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|source| ProcessError::Io {
             op: "socketpair",
             source,
@@ -129,24 +140,13 @@ pub fn spawn(
             source,
         })?
         .into();
-    let join_netns: Option<OwnedFd> = match netns {
-        NetnsMode::Join(path) => Some(
-            File::open(path)
-                .map_err(|source| ProcessError::Io {
-                    op: "open network namespace",
-                    source,
-                })?
-                .into(),
-        ),
-        _ => None,
-    };
+    let joins = open_joins(launch)?;
     let pipes = pipes(spec, stdio).map_err(sys("pipe"))?;
     let raw = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(_, child)| child.as_raw_fd());
     let parent_end =
         |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(parent, _)| parent.as_raw_fd());
     let ctx = ChildContext {
-        spec,
-        rootfs,
+        launch,
         go: go_rx.as_raw_fd(),
         errors: err_tx.as_raw_fd(),
         close_in_child: [
@@ -160,7 +160,8 @@ pub fn spawn(
         console: console_child.as_ref().map(|s| s.as_raw_fd()),
         devnull: devnull.as_raw_fd(),
         stdio: [raw(&pipes.stdin), raw(&pipes.stdout), raw(&pipes.stderr)],
-        join_netns: join_netns.as_ref().map(|f| f.as_raw_fd()),
+        joins: joins.iter().map(|(fd, f)| (fd.as_raw_fd(), *f)).collect(),
+        start_fifo: start_fifo.map(|f| f.as_raw_fd()),
     };
     supervise::block_forwarded_signals().map_err(sys("block signals"))?;
     let mut stack = vec![0u8; CHILD_STACK];
@@ -171,7 +172,7 @@ pub fn spawn(
         nix::sched::clone(
             Box::new(|| child::run(&ctx)),
             &mut stack,
-            namespaces(netns),
+            launch.namespaces.clone,
             Some(nix::sys::signal::Signal::SIGCHLD as i32),
         )
     }
@@ -181,9 +182,9 @@ pub fn spawn(
     drop(err_tx);
     drop(console_child);
     drop(devnull);
-    drop(join_netns);
+    drop(joins);
     let parent_file = |p: Option<(OwnedFd, OwnedFd)>| p.map(|(parent, _child)| File::from(parent));
-    Ok(Spawned {
+    let spawned = Spawned {
         pid,
         go: File::from(go_tx),
         errors: File::from(err_rx),
@@ -192,7 +193,19 @@ pub fn spawn(
         stdin: parent_file(pipes.stdin),
         stdout: parent_file(pipes.stdout),
         stderr: parent_file(pipes.stderr),
-    })
+        gated: start_fifo.is_some(),
+    };
+    if let Some(adj) = spec.oom_score_adj {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        if let Err(source) = std::fs::write(&path, adj.to_string()) {
+            spawned.abort();
+            return Err(ProcessError::Io {
+                op: "write oom_score_adj",
+                source: std::io::Error::new(source.kind(), format!("{path}: {source}")),
+            });
+        }
+    }
+    Ok(spawned)
 }
 
 impl Spawned {
@@ -200,9 +213,8 @@ impl Spawned {
     /// message; the child is reaped).
     pub fn start(&mut self) -> Result<(), StartFailure> {
         let released = self.go.write_all(b"g");
-        let mut report = String::new();
-        let _ = self.errors.read_to_string(&mut report);
-        if report.is_empty() && released.is_ok() {
+        let report = self.read_report();
+        if (report.is_empty() || report == READY) && released.is_ok() {
             if let Some(console) = self.console.take() {
                 self.pty_master = super::pty::recv_fd(console.as_raw_fd()).ok().flatten();
             }
@@ -217,6 +229,25 @@ impl Spawned {
             exit_code: code,
             message,
         })
+    }
+
+    /// What the child reported: nothing (it exec'ed), [`READY`] (it waits at its start
+    /// gate) or "<code> <message>".
+    fn read_report(&mut self) -> String {
+        let mut report = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.errors.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => report.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            if self.gated && report == READY.as_bytes() {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&report).into_owned()
     }
 
     /// Kills the held child and reaps it (used when set-up fails before `start`).

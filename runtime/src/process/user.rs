@@ -21,9 +21,11 @@ struct PasswdEntry {
 }
 
 fn passwd(root: &Path) -> Vec<PasswdEntry> {
-    std::fs::read_to_string(root.join("etc/passwd"))
-        .unwrap_or_default()
-        .lines()
+    parse_passwd(&std::fs::read_to_string(root.join("etc/passwd")).unwrap_or_default())
+}
+
+fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split(':').collect();
             if f.len() < 7 {
@@ -40,10 +42,8 @@ fn passwd(root: &Path) -> Vec<PasswdEntry> {
 }
 
 /// (name, gid, members)
-fn groups(root: &Path) -> Vec<(String, u32, Vec<String>)> {
-    std::fs::read_to_string(root.join("etc/group"))
-        .unwrap_or_default()
-        .lines()
+fn parse_groups(text: &str) -> Vec<(String, u32, Vec<String>)> {
+    text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split(':').collect();
             (f.len() >= 4).then(|| {
@@ -58,13 +58,32 @@ fn groups(root: &Path) -> Vec<(String, u32, Vec<String>)> {
         .collect()
 }
 
+/// The home directory of `uid` in the root at `root` (`/` when it has no passwd entry).
+pub fn home_of(uid: u32, root: &Path) -> String {
+    passwd(root)
+        .into_iter()
+        .find(|e| e.uid == uid)
+        .map(|e| e.home)
+        .unwrap_or_else(|| "/".to_string())
+}
+
 /// Resolves `spec` ("", "name", "uid", "name:group", "uid:gid") inside the root at `root`.
 pub fn resolve(spec: &str, root: &Path) -> Result<UserSpec, String> {
+    let read = |name: &str| std::fs::read_to_string(root.join("etc").join(name)).ok();
+    resolve_with(spec, read("passwd").as_deref(), read("group").as_deref())
+}
+
+/// Resolves `spec` against the text of a passwd and a group file (`None`: absent).
+pub fn resolve_with(
+    spec: &str,
+    passwd_text: Option<&str>,
+    group_text: Option<&str>,
+) -> Result<UserSpec, String> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let users = passwd(root);
+    let users = parse_passwd(passwd_text.unwrap_or(""));
     let user = if user.is_empty() { "0" } else { user };
     let entry = users.iter().find(|e| e.name == user);
     let (uid, mut gid, home, name) = match (entry, user.parse::<u32>()) {
@@ -79,7 +98,7 @@ pub fn resolve(spec: &str, root: &Path) -> Result<UserSpec, String> {
             ))
         }
     };
-    let all_groups = groups(root);
+    let all_groups = parse_groups(group_text.unwrap_or(""));
     if let Some(group) = group {
         gid = match all_groups.iter().find(|(n, _, _)| n == group) {
             Some((_, g, _)) => *g,

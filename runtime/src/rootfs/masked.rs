@@ -1,4 +1,5 @@
-//! Docker's masked paths (made unreadable) and read-only paths in /proc and /sys.
+//! Masked paths (made unreadable) and read-only paths (`linux.maskedPaths`,
+//! `linux.readonlyPaths`); Docker's defaults are here for its front end.
 
 use std::path::Path;
 
@@ -39,8 +40,8 @@ fn mount_err(target: &str) -> impl FnOnce(nix::Error) -> RootfsError + '_ {
     }
 }
 
-pub(super) fn mask_paths() -> Result<(), RootfsError> {
-    for path in MASKED_PATHS {
+pub(super) fn mask_paths(paths: &[String]) -> Result<(), RootfsError> {
+    for path in paths.iter().map(String::as_str) {
         let Ok(meta) = std::fs::metadata(path) else {
             continue;
         };
@@ -67,8 +68,8 @@ pub(super) fn mask_paths() -> Result<(), RootfsError> {
     Ok(())
 }
 
-pub(super) fn read_only_paths() -> Result<(), RootfsError> {
-    for path in READ_ONLY_PATHS {
+pub(super) fn read_only_paths(paths: &[String]) -> Result<(), RootfsError> {
+    for path in paths.iter().map(String::as_str) {
         if !Path::new(path).exists() {
             continue;
         }

@@ -1,13 +1,14 @@
-//! The container's root filesystem: an overlayfs of the image's layers with a per-container
-//! upper dir, the kernel filesystems Docker mounts (/proc, read-only /sys, /dev as tmpfs with
-//! the standard nodes, devpts, /dev/shm, mqueue), Docker's masked and read-only paths, and
-//! pivot_root into it.
+//! The container's root filesystem, as an OCI runtime spec describes it: the root (an
+//! overlay of image layers made first, or a prepared directory such as a bundle's `rootfs`),
+//! then every mount of the spec in order (kernel filesystems, binds, tmpfs, cgroup), the
+//! default device nodes, pivot_root, the masked and read-only paths, and a read-only root.
 //!
-//! [`setup`] runs inside the container's new mount namespace (in the child, before exec), so
-//! every mount disappears with the namespace: nothing to unmount on the host afterwards.
+//! Everything runs inside the container's new mount namespace (in the child, before exec),
+//! so every mount disappears with the namespace: nothing to unmount on the host afterwards.
 
 mod devices;
 mod masked;
+pub mod mount_options;
 mod mounts;
 mod overlay;
 mod pivot;
@@ -15,6 +16,9 @@ pub mod volume_mounts;
 
 use std::path::PathBuf;
 
+pub use devices::DeviceNode;
+pub use masked::{MASKED_PATHS, READ_ONLY_PATHS};
+pub use mount_options::{parse_mount_options, MountOptions};
 pub use overlay::overlay_options;
 
 /// Errors of the rootfs module.
@@ -45,60 +49,95 @@ pub enum RootfsError {
     TooManyLayers { layers: usize },
 }
 
-/// A file from the container's directory bind-mounted over a path in the container.
+/// An overlay of image layers mounted on the root before anything else (the Docker front
+/// end's root; an OCI bundle brings its root already made).
 #[derive(Debug, Clone)]
-pub struct BindFile {
-    pub source: PathBuf,
+pub struct OverlayRoot {
+    /// Image layer directories, bottom layer first.
+    pub layers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
+/// One mount of the spec, its options already parsed.
+#[derive(Debug, Clone)]
+pub struct MountSpec {
     /// Absolute path inside the container.
     pub destination: PathBuf,
+    /// The filesystem type (`proc`, `tmpfs`, ...); `bind` for bind mounts.
+    pub fstype: String,
+    /// A host path for binds, a name for others.
+    pub source: String,
+    pub options: MountOptions,
+}
+
+impl MountSpec {
+    pub fn is_bind(&self) -> bool {
+        self.options.bind || self.fstype == "bind"
+    }
+
+    /// cgroup mounts show the container's cgroups: made after its cgroup namespace.
+    pub fn is_cgroup(&self) -> bool {
+        self.fstype == "cgroup" || self.fstype == "cgroup2"
+    }
 }
 
 /// Everything needed to build a container's root.
 #[derive(Debug, Clone)]
 pub struct RootfsSpec {
-    /// Image layer directories, bottom layer first.
-    pub layers: Vec<PathBuf>,
-    pub upper: PathBuf,
-    pub work: PathBuf,
-    pub merged: PathBuf,
-    /// /etc/hostname, /etc/hosts, /etc/resolv.conf, as Docker bind-mounts them.
-    pub bind_files: Vec<BindFile>,
+    /// The container's root directory on the host (`root.path`).
+    pub root: PathBuf,
+    /// Mounted on `root` first, if set.
+    pub overlay: Option<OverlayRoot>,
+    /// The spec's mounts, in order.
+    pub mounts: Vec<MountSpec>,
+    /// Device nodes beyond the defaults (`linux.devices`).
+    pub devices: Vec<DeviceNode>,
+    /// Propagation of the container's mount tree (`linux.rootfsPropagation`).
+    pub propagation: nix::mount::MsFlags,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    /// `root.readonly`.
     pub read_only: bool,
-    /// Volumes, bind mounts and tmpfs mounts (`-v`, `--mount`, `--tmpfs`), in order.
-    pub mounts: Vec<volume_mounts::VolumeMount>,
-    /// `--privileged`: no masked or read-only paths, /sys writable.
-    pub privileged: bool,
+    /// `--no-pivot`: move the root over `/` and chroot (for ramdisk hosts).
+    pub no_pivot: bool,
 }
 
-/// Builds the root and pivots into it. Call in the container's own mount namespace.
-pub fn setup(spec: &RootfsSpec) -> Result<(), RootfsError> {
-    prepare(spec)?;
-    enter(spec)
-}
-
-/// The part of [`setup`] that needs nothing from the parent: the overlay, the kernel
-/// filesystems, /dev and the volumes, mounted under the new root. The child does it while
-/// the parent places it in its cgroups and wires its network.
+/// The part that needs nothing from the parent: the root, the spec's mounts (but cgroup
+/// ones) and /dev, under the new root. The child does it while the parent places it in its
+/// cgroups and wires its network.
 pub fn prepare(spec: &RootfsSpec) -> Result<(), RootfsError> {
-    mounts::make_private_root()?;
-    overlay::mount_overlay(spec)?;
-    mounts::mount_kernel_filesystems(&spec.merged, spec.privileged)?;
-    devices::populate_dev(&spec.merged)?;
-    volume_mounts::apply(&spec.merged, &spec.mounts)?;
+    mounts::set_root_propagation(spec.propagation)?;
+    match &spec.overlay {
+        Some(overlay) => overlay::mount_overlay(overlay, &spec.root)?,
+        None => mounts::bind_root_onto_itself(&spec.root)?,
+    }
+    for m in spec.mounts.iter().filter(|m| !m.is_cgroup()) {
+        mounts::mount_one(&spec.root, m)?;
+    }
+    if !mounts::dev_is_bound_from_host(&spec.mounts) {
+        devices::populate_dev(&spec.root, &spec.devices)?;
+    }
     Ok(())
 }
 
-/// The rest of [`setup`], once the parent has written the container's /etc files: binds
-/// them, pivots into the new root, masks paths.
+/// Once the process is in its cgroups and its cgroup namespace: cgroup mounts, then pivot
+/// into the new root.
 pub fn enter(spec: &RootfsSpec) -> Result<(), RootfsError> {
-    for file in volume_mounts::not_shadowed(&spec.bind_files, &spec.mounts) {
-        mounts::bind_file(&spec.merged, file)?;
+    for m in spec.mounts.iter().filter(|m| m.is_cgroup()) {
+        mounts::mount_one(&spec.root, m)?;
     }
-    pivot::pivot_into(&spec.merged)?;
-    if !spec.privileged {
-        masked::mask_paths()?;
-        masked::read_only_paths()?;
+    if spec.no_pivot {
+        pivot::move_into(&spec.root)
+    } else {
+        pivot::pivot_into(&spec.root)
     }
+}
+
+/// Inside the new root, after the sysctls: masked and read-only paths, a read-only root.
+pub fn finish(spec: &RootfsSpec) -> Result<(), RootfsError> {
+    masked::mask_paths(&spec.masked_paths)?;
+    masked::read_only_paths(&spec.readonly_paths)?;
     if spec.read_only {
         mounts::remount_root_read_only()?;
     }

@@ -1,15 +1,17 @@
 //! The overlayfs root: image layers as lowerdirs, the container's upper and work dirs.
 
+use std::path::Path;
+
 use nix::mount::{mount, MsFlags};
 
-use super::{RootfsError, RootfsSpec};
+use super::{OverlayRoot, RootfsError};
 
 /// The kernel rejects mount data longer than a page.
 const MAX_MOUNT_DATA: usize = 4095;
 
 /// The overlay mount data: `lowerdir=` lists the top layer first.
-pub fn overlay_options(spec: &RootfsSpec) -> Result<String, RootfsError> {
-    let lower: Vec<String> = spec
+pub fn overlay_options(overlay: &OverlayRoot) -> Result<String, RootfsError> {
+    let lower: Vec<String> = overlay
         .layers
         .iter()
         .rev()
@@ -18,29 +20,29 @@ pub fn overlay_options(spec: &RootfsSpec) -> Result<String, RootfsError> {
     let data = format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.join(":"),
-        spec.upper.display(),
-        spec.work.display()
+        overlay.upper.display(),
+        overlay.work.display()
     );
     if data.len() > MAX_MOUNT_DATA {
         return Err(RootfsError::TooManyLayers {
-            layers: spec.layers.len(),
+            layers: overlay.layers.len(),
         });
     }
     Ok(data)
 }
 
-pub(super) fn mount_overlay(spec: &RootfsSpec) -> Result<(), RootfsError> {
-    let data = overlay_options(spec)?;
+pub(super) fn mount_overlay(overlay: &OverlayRoot, root: &Path) -> Result<(), RootfsError> {
+    let data = overlay_options(overlay)?;
     mount(
         Some("overlay"),
-        &spec.merged,
+        root,
         Some("overlay"),
         MsFlags::empty(),
         Some(data.as_str()),
     )
     .map_err(|source| RootfsError::Mount {
         what: "overlay".into(),
-        target: spec.merged.clone(),
+        target: root.to_path_buf(),
         source,
     })
 }

@@ -1,41 +1,13 @@
-//! The container's volumes, bind mounts and tmpfs mounts, applied inside its new mount
-//! namespace onto the merged root before pivot_root. Mount points are created inside the
-//! root (so in the container's upper dir), with symlinks resolved as if the root were `/`:
-//! a link in the image can never send a mount onto a host path.
-//!
-//! A new, empty volume whose mount point holds files in the image is first filled with them
-//! (Docker's copy-up), from the merged root before the volume hides them.
-//!
-//! Bind mounts are recursive (the source's submounts come along) unless `bind-recursive=
-//! disabled`; a read-only bind is made read-only all the way down with
-//! `mount_setattr(AT_RECURSIVE)` (Linux 5.12+) as Docker 25+ does, unless
-//! `bind-recursive=writable` keeps the submounts writable.
+//! Helpers for the spec's mounts: mount points resolved inside the root with symlinks
+//! followed as if the root were `/` (a link in the image can never send a mount onto a host
+//! path), Docker's tmpfs options, and recursive read-only (`mount_setattr(AT_RECURSIVE)`,
+//! Linux 5.12+, as Docker 25+ uses for read-only binds).
 
 use std::path::{Component, Path, PathBuf};
 
-use nix::mount::{mount, MsFlags};
-use tracing::warn;
+use nix::mount::MsFlags;
 
 use super::RootfsError;
-use crate::volumes::BindRecursive;
-
-/// One mount to make in the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeMount {
-    /// Host path to bind (a volume's `_data` or a bind source); `None` for tmpfs.
-    pub source: Option<PathBuf>,
-    /// Absolute path inside the container.
-    pub destination: PathBuf,
-    pub read_only: bool,
-    /// `rprivate`, `rshared`, ... (binds).
-    pub propagation: Option<String>,
-    /// What happens to the mounts under a bind's source.
-    pub recursive: BindRecursive,
-    /// tmpfs options (`size=..`, `mode=..`, `noexec`, ...).
-    pub tmpfs_options: Vec<String>,
-    /// Fill an empty source with what the image has at `destination` first.
-    pub copy_up: bool,
-}
 
 /// Flags tmpfs mounts get unless an option turns them off (Docker's `--tmpfs` defaults).
 const TMPFS_DEFAULT: MsFlags = MsFlags::MS_NOSUID
@@ -144,47 +116,6 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf, RootfsError>
     Ok(root.join(resolved))
 }
 
-fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
-    let path = path.to_path_buf();
-    move |source| RootfsError::Io { op, path, source }
-}
-
-fn mount_err(what: &str, target: &Path) -> impl FnOnce(nix::Error) -> RootfsError {
-    let what = what.to_string();
-    let target = target.to_path_buf();
-    move |source| RootfsError::Mount {
-        what,
-        target,
-        source,
-    }
-}
-
-/// Creates the mount point: a directory, or an empty file when binding a file.
-fn make_mount_point(target: &Path, file: bool) -> Result<(), RootfsError> {
-    if std::fs::symlink_metadata(target).is_ok() {
-        return Ok(());
-    }
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(io("create mount point", parent))?;
-    }
-    if file {
-        std::fs::write(target, b"").map_err(io("create mount point", target))
-    } else {
-        std::fs::create_dir(target).map_err(io("create mount point", target))
-    }
-}
-
-fn propagation_flags(name: &str) -> MsFlags {
-    match name {
-        "private" => MsFlags::MS_PRIVATE,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        _ => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-    }
-}
-
 /// `mount_setattr(2)`'s `struct mount_attr`.
 #[repr(C)]
 struct MountAttr {
@@ -198,7 +129,7 @@ const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 
 /// Makes every mount at and under `target` read-only.
-fn set_read_only_recursive(target: &Path) -> std::io::Result<()> {
+pub(super) fn set_read_only_recursive(target: &Path) -> std::io::Result<()> {
     let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let attr = MountAttr {
@@ -226,122 +157,22 @@ fn set_read_only_recursive(target: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Makes a bind mount read-only: the mount itself, and its submounts too unless
-/// `bind-recursive=writable` (or `disabled`, which has none). With the default
-/// (`enabled`) a kernel without `mount_setattr(2)` leaves the submounts writable, as Docker
-/// does; `readonly` insists.
-fn make_read_only(target: &Path, recursive: BindRecursive) -> Result<(), RootfsError> {
-    mount(
-        None::<&str>,
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-        None::<&str>,
-    )
-    .map_err(mount_err("read-only remount", target))?;
-    if !matches!(recursive, BindRecursive::Enabled | BindRecursive::Readonly) {
-        return Ok(());
-    }
-    match set_read_only_recursive(target) {
-        Ok(()) => Ok(()),
-        Err(e) if recursive == BindRecursive::Enabled && e.raw_os_error() == Some(libc::ENOSYS) => {
-            warn!(
-                "{}: the kernel has no mount_setattr(2): submounts stay writable",
-                target.display()
-            );
-            Ok(())
-        }
-        Err(e) => Err(RootfsError::Io {
-            op: if e.raw_os_error() == Some(libc::ENOSYS) {
-                "make recursively read-only (bind-recursive=readonly needs Linux 5.12 or later)"
-            } else {
-                "make recursively read-only"
-            },
-            path: target.to_path_buf(),
-            source: e,
-        }),
-    }
-}
-
-/// Whether a directory has no entries (a missing one counts as empty).
-fn is_empty_dir(dir: &Path) -> bool {
-    std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
-}
-
-/// The files Docker bind-mounts (/etc/hosts, ...) that no user mount replaces: a user's
-/// mount at the same path wins, as in Docker.
-pub(super) fn not_shadowed<'a>(
-    files: &'a [super::BindFile],
-    mounts: &'a [VolumeMount],
-) -> impl Iterator<Item = &'a super::BindFile> {
-    files
-        .iter()
-        .filter(|f| !mounts.iter().any(|m| m.destination == f.destination))
-}
-
-/// Makes every mount of `mounts` under `root` (the merged root, before pivot_root), in order.
-pub(super) fn apply(root: &Path, mounts: &[VolumeMount]) -> Result<(), RootfsError> {
-    for m in mounts {
-        let target = resolve_in_root(root, &m.destination)?;
-        match &m.source {
-            Some(source) => {
-                let file = std::fs::metadata(source)
-                    .map_err(io("stat mount source", source))?
-                    .is_file();
-                if m.copy_up && is_empty_dir(source) && target.is_dir() {
-                    crate::volumes::copy_up::copy_dir_contents(&target, source)
-                        .map_err(io("copy image content into volume", source))?;
-                }
-                make_mount_point(&target, file)?;
-                let rec = if m.recursive == BindRecursive::Disabled {
-                    MsFlags::empty()
-                } else {
-                    MsFlags::MS_REC
-                };
-                mount(
-                    Some(source.as_path()),
-                    &target,
-                    None::<&str>,
-                    MsFlags::MS_BIND | rec,
-                    None::<&str>,
-                )
-                .map_err(mount_err("bind", &target))?;
-                if m.read_only {
-                    make_read_only(&target, m.recursive)?;
-                }
-                let propagation = m.propagation.as_deref().unwrap_or("rprivate");
-                mount(
-                    None::<&str>,
-                    &target,
-                    None::<&str>,
-                    propagation_flags(propagation),
-                    None::<&str>,
-                )
-                .map_err(mount_err(propagation, &target))?;
-            }
-            None => {
-                let (mut flags, data) =
-                    tmpfs_flags_and_data(&m.tmpfs_options).map_err(|reason| RootfsError::Io {
-                        op: "tmpfs options",
-                        path: m.destination.clone(),
-                        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
-                    })?;
-                if m.read_only {
-                    flags |= MsFlags::MS_RDONLY;
-                }
-                make_mount_point(&target, false)?;
-                mount(
-                    Some("tmpfs"),
-                    &target,
-                    Some("tmpfs"),
-                    flags,
-                    (!data.is_empty()).then_some(data.as_str()),
-                )
-                .map_err(mount_err("tmpfs", &target))?;
-            }
-        }
-    }
-    Ok(())
+/// Whether this kernel has `mount_setattr(2)` (Linux 5.12+): the front end asks for
+/// recursive read-only binds only where it does, as Docker 25+.
+pub fn has_mount_setattr() -> bool {
+    // An invalid call answers EINVAL/EBADF where the syscall exists, ENOSYS where not.
+    // SAFETY: a NULL path and attr with size 0 make the kernel fail without touching memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            -1,
+            std::ptr::null::<libc::c_char>(),
+            0,
+            std::ptr::null::<MountAttr>(),
+            0,
+        )
+    };
+    !(rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS))
 }
 
 #[cfg(test)]

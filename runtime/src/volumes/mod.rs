@@ -10,8 +10,8 @@
 //! - [`copy_up`]: a new empty volume starts with the image's files at its mount point
 //! - [`inspect`]: Docker's JSON for `volume inspect` and a container's `Mounts`
 //!
-//! The mounts themselves are made in the container's mount namespace by
-//! [`crate::rootfs::volume_mounts`] from [`rootfs_mounts`].
+//! The OCI translation (`container::oci_translate`) turns them into the spec's mounts, which
+//! the executor makes in the container's mount namespace.
 
 pub mod copy_up;
 pub mod inspect;
@@ -21,7 +21,7 @@ pub mod store;
 
 use std::path::PathBuf;
 
-pub use prepare::{prepare, remove_anonymous, rootfs_mounts};
+pub use prepare::{prepare, remove_anonymous};
 pub use spec::{
     BindRecursive, Mount, MountRequest, MountRequests, MountType, Propagation, VolumesFrom,
 };

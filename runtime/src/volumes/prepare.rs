@@ -11,7 +11,6 @@ use super::spec::{Mount, MountRequest, MountRequests, MountType};
 use super::store::VolumeStore;
 use super::VolumeError;
 use crate::container::ContainerConfig;
-use crate::rootfs::volume_mounts::VolumeMount;
 use crate::undo::{HostChange, Journal};
 use crate::Paths;
 
@@ -199,22 +198,6 @@ fn first_missing(path: &Path) -> PathBuf {
         top = parent.to_path_buf();
     }
     top
-}
-
-/// What the container's mount namespace gets for `mounts`.
-pub fn rootfs_mounts(mounts: &[Mount]) -> Vec<VolumeMount> {
-    mounts
-        .iter()
-        .map(|m| VolumeMount {
-            source: (m.kind != MountType::Tmpfs).then(|| m.source.clone()),
-            destination: m.destination.clone(),
-            read_only: m.read_only,
-            propagation: m.propagation.map(|p| p.as_str().to_string()),
-            recursive: m.bind_recursive,
-            tmpfs_options: m.tmpfs_options.clone(),
-            copy_up: m.kind == MountType::Volume && !m.no_copy,
-        })
-        .collect()
 }
 
 /// `rm -v`: removes the anonymous volumes of the (already removed) container `config`

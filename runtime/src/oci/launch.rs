@@ -1,0 +1,340 @@
+//! A spec resolved into the executor's [`Launch`]: every field this kernel can do is turned
+//! into what the syscalls take; what it cannot do is refused naming the JSON path, before
+//! anything is created. AppArmor and SELinux labels are ignored (this host has neither), as
+//! crun does on such hosts.
+
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::resource::Resource;
+use nix::sys::stat::SFlag;
+use oci_spec::runtime::{
+    Capabilities as OciCaps, LinuxDeviceType, LinuxNamespaceType, PosixRlimitType, Spec,
+};
+
+use super::OciError;
+use crate::process::{Capabilities, Launch, Namespaces, ProcessSpec, Rlimit};
+use crate::rootfs::{parse_mount_options, DeviceNode, MountSpec, OverlayRoot, RootfsSpec};
+
+/// Where the container's root comes from.
+#[derive(Debug, Clone)]
+pub enum RootSource {
+    /// `root.path` is ready (an OCI bundle's `rootfs`, made by the caller).
+    Prepared,
+    /// An overlay of image layers is mounted on `root.path` first (the Docker front end).
+    Overlay(OverlayRoot),
+}
+
+/// Resolves `spec` (of the bundle at `bundle`) for the executor.
+pub fn launch(
+    spec: &Spec,
+    bundle: &Path,
+    source: RootSource,
+    no_pivot: bool,
+) -> Result<Launch, OciError> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+    {
+        return Err(OciError::invalid(
+            "linux.uidMappings",
+            "user namespaces (uid/gid mappings) are not supported by ebrun yet",
+        ));
+    }
+    let namespaces = namespaces(spec)?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("root", "missing: the spec must name its root"))?;
+    let root_path = absolute(bundle, root.path());
+    if matches!(source, RootSource::Prepared) && !root_path.is_dir() {
+        return Err(OciError::invalid(
+            "root.path",
+            format!("{} is not a directory", root_path.display()),
+        ));
+    }
+    let mut mounts = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let at = |field: &str| format!("mounts[{i}].{field}");
+        if !m.destination().is_absolute() {
+            return Err(OciError::invalid(
+                at("destination"),
+                format!("{} is not an absolute path", m.destination().display()),
+            ));
+        }
+        let options = parse_mount_options(m.options().as_deref().unwrap_or_default())
+            .map_err(|e| OciError::invalid(at("options"), e))?;
+        let fstype = m.typ().clone().unwrap_or_default();
+        let is_bind = options.bind || fstype == "bind";
+        let source = match m.source() {
+            Some(s) if is_bind => absolute(bundle, s).display().to_string(),
+            Some(s) => s.display().to_string(),
+            None if is_bind => {
+                return Err(OciError::invalid(at("source"), "a bind needs a source"))
+            }
+            None => String::new(),
+        };
+        if fstype.is_empty() && !is_bind {
+            return Err(OciError::invalid(at("type"), "missing (and not a bind)"));
+        }
+        mounts.push(MountSpec {
+            destination: m.destination().clone(),
+            fstype,
+            source,
+            options,
+        });
+    }
+    let propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => nix::mount::MsFlags::MS_SLAVE | nix::mount::MsFlags::MS_REC,
+        Some(p) => crate::rootfs::mount_options::propagation_flags(p).ok_or_else(|| {
+            OciError::invalid(
+                "linux.rootfsPropagation",
+                format!("{p:?}: expected private, rprivate, slave, rslave, shared or rshared"),
+            )
+        })?,
+    };
+    let rootfs = RootfsSpec {
+        root: root_path,
+        overlay: match source {
+            RootSource::Overlay(o) => Some(o),
+            RootSource::Prepared => None,
+        },
+        mounts,
+        devices: devices(&linux)?,
+        propagation,
+        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        read_only: root.readonly().unwrap_or(false),
+        no_pivot,
+    };
+    let new_uts = namespaces.clone.contains(CloneFlags::CLONE_NEWUTS);
+    let mut sysctl: Vec<(String, String)> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    sysctl.sort();
+    Ok(Launch {
+        process: process(spec)?,
+        rootfs,
+        namespaces,
+        hostname: spec.hostname().clone().filter(|h| new_uts && !h.is_empty()),
+        domainname: spec
+            .domainname()
+            .clone()
+            .filter(|d| new_uts && !d.is_empty()),
+        sysctl,
+    })
+}
+
+fn absolute(bundle: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        bundle.join(path)
+    }
+}
+
+fn namespaces(spec: &Spec) -> Result<Namespaces, OciError> {
+    let mut ns = Namespaces::default();
+    let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone());
+    for (i, n) in list.iter().flatten().enumerate() {
+        let at = format!("linux.namespaces[{i}]");
+        let flag = match n.typ() {
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            LinuxNamespaceType::User => {
+                return Err(OciError::invalid(
+                    format!("{at}.type"),
+                    "user namespaces are not supported by ebrun yet",
+                ))
+            }
+            LinuxNamespaceType::Time => {
+                return Err(OciError::invalid(
+                    format!("{at}.type"),
+                    "time namespaces are not supported by ebrun yet",
+                ))
+            }
+        };
+        match n.path() {
+            Some(path) if flag == CloneFlags::CLONE_NEWNS => {
+                return Err(OciError::invalid(
+                    format!("{at}.path"),
+                    format!(
+                        "joining a mount namespace ({}) is not supported",
+                        path.display()
+                    ),
+                ))
+            }
+            Some(path) => ns.join.push((flag, path.clone())),
+            None if flag == CloneFlags::CLONE_NEWCGROUP => ns.new_cgroup = true,
+            None => ns.clone |= flag,
+        }
+    }
+    if !ns.clone.contains(CloneFlags::CLONE_NEWNS) {
+        return Err(OciError::invalid(
+            "linux.namespaces",
+            "ebrun needs a new mount namespace (type \"mount\") to build the container's root",
+        ));
+    }
+    Ok(ns)
+}
+
+fn devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<DeviceNode>, OciError> {
+    let mut nodes = Vec::new();
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(OciError::invalid(
+                    format!("linux.devices[{i}].type"),
+                    "\"a\" is for cgroup rules only; a device node is c, b, u or p",
+                ))
+            }
+        };
+        nodes.push(DeviceNode {
+            path: d.path().clone(),
+            kind,
+            major: d.major() as u64,
+            minor: d.minor() as u64,
+            mode: d.file_mode().unwrap_or(0o666),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+    Ok(nodes)
+}
+
+/// A capability set of the spec as this kernel's capabilities (names it does not know are
+/// refused, naming the set).
+fn caps_of(set: &Option<OciCaps>, at: &str) -> Result<Vec<caps::Capability>, OciError> {
+    set.iter()
+        .flatten()
+        .map(|c| {
+            let name = c.to_string();
+            let name = if name.starts_with("CAP_") {
+                name
+            } else {
+                format!("CAP_{name}")
+            };
+            name.parse::<caps::Capability>()
+                .map_err(|_| OciError::invalid(at, format!("unknown capability {name}")))
+        })
+        .collect()
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> Option<Resource> {
+    Some(match t {
+        PosixRlimitType::RlimitCpu => Resource::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => Resource::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => Resource::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => Resource::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => Resource::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => Resource::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => Resource::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => Resource::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => Resource::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => Resource::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => Resource::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => Resource::RLIMIT_RTTIME,
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}
+
+/// The spec's `process` for the executor (also an `exec`'s `--process` file).
+pub fn process(spec: &Spec) -> Result<ProcessSpec, OciError> {
+    let p = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("process", "missing: the spec must name a process"))?;
+    process_of(p, spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))
+}
+
+/// Resolves one `process` object; `seccomp` is the container's filter.
+pub fn process_of(
+    p: &oci_spec::runtime::Process,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<ProcessSpec, OciError> {
+    let args = p.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(OciError::invalid("process.args", "empty: nothing to run"));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(OciError::invalid(
+            "process.cwd",
+            format!("{} is not an absolute path", p.cwd().display()),
+        ));
+    }
+    let c = p.capabilities().clone().unwrap_or_default();
+    let capabilities = Capabilities {
+        bounding: caps_of(c.bounding(), "process.capabilities.bounding")?,
+        effective: caps_of(c.effective(), "process.capabilities.effective")?,
+        permitted: caps_of(c.permitted(), "process.capabilities.permitted")?,
+        inheritable: caps_of(c.inheritable(), "process.capabilities.inheritable")?,
+        ambient: caps_of(c.ambient(), "process.capabilities.ambient")?,
+    };
+    let mut rlimits = Vec::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        let resource = rlimit_resource(r.typ()).ok_or_else(|| {
+            OciError::invalid(format!("process.rlimits[{i}].type"), "not a Linux rlimit")
+        })?;
+        if r.soft() > r.hard() {
+            return Err(OciError::invalid(
+                format!("process.rlimits[{i}]"),
+                format!(
+                    "soft limit {} is above the hard limit {}",
+                    r.soft(),
+                    r.hard()
+                ),
+            ));
+        }
+        rlimits.push(Rlimit {
+            resource,
+            soft: r.soft(),
+            hard: r.hard(),
+        });
+    }
+    if let Some(adj) = p.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(OciError::invalid(
+                "process.oomScoreAdj",
+                format!("{adj} is outside -1000..1000"),
+            ));
+        }
+    }
+    let seccomp = match seccomp {
+        Some(s) => {
+            crate::process::compile_seccomp(s).map_err(|e| OciError::invalid("linux.seccomp", e))?
+        }
+        None => Vec::new(),
+    };
+    let user = p.user();
+    Ok(ProcessSpec {
+        args,
+        env: p.env().clone().unwrap_or_default(),
+        cwd: p.cwd().clone(),
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+        terminal: p.terminal().unwrap_or(false),
+        stdin: true,
+        capabilities,
+        rlimits,
+        no_new_privileges: p.no_new_privileges().unwrap_or(false),
+        oom_score_adj: p.oom_score_adj(),
+        seccomp,
+    })
+}

@@ -1,0 +1,292 @@
+//! The runtime spec's operations (runtime.md) on a bundle: create (everything up to the
+//! user's program, which waits on a FIFO), start (opens it), kill, delete, pause, resume.
+//! Every step of create is journaled: a failure leaves no cgroup, meter, state or process.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::state::{valid_id, OciState, OciStatus, OciStore, EXEC_FIFO};
+use super::{load_spec, OciError, RootSource, CONFIG_FILE};
+use crate::cgroups::{ContainerCgroups, Layout};
+use crate::process::{self, StdioMode};
+use crate::undo::{HostChange, Journal};
+use crate::Paths;
+
+/// `create`'s options (runc's flags).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    /// The ebrun instance whose pinned eBPF meters count the container.
+    pub meters: Option<Paths>,
+}
+
+fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
+    let path = path.to_path_buf();
+    move |source| OciError::Io { op, path, source }
+}
+
+/// `linux.cgroupsPath` as (parent, name) under every hierarchy: absolute `/a/b/id`,
+/// relative `a/id`, `slice:prefix:name` with `--systemd-cgroup`, or `ebrun-oci/<id>`.
+pub fn cgroup_location(spec_path: Option<&Path>, id: &str, systemd: bool) -> (String, String) {
+    let text = spec_path
+        .map(|p| p.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if systemd {
+        if let [slice, prefix, name] = text.splitn(3, ':').collect::<Vec<_>>()[..] {
+            let slice = if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            };
+            return (slice.to_string(), format!("{prefix}-{name}.scope"));
+        }
+    }
+    let trimmed = text.trim_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((parent, name)) => (parent.to_string(), name.to_string()),
+        None if !trimmed.is_empty() => ("ebrun-oci".to_string(), trimmed.to_string()),
+        None => ("ebrun-oci".to_string(), id.to_string()),
+    }
+}
+
+/// Creates container `id` from its bundle: the init is left waiting for `start`.
+pub fn create(
+    store: &OciStore,
+    id: &str,
+    opts: &CreateOptions,
+    systemd_cgroup: bool,
+) -> Result<OciState, OciError> {
+    if !valid_id(id) {
+        return Err(OciError::InvalidId(id.to_string()));
+    }
+    let bundle = std::fs::canonicalize(&opts.bundle).map_err(io("open bundle", &opts.bundle))?;
+    let spec = load_spec(&bundle.join(CONFIG_FILE))?;
+    let launch = super::launch(&spec, &bundle, RootSource::Prepared, opts.no_pivot)?;
+    if launch.process.terminal && opts.console_socket.is_none() {
+        return Err(OciError::invalid(
+            "process.terminal",
+            "a terminal needs --console-socket to hand its master to",
+        ));
+    }
+    let _lock = store.lock()?;
+    let dir = store.dir(id);
+    if dir.exists() {
+        return Err(OciError::Exists(id.to_string()));
+    }
+    let mut journal = Journal::new();
+    std::fs::create_dir(&dir).map_err(io("create", &dir))?;
+    journal.record(HostChange::Dir { path: dir.clone() });
+    let fifo_path = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| io("mkfifo", &fifo_path)(e.into()))?;
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .map_err(io("open", &fifo_path))?;
+
+    let linux = spec.linux().clone().unwrap_or_default();
+    let (parent, name) = cgroup_location(linux.cgroups_path().as_deref(), id, systemd_cgroup);
+    let cgroups = ContainerCgroups::create(Layout::detect(), &parent, &name, &mut journal)
+        .map_err(|e| OciError::Setup(e.to_string()))?;
+    if let Some(resources) = linux.resources() {
+        cgroups
+            .apply(&crate::cgroups::from_oci_resources(resources))
+            .map_err(|e| OciError::Setup(e.to_string()))?;
+    }
+    if let Some(paths) = &opts.meters {
+        crate::container::attach_meters(paths, &cgroups, &mut journal);
+    }
+    let mut spawned = process::spawn(&launch, StdioMode::Inherit, Some(&fifo))
+        .map_err(|e| OciError::Setup(e.to_string()))?;
+    let pid = spawned.pid.as_raw();
+    if let Err(e) = cgroups.add_process(pid) {
+        spawned.abort();
+        return Err(OciError::Setup(e.to_string()));
+    }
+    spawned
+        .start()
+        .map_err(|f| OciError::Setup(f.message.clone()))?;
+    if let (Some(socket), Some(master)) = (&opts.console_socket, spawned.pty_master.take()) {
+        let sent = std::os::unix::net::UnixStream::connect(socket)
+            .map_err(io("connect console socket", socket))
+            .and_then(|s| {
+                process::send_fd(s.as_raw_fd(), master.as_raw_fd())
+                    .map_err(|e| io("send terminal", socket)(e.into()))
+            });
+        if let Err(e) = sent {
+            let _ = nix::sys::signal::kill(spawned.pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(spawned.pid, None);
+            return Err(e);
+        }
+    }
+    let state = OciState {
+        id: id.to_string(),
+        pid,
+        pid_start_time: crate::container::process_start_time(pid),
+        bundle,
+        created: crate::container::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroups: Some(cgroups),
+        changes: Vec::new(),
+        started: false,
+        paused: false,
+    };
+    let mut saved = state.clone();
+    saved.changes = journal.changes().to_vec();
+    let written = store.save(&saved).and_then(|()| match &opts.pid_file {
+        Some(file) => crate::state::replace_atomic(file, pid.to_string().as_bytes())
+            .map_err(|e| OciError::Setup(format!("write pid file {}: {e}", file.display()))),
+        None => Ok(()),
+    });
+    if let Err(e) = written {
+        let _ = nix::sys::signal::kill(spawned.pid, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(spawned.pid, None);
+        return Err(e);
+    }
+    journal.commit();
+    Ok(saved)
+}
+
+/// Lets a created container's init exec the user's program.
+pub fn start(store: &OciStore, id: &str) -> Result<(), OciError> {
+    let mut state = store.load(id)?;
+    match state.status() {
+        OciStatus::Created => {}
+        other => {
+            return Err(OciError::State {
+                id: id.to_string(),
+                status: other.as_str(),
+                wanted: "created",
+            })
+        }
+    }
+    let fifo_path = store.dir(id).join(EXEC_FIFO);
+    // Non-blocking: the held init is already blocked opening it for writing, so it goes on
+    // as soon as a reader is there; we wait for its byte, and give up if it dies.
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo_path)
+        .map_err(io("open", &fifo_path))?;
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(&fifo, &mut byte) {
+            Ok(1) => break,
+            Ok(_) | Err(nix::errno::Errno::EAGAIN) if state.alive() => {
+                let mut fds = [nix::poll::PollFd::new(
+                    std::os::fd::AsFd::as_fd(&fifo),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+            }
+            Ok(_) | Err(_) => {
+                return Err(OciError::Setup(format!(
+                    "container {id}'s init exited before start"
+                )))
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&fifo_path);
+    state.started = true;
+    store.save(&state)
+}
+
+/// Sends `signal` to the init (or, with `all`, to every process of its cgroup).
+pub fn kill(store: &OciStore, id: &str, signal: Signal, all: bool) -> Result<(), OciError> {
+    let state = store.load(id)?;
+    if state.status() == OciStatus::Stopped {
+        return Err(OciError::State {
+            id: id.to_string(),
+            status: "stopped",
+            wanted: "running or created",
+        });
+    }
+    if all {
+        for pid in processes(&state) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+        }
+        Ok(())
+    } else {
+        nix::sys::signal::kill(Pid::from_raw(state.pid), signal)
+            .map_err(|e| OciError::Setup(format!("kill {}: {e}", state.pid)))
+    }
+}
+
+/// The pids in the container's cgroup.
+pub fn processes(state: &OciState) -> Vec<i32> {
+    let Some(cg) = &state.cgroups else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = cg
+        .dirs()
+        .next()
+        .and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Removes a stopped container (with `force`, kills a running one first): its cgroups,
+/// meter registrations and state go.
+pub fn delete(store: &OciStore, id: &str, force: bool) -> Result<(), OciError> {
+    let state = store.load(id)?;
+    let status = state.status();
+    if status != OciStatus::Stopped && status != OciStatus::Created && !force {
+        return Err(OciError::State {
+            id: id.to_string(),
+            status: status.as_str(),
+            wanted: "stopped (or --force)",
+        });
+    }
+    if state.alive() {
+        if let Some(cg) = &state.cgroups {
+            if state.paused {
+                let _ = cg.freeze(false);
+            }
+            for dir in cg.dirs() {
+                crate::cgroups::kill_all(dir);
+            }
+        }
+        let _ = nix::sys::signal::kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+        crate::process::wait_for_exit(state.pid, std::time::Duration::from_secs(10));
+    }
+    let _lock = store.lock()?;
+    // Cgroups go once their last process has left: wait briefly for the killed ones.
+    crate::undo::undo_all(&state.changes);
+    Ok(())
+}
+
+/// Freezes (`pause`) or thaws (`resume`) the container's cgroup.
+pub fn set_paused(store: &OciStore, id: &str, paused: bool) -> Result<(), OciError> {
+    let mut state = store.load(id)?;
+    let status = state.status();
+    let wanted = if paused {
+        OciStatus::Running
+    } else {
+        OciStatus::Paused
+    };
+    if status != wanted {
+        return Err(OciError::State {
+            id: id.to_string(),
+            status: status.as_str(),
+            wanted: wanted.as_str(),
+        });
+    }
+    if let Some(cg) = &state.cgroups {
+        cg.freeze(paused)
+            .map_err(|e| OciError::Setup(e.to_string()))?;
+    }
+    state.paused = paused;
+    store.save(&state)
+}

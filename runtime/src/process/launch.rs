@@ -1,0 +1,89 @@
+//! What the executor runs: an OCI runtime spec resolved into the values the kernel takes
+//! (clone flags, capability sets, compiled seccomp filters, parsed mount options). Built by
+//! [`crate::oci::launch`] from a spec, whichever front end wrote it.
+
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use seccompiler::BpfProgram;
+
+use crate::rootfs::RootfsSpec;
+
+/// A container's first process and everything around it.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub process: ProcessSpec,
+    pub rootfs: RootfsSpec,
+    pub namespaces: Namespaces,
+    /// `hostname` / `domainname` (set in a new UTS namespace).
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// `linux.sysctl`: written under /proc/sys inside the container before exec.
+    pub sysctl: Vec<(String, String)>,
+}
+
+/// The namespaces of the container's first process.
+#[derive(Debug, Clone)]
+pub struct Namespaces {
+    /// New namespaces made by clone (mount, PID, UTS, IPC, network).
+    pub clone: CloneFlags,
+    /// A new cgroup namespace, made by the child once the parent has placed it in its cgroups
+    /// (so its cgroup is the namespace's root).
+    pub new_cgroup: bool,
+    /// Namespaces joined by path (`--net container:X`, a pod's shared namespaces).
+    pub join: Vec<(CloneFlags, PathBuf)>,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces {
+            clone: CloneFlags::empty(),
+            new_cgroup: false,
+            join: Vec::new(),
+        }
+    }
+}
+
+/// The five capability sets, as names of this kernel's capabilities.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub bounding: Vec<caps::Capability>,
+    pub effective: Vec<caps::Capability>,
+    pub permitted: Vec<caps::Capability>,
+    pub inheritable: Vec<caps::Capability>,
+    pub ambient: Vec<caps::Capability>,
+}
+
+/// One `process.rlimits[]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: nix::sys::resource::Resource,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// What a container process runs, and as whom (`process` of the spec).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessSpec {
+    /// argv; `args[0]` is looked up in the process's PATH.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries.
+    pub env: Vec<String>,
+    /// Working directory inside the container (a container's first process creates it).
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    /// A pseudo-terminal as stdin/stdout/stderr.
+    pub terminal: bool,
+    /// Keep stdin (otherwise /dev/null): Docker's `-i`; always for an OCI caller's stdio.
+    pub stdin: bool,
+    pub capabilities: Capabilities,
+    pub rlimits: Vec<Rlimit>,
+    pub no_new_privileges: bool,
+    /// Written to /proc/PID/oom_score_adj by the parent.
+    pub oom_score_adj: Option<i32>,
+    /// Compiled filters, installed in order just before exec.
+    pub seccomp: Vec<BpfProgram>,
+}
