@@ -24,6 +24,8 @@ const PACKAGES: &[&str] = &[
     "busybox-static",
     "crun",
     "runc",
+    // `ebrun oci` under a real containerd (ctr and the io.containerd.runc.v2 shim).
+    "containerd",
     "skopeo",
     "umoci",
     "debootstrap",

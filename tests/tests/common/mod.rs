@@ -37,7 +37,7 @@ pub struct Instance {
 
 /// Every test holds this lock (shared); a test comparing snapshots of the whole host holds
 /// it exclusively, so no other test changes the host meanwhile.
-fn host_lock(exclusive: bool) -> std::fs::File {
+pub fn host_lock(exclusive: bool) -> std::fs::File {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
