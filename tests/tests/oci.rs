@@ -1,12 +1,14 @@
 //! `ebrun oci` under a real containerd: Debian's containerd 1.6 and its io.containerd.runc.v2
 //! shim exec the runtime binary given to `ctr run --runc-binary`. The harness is proved with
-//! the real runc first, so a failure with ebrun is ebrun's.
+//! the real runc first, so a failure with ebrun is ebrun's. The `ebrun oci` tests run bundles
+//! directly too (runc's command line, state JSON, bad configs).
 
 mod common;
 mod oci_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use common::Instance;
 use oci_support::{Containerd, RUNC};
 
 fn text(bytes: &[u8]) -> String {
@@ -15,6 +17,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn containerd_harness_runs_busybox_with_runc() {
+    let _serial = oci_support::serial();
     let ctrd = Containerd::start();
     let image = ctrd.import_busybox();
     let out = ctrd.run_with(
@@ -34,6 +37,7 @@ fn containerd_harness_runs_busybox_with_runc() {
 
 #[test]
 fn containerd_harness_cleans_up_a_paused_container_and_its_exec() {
+    let _serial = oci_support::serial();
     let ctrd = Containerd::start();
     let image = ctrd.import_busybox();
     let out = ctrd.run_with(Path::new(RUNC), &["-d", image, "bg", "sleep", "600"]);
@@ -73,5 +77,317 @@ fn containerd_harness_cleans_up_a_paused_container_and_its_exec() {
     // ctr itself was ours too: it ends once its task is gone.
     let _ = exec.kill();
     let _ = exec.wait();
+    assert_eq!(footprint.leftovers(), Vec::<String>::new());
+}
+
+/// A runtime binary for the shim: `ebrun oci` with the test instance's root, so its meters
+/// pin under that instance's prefix and its teardown removes them.
+fn ebrun_runtime(inst: &Instance, dir: &Path) -> PathBuf {
+    let path = dir.join("ebrun-oci");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nEBRUN_ROOT='{}' exec '{}' oci \"$@\"\n",
+            inst.root().display(),
+            common::ebrun_bin().display()
+        ),
+    )
+    .expect("write runtime wrapper");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod runtime wrapper");
+    path
+}
+
+/// A bundle whose root is busybox-static with a few applets, and `ebrun oci spec`'s
+/// default config with `args` and a cgroups path of this test's own.
+fn bundle(inst: &Instance, dir: &Path, args: &[&str]) -> PathBuf {
+    let bundle = dir.join("bundle");
+    let bin = bundle.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).expect("mkdir rootfs");
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy busybox");
+    for applet in ["sh", "echo", "id", "cat", "sleep", "hostname"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("symlink applet");
+    }
+    let out = oci(inst, dir, &["spec", "--bundle", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let path = bundle.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = args.iter().map(|a| a.to_string()).collect();
+    spec["hostname"] = "ocitest".into();
+    spec["linux"]["cgroupsPath"] = format!("/{}-oci/c1", inst.prefix()).into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    bundle
+}
+
+/// `ebrun oci --root <dir>/state ARGS` with the instance's root for the meters. A created
+/// container's init keeps `create`'s stdio (as under runc): its output goes to files here, so
+/// that reading it does not wait for the container to end.
+fn oci(inst: &Instance, dir: &Path, args: &[&str]) -> std::process::Output {
+    let out_file = |name: &str| std::fs::File::create(dir.join(name)).expect("create output file");
+    let status = std::process::Command::new(common::ebrun_bin())
+        .env("EBRUN_ROOT", inst.root())
+        .arg("oci")
+        .arg("--root")
+        .arg(dir.join("state"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(out_file("oci.stdout"))
+        .stderr(out_file("oci.stderr"))
+        .status()
+        .expect("spawn ebrun oci");
+    std::process::Output {
+        status,
+        stdout: std::fs::read(dir.join("oci.stdout")).unwrap_or_default(),
+        stderr: std::fs::read(dir.join("oci.stderr")).unwrap_or_default(),
+    }
+}
+
+/// The test's cgroup parent in every hierarchy (`/<prefix>-oci`), removed at the end.
+fn oci_cgroups(inst: &Instance) -> Vec<PathBuf> {
+    common::cgroup_bases()
+        .into_iter()
+        .map(|b| b.join(format!("{}-oci", inst.prefix())))
+        .filter(|d| d.exists())
+        .collect()
+}
+
+#[test]
+fn oci_bundle_runs_through_create_start_state_kill_delete() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(&inst, d, &["sh", "-c", "echo out; hostname; id -u; exit 4"]);
+    let bs = b.to_str().unwrap();
+
+    // run: the exit code and output of the container's process.
+    let out = oci(&inst, d, &["run", "--bundle", bs, "r1"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "out\nocitest\n0\n");
+    assert!(!d.join("state/r1").exists(), "run leaves no state");
+
+    // create -> created (held before exec), start -> running, kill -> stopped, delete.
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    spec["process"]["args"] = serde_json::json!(["sleep", "600"]);
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let pid_file = d.join("c1.pid");
+    let out = oci(
+        &inst,
+        d,
+        &[
+            "create",
+            "--bundle",
+            bs,
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "c1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .parse()
+        .expect("a bare pid");
+    let state = |id: &str| -> serde_json::Value {
+        let out = oci(&inst, d, &["state", id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let s = state("c1");
+    assert_eq!(
+        (s["status"].as_str(), s["pid"].as_i64()),
+        (Some("created"), Some(pid as i64))
+    );
+    assert_eq!(s["bundle"].as_str(), Some(bs));
+    // Held before exec: still ebrun's code, not sleep.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_ne!(comm.trim(), "sleep");
+    // The process is in the spec's cgroup already.
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cgroup.contains(&format!("/{}-oci/c1", inst.prefix())),
+        "{cgroup}"
+    );
+    assert!(oci(&inst, d, &["start", "c1"]).status.success());
+    assert_eq!(state("c1")["status"].as_str(), Some("running"));
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
+    let out = oci(
+        &inst,
+        d,
+        &["exec", "c1", "sh", "-c", "echo exec $(hostname)"],
+    );
+    assert_eq!(text(&out.stdout), "exec ocitest\n", "{}", text(&out.stderr));
+    let out = oci(&inst, d, &["ps", "--format", "json", "c1"]);
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pids, vec![pid]);
+    // A running container is not deleted without --force.
+    let out = oci(&inst, d, &["delete", "c1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(oci(&inst, d, &["kill", "c1", "9"]).status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while state("c1")["status"].as_str() != Some("stopped") {
+        assert!(std::time::Instant::now() < deadline, "never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // As runc says it, so containerd's shim knows what it means.
+    let out = oci(&inst, d, &["kill", "c1", "9"]);
+    assert!(
+        text(&out.stderr).contains("not running"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(oci(&inst, d, &["delete", "c1"]).status.success());
+    let out = oci(&inst, d, &["delete", "c1"]);
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Nothing of the container is left: no state, no cgroup of its own.
+    assert!(!d.join("state/c1").exists());
+    for parent in oci_cgroups(&inst) {
+        assert!(!parent.join("c1").exists(), "{}", parent.display());
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+#[test]
+fn oci_bad_config_names_the_json_path_and_creates_nothing() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(&inst, d, &["true"]);
+    let config = b.join("config.json");
+    let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        (
+            Box::new(|s| s["linux"]["namespaces"][1]["type"] = "bogus".into()),
+            "linux.namespaces[1].type",
+        ),
+        (
+            Box::new(|s| s["process"]["user"]["uid"] = "root".into()),
+            "process.user.uid",
+        ),
+        (
+            Box::new(|s| s["mounts"][0]["destination"] = "proc".into()),
+            "mounts[0].destination",
+        ),
+        (
+            Box::new(|s| s["process"]["capabilities"]["bounding"][0] = "CAP_BOGUS".into()),
+            "process.capabilities.bounding",
+        ),
+        (
+            Box::new(|s| s["process"]["args"] = serde_json::json!([])),
+            "process.args",
+        ),
+        (
+            Box::new(|s| {
+                s["linux"]["uidMappings"] =
+                    serde_json::json!([{"containerID":0,"hostID":1000,"size":1}])
+            }),
+            "linux.uidMappings",
+        ),
+    ];
+    for (edit, path) in cases {
+        let mut spec = good.clone();
+        edit(&mut spec);
+        std::fs::write(&config, spec.to_string()).unwrap();
+        let out = oci(
+            &inst,
+            d,
+            &["create", "--bundle", b.to_str().unwrap(), "bad"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{path}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(path),
+            "{path}: {}",
+            text(&out.stderr)
+        );
+        assert!(!d.join("state/bad").exists(), "{path}: state left behind");
+        for parent in oci_cgroups(&inst) {
+            assert!(!parent.join("c1").exists(), "{path}: cgroup left behind");
+        }
+    }
+    for parent in oci_cgroups(&inst) {
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+#[test]
+fn ctr_runs_containers_on_ebrun_oci() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = ebrun_runtime(&inst, dir.path());
+    let _serial = oci_support::serial();
+    let ctrd = Containerd::start();
+    let image = ctrd.import_busybox();
+
+    // To completion: output and exit code through the shim.
+    let out = ctrd.run_with(
+        &runtime,
+        &["--rm", image, "e1", "/bin/sh", "-c", "echo hi; exit 3"],
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "hi\n",
+        "stderr: {}\n{}",
+        text(&out.stderr),
+        ctrd.log()
+    );
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", text(&out.stderr));
+    assert_eq!(ctrd.ok(&["containers", "ls", "-q"]), "");
+
+    // Detached: exec, ps, pause/resume, kill, delete.
+    let out = ctrd.run_with(&runtime, &["-d", image, "e2", "sleep", "600"]);
+    assert!(
+        out.status.success(),
+        "stderr: {}\n{}",
+        text(&out.stderr),
+        ctrd.log()
+    );
+    let out = ctrd.exec(&[
+        "--exec-id",
+        "x1",
+        "e2",
+        "sh",
+        "-c",
+        "echo from-exec; exit 5",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "from-exec\n",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let ps = ctrd.ok(&["task", "ps", "e2"]);
+    assert_eq!(ps.lines().count(), 2, "{ps}");
+    ctrd.ok(&["task", "pause", "e2"]);
+    assert!(ctrd.ok(&["task", "ls"]).contains("PAUSED"));
+    ctrd.ok(&["task", "resume", "e2"]);
+    assert!(ctrd.ok(&["task", "ls"]).contains("RUNNING"));
+    // sleep is pid 1 of its namespace: SIGTERM has no handler there and is ignored.
+    ctrd.ok(&["task", "kill", "-s", "SIGKILL", "e2"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ctrd.ok(&["task", "ls"]).contains("STOPPED") {
+        assert!(std::time::Instant::now() < deadline, "e2 never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ctrd.ok(&["task", "delete", "e2"]);
+    ctrd.ok(&["containers", "delete", "e2"]);
+    assert!(
+        !ctrd.runtime_root().join("e2").exists(),
+        "runtime state left behind"
+    );
+
+    let footprint = ctrd.footprint();
+    drop(ctrd);
     assert_eq!(footprint.leftovers(), Vec::<String>::new());
 }

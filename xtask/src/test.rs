@@ -29,6 +29,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     util::run(util::cargo().args(["build", "-p", "ebrun"]))?;
     let bin = util::target_dir().join("debug/ebrun");
+    link_oci_runtime(&bin)?;
     util::run(
         util::cargo()
             .args(["test", "--workspace"])
@@ -36,4 +37,16 @@ pub fn run(args: Args) -> Result<()> {
             .env("EBRUN_BIN", &bin)
             .env("EBRUN_TEST_IMAGES", util::images_dir()),
     )
+}
+
+/// `ebrun-oci` beside the binary: the same binary under runc's role, for containerd's
+/// `BinaryName` (the binary looks at the name it was run under).
+pub fn link_oci_runtime(bin: &std::path::Path) -> Result<()> {
+    let link = bin.with_file_name("ebrun-oci");
+    if std::fs::read_link(&link).ok().as_deref() != Some(std::path::Path::new("ebrun")) {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("ebrun", &link)
+            .with_context(|| format!("symlink {}", link.display()))?;
+    }
+    Ok(())
 }

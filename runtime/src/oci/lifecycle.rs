@@ -75,13 +75,18 @@ pub fn create(
             "a terminal needs --console-socket to hand its master to",
         ));
     }
-    let _lock = store.lock()?;
+    // Making the directory reserves the id (no lock: a lock held here would be inherited by
+    // the init, which waits for `start` with it).
     let dir = store.dir(id);
-    if dir.exists() {
-        return Err(OciError::Exists(id.to_string()));
-    }
+    std::fs::create_dir_all(store.root()).map_err(io("create", store.root()))?;
     let mut journal = Journal::new();
-    std::fs::create_dir(&dir).map_err(io("create", &dir))?;
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(OciError::Exists(id.to_string()))
+        }
+        Err(e) => return Err(io("create", &dir)(e)),
+    }
     journal.record(HostChange::Dir { path: dir.clone() });
     let fifo_path = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))

@@ -46,6 +46,22 @@ const DISABLED_PLUGINS: &[&str] = &[
     "io.containerd.snapshotter.v1.zfs",
 ];
 
+/// Held for a whole containerd test, footprint check included: mount namespace inode
+/// numbers are reused once a namespace is gone, so a second containerd started meanwhile
+/// could look like a leftover of the first.
+pub fn serial() -> File {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/var/tmp/ebrun-tests-containerd.lock")
+        .expect("open the containerd tests' lock");
+    // SAFETY: flock(2) on a descriptor this function owns.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock the containerd tests' lock");
+    file
+}
+
 /// One containerd of our own.
 pub struct Containerd {
     child: Child,
