@@ -5,6 +5,7 @@
 
 mod common;
 mod oci_support;
+mod serve_support;
 
 use std::path::{Path, PathBuf};
 
@@ -390,4 +391,82 @@ fn ctr_runs_containers_on_ebrun_oci() {
     let footprint = ctrd.footprint();
     drop(ctrd);
     assert_eq!(footprint.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn oci_containers_are_metered_in_serve_with_their_pod_labels() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(&inst, d, &["sh", "-c", "while :; do :; done"]);
+    let config = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    // What containerd's CRI plugin writes on a pod's container.
+    spec["annotations"] = serde_json::json!({
+        "io.kubernetes.cri.sandbox-name": "web-0",
+        "io.kubernetes.cri.sandbox-namespace": "shop",
+        "io.kubernetes.cri.container-name": "app",
+        "io.kubernetes.cri.container-type": "container",
+        "io.kubernetes.cri.image-name": "busybox:latest",
+    });
+    std::fs::write(&config, spec.to_string()).unwrap();
+    let out = oci(&inst, d, &["create", "--bundle", b.to_str().unwrap(), "m1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(oci(&inst, d, &["start", "m1"]).status.success());
+
+    let serve = serve_support::Serve::start(&inst, &[]);
+    let id = [("id", "m1")];
+    let m = serve_support::eventually(&serve, 20, |m| {
+        let info = m.values(
+            "ebrun_container_info",
+            &[
+                ("id", "m1"),
+                ("pod", "web-0"),
+                ("namespace", "shop"),
+                ("container", "app"),
+                ("sandbox", "false"),
+                ("runtime", "oci"),
+                ("name", "web-0/app"),
+            ],
+        );
+        let oncpu = m.values("ebrun_container_sched_oncpu_seconds_total", &id);
+        if info != vec![1.0] {
+            return Err(format!("info {info:?}"));
+        }
+        if oncpu.first().is_none_or(|v| *v < 0.5) {
+            return Err(format!("on-CPU seconds {oncpu:?}"));
+        }
+        Ok(())
+    });
+    // The eBPF scheduler meter agrees with the cgroup's own count of the same spinner.
+    let oncpu = m.value("ebrun_container_sched_oncpu_seconds_total", &id);
+    let usage = m.value("ebrun_container_cpu_usage_seconds_total", &id);
+    assert!(
+        (oncpu - usage).abs() / usage < 0.05,
+        "oncpu {oncpu} vs cgroup {usage}"
+    );
+
+    let out = oci(&inst, d, &["delete", "--force", "m1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serve_support::eventually(&serve, 10, |m| {
+        if m.mentions("m1") {
+            Err("m1 still exported".into())
+        } else {
+            Ok(())
+        }
+    });
+    serve.stop();
+    assert!(
+        !inst
+            .root()
+            .join("oci")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "mirror left"
+    );
+    for parent in oci_cgroups(&inst) {
+        assert!(!parent.join("c1").exists(), "{}", parent.display());
+        let _ = std::fs::remove_dir(&parent);
+    }
 }

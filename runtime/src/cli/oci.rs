@@ -237,7 +237,7 @@ fn create_options(args: &CreateArgs) -> CreateOptions {
 }
 
 fn dispatch(cli: &OciCli) -> Result<i32> {
-    let store = OciStore::new(&cli.root);
+    let store = OciStore::mirrored(&cli.root, &meters());
     match &cli.command {
         OciCommand::Create(args) => {
             oci::create(&store, &args.id, &create_options(args), cli.systemd_cgroup)?;

@@ -13,6 +13,7 @@ mod cgroup_reader;
 mod collectors;
 mod family;
 mod meters;
+mod oci_containers;
 mod registry;
 mod sample;
 

@@ -30,6 +30,9 @@ pub struct ContainerSample {
     /// Its `id`, `name` and `image` labels.
     pub labels: Arc<ContainerLabels>,
     pub state: Arc<ContainerState>,
+    /// `ebrun_container_info`'s labels beyond id, name and image (pod, namespace, ... of a
+    /// container `ebrun oci` runs).
+    pub info: Arc<Vec<(&'static str, String)>>,
     /// The status as it really is: a container recorded as running whose process and monitor
     /// are gone counts as exited (the state file is left for ebrun commands to correct).
     pub status: Status,
@@ -85,6 +88,7 @@ struct Cached {
     labels: Arc<ContainerLabels>,
     state_stamp: Option<Stamp>,
     state: Arc<ContainerState>,
+    info: Arc<Vec<(&'static str, String)>>,
     /// The cgroup files of the run keyed by its cgroup2 id.
     files: Option<(u64, Arc<CgroupFiles>)>,
 }
@@ -226,7 +230,42 @@ impl Sampler {
                 labels,
                 state_stamp,
                 state: Arc::new(state),
+                info: Arc::new(Vec::new()),
                 files: None,
+            },
+        );
+        true
+    }
+
+    /// Refreshes the cache entry of a container of `ebrun oci` from its mirrored state
+    /// (`key`: `oci:<file stem>`); false if it cannot be read.
+    fn refresh_oci(&mut self, key: &str, path: &Path, boot: &str) -> bool {
+        let Some(stamp) = stamp(path) else {
+            return false;
+        };
+        if self.cache.get(key).is_some_and(|c| c.config_stamp == stamp) {
+            return true;
+        }
+        let Ok(oci) = read_json::<crate::oci::OciState>(path) else {
+            return self.cache.contains_key(key); // being replaced: keep the last one
+        };
+        let (config, state) = super::oci_containers::as_container(&oci, boot);
+        let labels = Arc::new(ContainerLabels::new(
+            &config.id,
+            &config.name,
+            &config.image,
+        ));
+        let files = self.cache.remove(key).and_then(|c| c.files);
+        self.cache.insert(
+            key.to_string(),
+            Cached {
+                config_stamp: stamp,
+                config: Arc::new(config),
+                labels,
+                state_stamp: Some(stamp),
+                state: Arc::new(state),
+                info: Arc::new(super::oci_containers::info_labels(&oci)),
+                files,
             },
         );
         true
@@ -252,6 +291,18 @@ impl Sampler {
                 }
             }
         }
+        if let Ok(entries) = std::fs::read_dir(crate::oci::mirror_dir(paths)) {
+            for entry in entries.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(stem) = name.strip_suffix(".json") else {
+                    continue;
+                };
+                let key = format!("oci:{stem}");
+                if self.refresh_oci(&key, &entry.path(), &boot) {
+                    present.push(key);
+                }
+            }
+        }
         self.cache.retain(|id, _| present.contains(id));
         let mut jobs = Vec::with_capacity(present.len());
         for id in &present {
@@ -273,7 +324,14 @@ impl Sampler {
                 }
                 _ => None,
             };
-            jobs.push((c.config.clone(), c.labels.clone(), state, status, files));
+            jobs.push((
+                c.config.clone(),
+                c.labels.clone(),
+                c.info.clone(),
+                state,
+                status,
+                files,
+            ));
         }
         self.verified.retain(|pid, _| exists(*pid));
         // The cgroup files, in parallel.
@@ -286,7 +344,7 @@ impl Sampler {
                     scope.spawn(move || {
                         let mut buf = Vec::with_capacity(4096);
                         part.iter()
-                            .map(|(config, labels, state, status, files)| {
+                            .map(|(config, labels, info, state, status, files)| {
                                 let up = matches!(status, Status::Running | Status::Paused);
                                 let reading = files
                                     .as_ref()
@@ -299,6 +357,7 @@ impl Sampler {
                                 ContainerSample {
                                     config: config.clone(),
                                     labels: labels.clone(),
+                                    info: info.clone(),
                                     state: state.clone(),
                                     status: *status,
                                     meters,

@@ -144,6 +144,9 @@ pub fn create(
         started: false,
         paused: false,
     };
+    if let Some(file) = store.mirror_file(id) {
+        journal.record(HostChange::File { path: file });
+    }
     let mut saved = state.clone();
     saved.changes = journal.changes().to_vec();
     let written = store.save(&saved).and_then(|()| match &opts.pid_file {

@@ -16,7 +16,7 @@ pub use lifecycle::{
     cgroup_location, create, delete, kill, processes, set_paused, start, CreateOptions,
 };
 pub use oci_spec::runtime::{Process as ProcessObject, Spec};
-pub use state::{valid_id, OciState, OciStatus, OciStore};
+pub use state::{mirror_dir, valid_id, OciState, OciStatus, OciStore};
 
 /// Errors of the oci module.
 #[derive(Debug, thiserror::Error)]

@@ -90,6 +90,14 @@ impl OciState {
 /// The containers of one `--root`.
 pub struct OciStore {
     root: PathBuf,
+    /// The ebrun instance's `oci` directory, where every state is mirrored for `ebrun serve`
+    /// (its meters and labels), as `<key>.json`.
+    mirror: Option<PathBuf>,
+}
+
+/// Where an ebrun instance keeps the mirrored states of `ebrun oci` containers.
+pub fn mirror_dir(paths: &crate::Paths) -> PathBuf {
+    paths.root().join("oci")
 }
 
 const STATE_FILE: &str = "state.json";
@@ -100,7 +108,25 @@ impl OciStore {
     pub fn new(root: &Path) -> Self {
         OciStore {
             root: root.to_path_buf(),
+            mirror: None,
         }
+    }
+
+    /// A store that mirrors every state into `paths`'s instance.
+    pub fn mirrored(root: &Path, paths: &crate::Paths) -> Self {
+        OciStore {
+            root: root.to_path_buf(),
+            mirror: Some(mirror_dir(paths)),
+        }
+    }
+
+    /// The mirror file of container `id` (one name per runtime root and id: containerd's
+    /// namespaces each have a root, and may reuse ids).
+    pub fn mirror_file(&self, id: &str) -> Option<PathBuf> {
+        use sha2::Digest;
+        let root = sha2::Sha256::digest(self.root.as_os_str().as_encoded_bytes());
+        let key = format!("{}-{id}.json", &hex::encode(root)[..8]);
+        self.mirror.as_ref().map(|dir| dir.join(key))
     }
 
     pub fn root(&self) -> &Path {
@@ -138,12 +164,25 @@ impl OciStore {
     }
 
     pub fn save(&self, state: &OciState) -> Result<(), OciError> {
-        let path = self.dir(&state.id).join(STATE_FILE);
-        crate::state::replace_json_volatile(&path, state).map_err(|e| OciError::Io {
-            op: "write",
-            path,
-            source: std::io::Error::other(e.to_string()),
-        })
+        let write = |path: PathBuf| {
+            crate::state::replace_json_volatile(&path, state).map_err(|e| OciError::Io {
+                op: "write",
+                path,
+                source: std::io::Error::other(e.to_string()),
+            })
+        };
+        write(self.dir(&state.id).join(STATE_FILE))?;
+        if let Some(file) = self.mirror_file(&state.id) {
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir).map_err(|source| OciError::Io {
+                    op: "create",
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            write(file)?;
+        }
+        Ok(())
     }
 
     /// Every container's state, by id.

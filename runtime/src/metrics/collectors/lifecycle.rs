@@ -39,11 +39,9 @@ impl Collector for Lifecycle {
             "execve calls in the container's current run (eBPF).",
         );
         for c in &sample.containers {
-            info.add_container(
-                &c.labels,
-                &[("image_id", c.config.image_id.clone().into())],
-                1.0,
-            );
+            let mut labels = vec![("image_id", c.config.image_id.clone().into())];
+            labels.extend(c.info.iter().map(|(k, v)| (*k, v.clone().into())));
+            info.add_container(&c.labels, &labels, 1.0);
             for s in STATES {
                 let v = if s == c.status { 1.0 } else { 0.0 };
                 state.add_container(&c.labels, &[("state", st(s.as_str()))], v);
