@@ -267,38 +267,45 @@ fn oci_bad_config_names_the_json_path_and_creates_nothing() {
     let b = bundle(&inst, d, &["true"]);
     let config = b.join("config.json");
     let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    // (JSON pointer to change, its new value, the path the error must name)
+    let cases = [
         (
-            Box::new(|s| s["linux"]["namespaces"][1]["type"] = "bogus".into()),
+            "/linux/namespaces/1/type",
+            serde_json::json!("bogus"),
             "linux.namespaces[1].type",
         ),
         (
-            Box::new(|s| s["process"]["user"]["uid"] = "root".into()),
+            "/process/user/uid",
+            serde_json::json!("root"),
             "process.user.uid",
         ),
         (
-            Box::new(|s| s["mounts"][0]["destination"] = "proc".into()),
+            "/mounts/0/destination",
+            serde_json::json!("proc"),
             "mounts[0].destination",
         ),
         (
-            Box::new(|s| s["process"]["capabilities"]["bounding"][0] = "CAP_BOGUS".into()),
+            "/process/capabilities/bounding/0",
+            serde_json::json!("CAP_BOGUS"),
             "process.capabilities.bounding",
         ),
+        ("/process/args", serde_json::json!([]), "process.args"),
         (
-            Box::new(|s| s["process"]["args"] = serde_json::json!([])),
-            "process.args",
-        ),
-        (
-            Box::new(|s| {
-                s["linux"]["uidMappings"] =
-                    serde_json::json!([{"containerID":0,"hostID":1000,"size":1}])
-            }),
+            "/linux/uidMappings",
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]),
             "linux.uidMappings",
         ),
     ];
-    for (edit, path) in cases {
+    for (pointer, value, path) in cases {
         let mut spec = good.clone();
-        edit(&mut spec);
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let parent = spec
+            .pointer_mut(parent)
+            .unwrap_or_else(|| panic!("{parent} in the default spec"));
+        match parent {
+            serde_json::Value::Array(a) => a[key.parse::<usize>().unwrap()] = value,
+            other => other[key] = value,
+        }
         std::fs::write(&config, spec.to_string()).unwrap();
         let out = oci(
             &inst,
