@@ -10,7 +10,6 @@ const EXIT_RUNTIME_ERROR: i32 = 125;
 
 fn main() {
     if let Some(args) = cli::oci::oci_args() {
-        init_logging("warn");
         std::process::exit(cli::oci::main(args));
     }
     let cli = match cli::Cli::try_parse() {
@@ -39,7 +38,7 @@ fn main() {
     std::process::exit(code);
 }
 
-fn init_logging(level: &str) {
+pub(crate) fn init_logging(level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(level)

@@ -117,6 +117,8 @@ fn bundle(inst: &Instance, dir: &Path, args: &[&str]) -> PathBuf {
     spec["process"]["terminal"] = false.into();
     spec["process"]["args"] = args.iter().map(|a| a.to_string()).collect();
     spec["hostname"] = "ocitest".into();
+    // `spec`'s default root is read-only; the hooks test writes into it.
+    spec["root"]["readonly"] = false.into();
     spec["linux"]["cgroupsPath"] = format!("/{}-oci/c1", inst.prefix()).into();
     std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
     bundle
@@ -474,6 +476,212 @@ fn oci_containers_are_metered_in_serve_with_their_pod_labels() {
     );
     for parent in oci_cgroups(&inst) {
         assert!(!parent.join("c1").exists(), "{}", parent.display());
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+/// `sh -c SCRIPT` as a hook of the spec.
+fn hook(script: &str) -> serde_json::Value {
+    serde_json::json!({
+        "path": "/bin/sh", "args": ["sh", "-c", script], "env": ["PATH=/bin:/usr/bin"], "timeout": 10,
+    })
+}
+
+#[test]
+fn oci_hooks_run_at_every_stage_with_the_state_and_a_failing_one_undoes_create() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(&inst, d, &["sleep", "600"]);
+    let config = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let out = |stage: &str| d.join(format!("{stage}.json"));
+    let save = |stage: &str| hook(&format!("cat > {}", out(stage).display()));
+    spec["hooks"] = serde_json::json!({
+        "prestart": [save("prestart")],
+        "createRuntime": [save("createRuntime")],
+        "createContainer": [save("createContainer")],
+        // Resolved in the container: busybox's sh, writing into its root (the bundle's).
+        "startContainer": [hook("cat > /startContainer.json")],
+        "poststart": [save("poststart")],
+        "poststop": [save("poststop")],
+    });
+    std::fs::write(&config, spec.to_string()).unwrap();
+    let bs = b.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let o = oci(&inst, d, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+    };
+    ok(&["create", "--bundle", bs, "h1"]);
+    let read = |path: PathBuf| -> serde_json::Value {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let pid = read(out("prestart"))["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    for stage in ["prestart", "createRuntime", "createContainer"] {
+        let s = read(out(stage));
+        assert_eq!(s["id"], "h1", "{stage}: {s}");
+        assert_eq!(s["pid"].as_i64(), Some(pid), "{stage}: the host's pid: {s}");
+        assert_eq!(s["bundle"].as_str(), Some(bs), "{stage}: {s}");
+    }
+    assert!(
+        !b.join("rootfs/startContainer.json").exists(),
+        "startContainer before start"
+    );
+    assert!(!out("poststart").exists());
+    ok(&["start", "h1"]);
+    // The process runs it once start has let it go on (start does not wait for it).
+    let started = b.join("rootfs/startContainer.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&started).map_or(true, |m| m.len() == 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no startContainer hook ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(read(started)["pid"].as_i64(), Some(pid));
+    assert_eq!(read(out("poststart"))["status"], "running");
+    ok(&["delete", "--force", "h1"]);
+    assert_eq!(read(out("poststop"))["status"], "stopped");
+
+    // A failing prestart hook fails create, naming the stage, and leaves nothing.
+    spec["hooks"] = serde_json::json!({"prestart": [hook("echo no way >&2; exit 3")]});
+    std::fs::write(&config, spec.to_string()).unwrap();
+    let o = oci(&inst, d, &["create", "--bundle", bs, "h2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("prestart hook"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(text(&o.stderr).contains("no way"), "{}", text(&o.stderr));
+    assert!(!d.join("state/h2").exists());
+    // A hook past its timeout is killed and fails the operation.
+    spec["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    std::fs::write(&config, spec.to_string()).unwrap();
+    let o = oci(&inst, d, &["create", "--bundle", bs, "h3"]);
+    assert!(text(&o.stderr).contains("timed out"), "{}", text(&o.stderr));
+    assert!(!d.join("state/h3").exists());
+    for parent in oci_cgroups(&inst) {
+        assert!(!parent.join("c1").exists(), "{}", parent.display());
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+#[test]
+fn oci_update_events_and_preserved_fds() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The container writes to descriptor 3 when --preserve-fds 1 hands it over.
+    let b = bundle(
+        &inst,
+        d,
+        &["sh", "-c", "echo through-fd3 >&3; exec sleep 600"],
+    );
+    let bs = b.to_str().unwrap();
+    let fd3 = d.join("fd3.out");
+    let file = std::fs::File::create(&fd3).unwrap();
+    let mut cmd = std::process::Command::new(common::ebrun_bin());
+    cmd.env("EBRUN_ROOT", inst.root())
+        .arg("oci")
+        .arg("--root")
+        .arg(d.join("state"))
+        .args([
+            "run",
+            "--detach",
+            "--preserve-fds",
+            "1",
+            "--bundle",
+            bs,
+            "u1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: dup2 in the child between fork and exec, onto descriptor 3, no allocation.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&fd3).unwrap_or_default() != "through-fd3\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing arrived through fd 3"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // update: new limits land in the container's cgroup.
+    let resources = d.join("resources.json");
+    std::fs::write(
+        &resources,
+        r#"{"memory":{"limit":67108864},"pids":{"limit":42}}"#,
+    )
+    .unwrap();
+    let o = oci(
+        &inst,
+        d,
+        &["update", "--resources", resources.to_str().unwrap(), "u1"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let cg = format!("{}-oci/c1", inst.prefix());
+    let pids_max = common::cgroup_bases()
+        .into_iter()
+        .map(|base| base.join(&cg))
+        .find_map(|dir| std::fs::read_to_string(dir.join("pids.max")).ok())
+        .expect("a pids controller");
+    assert_eq!(pids_max.trim(), "42");
+    let memory = common::cgroup_bases()
+        .into_iter()
+        .map(|base| base.join(&cg))
+        .find_map(|dir| {
+            std::fs::read_to_string(dir.join("memory.limit_in_bytes"))
+                .or_else(|_| std::fs::read_to_string(dir.join("memory.max")))
+                .ok()
+        })
+        .expect("a memory controller");
+    assert_eq!(memory.trim(), "67108864");
+    // Wrong types are refused with their JSON path.
+    std::fs::write(&resources, r#"{"memory":{"limit":"lots"}}"#).unwrap();
+    let o = oci(
+        &inst,
+        d,
+        &["update", "--resources", resources.to_str().unwrap(), "u1"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("memory.limit"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // events --stats: runc's stats event.
+    let o = oci(&inst, d, &["events", "--stats", "u1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let event: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["id"].as_str()),
+        (Some("stats"), Some("u1"))
+    );
+    assert_eq!(
+        event["data"]["memory"]["usage"]["limit"].as_u64(),
+        Some(67108864)
+    );
+    assert!(event["data"]["pids"]["current"].as_u64() >= Some(1));
+
+    assert!(oci(&inst, d, &["delete", "--force", "u1"]).status.success());
+    for parent in oci_cgroups(&inst) {
         let _ = std::fs::remove_dir(&parent);
     }
 }

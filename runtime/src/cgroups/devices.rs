@@ -5,8 +5,8 @@
 
 use super::{CgroupError, ContainerCgroups};
 
-/// Docker's default device rules.
-const ALLOWED: [&str; 12] = [
+/// Docker's default device rules (the eBPF device program enforces the same list).
+pub const DEFAULT_DEVICE_RULES: [&str; 12] = [
     "c *:* m",
     "b *:* m",
     "c 1:3 rwm",    // null
@@ -24,11 +24,35 @@ const ALLOWED: [&str; 12] = [
 impl ContainerCgroups {
     /// The container's dir in the v1 devices controller, if the host has one.
     fn v1_devices_dir(&self) -> Option<&std::path::PathBuf> {
+        // The hierarchy's mount point is the dir without the container's relative path.
         self.v1_dirs.iter().find(|d| {
-            d.parent()
-                .and_then(|p| p.parent())
-                .is_some_and(|root| root.ends_with("devices"))
+            d.to_string_lossy()
+                .strip_suffix(self.relative.as_str())
+                .is_some_and(|root| root.trim_end_matches('/').ends_with("devices"))
         })
+    }
+
+    /// The spec's `linux.resources.devices` rules, in order, after the default allowlist
+    /// (as runc: the standard nodes stay usable). Only the v1 controller can take arbitrary
+    /// rules; on cgroup v2 the eBPF program enforces the default list.
+    pub fn apply_device_rules(&self, rules: &[(bool, String)]) -> Result<(), CgroupError> {
+        self.restrict_devices(false)?;
+        let Some(dir) = self.v1_devices_dir() else {
+            return Ok(());
+        };
+        for (allow, rule) in rules {
+            let path = dir.join(if *allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            });
+            std::fs::write(&path, rule).map_err(|source| CgroupError::Io {
+                op: "write",
+                path,
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// Whether the v1 devices controller enforces the allowlist (else only the eBPF device
@@ -56,7 +80,7 @@ impl ContainerCgroups {
             return write("devices.allow", "a");
         }
         write("devices.deny", "a")?;
-        for rule in ALLOWED {
+        for rule in DEFAULT_DEVICE_RULES {
             write("devices.allow", rule)?;
         }
         Ok(())

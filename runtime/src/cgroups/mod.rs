@@ -15,9 +15,10 @@ mod resources;
 mod stats;
 
 pub use container::ContainerCgroups;
+pub use devices::DEFAULT_DEVICE_RULES;
 pub use host::{host_memory, HostCaps};
 pub use layout::{unified_mount, Layout};
-pub use oci_resources::{from_oci_resources, to_oci_resources};
+pub use oci_resources::{allows_all_devices, device_rules, from_oci_resources, to_oci_resources};
 pub use resources::{
     blkio_weight_to_io_weight, shares_to_weight, Resources, ThrottleDevice, DEFAULT_CPU_PERIOD_US,
 };

@@ -33,6 +33,34 @@ fn from_throttle(list: &Option<Vec<LinuxThrottleDevice>>) -> Vec<ThrottleDevice>
         .collect()
 }
 
+/// `linux.resources.devices` as devices-cgroup rules: (allow, "c 1:3 rwm").
+pub fn device_rules(o: &LinuxResources) -> Vec<(bool, String)> {
+    o.devices()
+        .iter()
+        .flatten()
+        .map(|d| {
+            let typ = d.typ().map_or("a".to_string(), |t| t.as_str().to_string());
+            let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+            let rule = if typ == "a" && d.major().is_none() && d.minor().is_none() {
+                "a".to_string()
+            } else {
+                let access = d.access().clone().unwrap_or_else(|| "rwm".into());
+                format!("{typ} {}:{} {access}", num(d.major()), num(d.minor()))
+            };
+            (d.allow(), rule)
+        })
+        .collect()
+}
+
+/// Whether the rules end up allowing every device (a privileged container).
+pub fn allows_all_devices(rules: &[(bool, String)]) -> bool {
+    rules
+        .iter()
+        .rev()
+        .find(|(_, r)| r == "a")
+        .is_some_and(|(allow, _)| *allow)
+}
+
 /// `r` as the spec's `linux.resources` (`--cpus` as quota and period, as Docker writes it).
 pub fn to_oci_resources(r: &Resources) -> LinuxResources {
     let mut memory = LinuxMemoryBuilder::default();

@@ -84,6 +84,20 @@ pub enum OciCommand {
     Resume { id: String },
     /// Run a new process in a running container.
     Exec(ExecArgs),
+    /// Set new resource limits (`linux.resources` JSON from FILE, or - for stdin).
+    Update {
+        #[arg(short, long)]
+        resources: PathBuf,
+        id: String,
+    },
+    /// Print a container's resource usage (runc's JSON), once or every --interval.
+    Events {
+        #[arg(long)]
+        stats: bool,
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
     /// Print what this runtime supports (runtime-spec features.md JSON).
     Features,
     /// Write a default config.json to the bundle.
@@ -170,6 +184,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return if e.use_stderr() { 1 } else { 0 };
         }
     };
+    init_logging(&cli);
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
@@ -178,6 +193,33 @@ pub fn main(args: Vec<String>) -> i32 {
             log_error(&cli, &message);
             1
         }
+    }
+}
+
+/// Logs go to `--log` (a created container's init keeps this process's stdout and stderr:
+/// what it printed would land in the container's output), else to stderr.
+fn init_logging(cli: &OciCli) {
+    let level = if cli.debug { "debug" } else { "warn" };
+    let Some(path) = &cli.log else {
+        crate::init_logging(level);
+        return;
+    };
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        crate::init_logging(level);
+        return;
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false);
+    if cli.log_format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
     }
 }
 
@@ -232,6 +274,7 @@ fn create_options(args: &CreateArgs) -> CreateOptions {
         pid_file: args.pid_file.clone(),
         console_socket: args.console_socket.clone(),
         no_pivot: args.no_pivot,
+        preserve_fds: args.preserve_fds,
         meters: Some(meters()),
     }
 }
@@ -284,6 +327,26 @@ fn dispatch(cli: &OciCli) -> Result<i32> {
             Ok(0)
         }
         OciCommand::Exec(args) => exec(&store, args),
+        OciCommand::Update { resources, id } => {
+            let text = if resources == Path::new("-") {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+                buf
+            } else {
+                std::fs::read(resources).with_context(|| format!("read {}", resources.display()))?
+            };
+            let mut de = serde_json::Deserializer::from_slice(&text);
+            let parsed: oci_spec::runtime::LinuxResources =
+                serde_path_to_error::deserialize(&mut de)
+                    .map_err(|e| anyhow::anyhow!("--resources: {}: {}", e.path(), e.inner()))?;
+            oci::update(&store, id, &parsed)?;
+            Ok(0)
+        }
+        OciCommand::Events {
+            stats,
+            interval,
+            id,
+        } => events(&store, id, *stats, interval),
         OciCommand::Features => {
             println!("{}", serde_json::to_string_pretty(&features())?);
             Ok(0)
@@ -427,4 +490,60 @@ fn features() -> serde_json::Value {
         },
         "annotations": {"io.ebrun.executor": "ebrun"},
     })
+}
+
+/// `events`: runc's stats event for the container, once with `--stats`, else every
+/// `--interval` until it stops.
+fn events(store: &OciStore, id: &str, once: bool, interval: &str) -> Result<i32> {
+    let every = humantime_secs(interval)?;
+    loop {
+        let state = store.load(id)?;
+        if state.status() == OciStatus::Stopped {
+            bail!("container {id} is not running");
+        }
+        let stats = state
+            .cgroups
+            .as_ref()
+            .map(|c| c.stats())
+            .unwrap_or_default();
+        let event = serde_json::json!({
+            "type": "stats",
+            "id": id,
+            "data": {
+                "cpu": {"usage": {"total": stats.cpu_usage_ns}},
+                "memory": {
+                    "usage": {"usage": stats.memory_usage, "limit": stats.memory_limit.unwrap_or(0)},
+                    "stats": {"inactive_file": stats.memory_inactive_file},
+                },
+                "pids": {"current": stats.pids},
+                "blkio": {"read": stats.blkio_read, "write": stats.blkio_write},
+            },
+        });
+        println!("{event}");
+        if once {
+            return Ok(0);
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// `5s`, `500ms`, `1m`: Go's duration words runc takes.
+fn humantime_secs(text: &str) -> Result<std::time::Duration> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| text.split_at(i))
+        .unwrap_or((text, "s"));
+    let value: f64 = number
+        .parse()
+        .with_context(|| format!("--interval {text}: not a duration"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        other => bail!("--interval {text}: unknown unit {other:?} (ms, s, m)"),
+    };
+    if secs <= 0.0 {
+        bail!("--interval {text}: must be positive");
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }

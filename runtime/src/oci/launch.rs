@@ -115,9 +115,15 @@ pub fn launch(
         .into_iter()
         .collect();
     sysctl.sort();
+    let all_hooks = spec.hooks().clone().unwrap_or_default();
     Ok(Launch {
         process: process(spec)?,
         rootfs,
+        hooks: crate::process::ContainerHooks {
+            create_container: hooks(all_hooks.create_container(), "hooks.createContainer")?,
+            start_container: hooks(all_hooks.start_container(), "hooks.startContainer")?,
+            state: serde_json::Value::Null,
+        },
         namespaces,
         hostname: spec.hostname().clone().filter(|h| new_uts && !h.is_empty()),
         domainname: spec
@@ -126,6 +132,39 @@ pub fn launch(
             .filter(|d| new_uts && !d.is_empty()),
         sysctl,
     })
+}
+
+/// One stage's hooks of the spec (`at`: its JSON path, for errors).
+pub fn hooks(
+    list: &Option<Vec<oci_spec::runtime::Hook>>,
+    at: &str,
+) -> Result<Vec<crate::process::Hook>, OciError> {
+    list.iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, h)| {
+            if !h.path().is_absolute() {
+                return Err(OciError::invalid(
+                    format!("{at}[{i}].path"),
+                    format!("{} is not an absolute path", h.path().display()),
+                ));
+            }
+            Ok(crate::process::Hook {
+                path: h.path().clone(),
+                args: h.args().clone().unwrap_or_default(),
+                env: h.env().clone().unwrap_or_default(),
+                timeout: match h.timeout() {
+                    Some(t) if t <= 0 => {
+                        return Err(OciError::invalid(
+                            format!("{at}[{i}].timeout"),
+                            format!("{t}: must be positive"),
+                        ))
+                    }
+                    t => t.map(|t| std::time::Duration::from_secs(t as u64)),
+                },
+            })
+        })
+        .collect()
 }
 
 fn absolute(bundle: &Path, path: &Path) -> PathBuf {
@@ -336,5 +375,6 @@ pub fn process_of(
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
         seccomp,
+        preserve_fds: 0,
     })
 }

@@ -23,6 +23,8 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
+    /// `--preserve-fds N`: descriptors 3..3+N reach the container's process.
+    pub preserve_fds: u32,
     /// The ebrun instance whose pinned eBPF meters count the container.
     pub meters: Option<Paths>,
 }
@@ -56,6 +58,35 @@ pub fn cgroup_location(spec_path: Option<&Path>, id: &str, systemd: bool) -> (St
     }
 }
 
+/// The spec's device rules: in the v1 devices controller where there is one; on cgroup v2
+/// the eBPF device program enforces the default list (rules beyond it are not honoured
+/// there: a warning says so), and a container must not start without it.
+fn restrict_devices(
+    meters: Option<&Paths>,
+    cgroups: &ContainerCgroups,
+    resources: &oci_spec::runtime::LinuxResources,
+) -> Result<(), OciError> {
+    let rules = crate::cgroups::device_rules(resources);
+    let setup = |e: &dyn std::fmt::Display| OciError::Setup(format!("device rules: {e}"));
+    cgroups.apply_device_rules(&rules).map_err(|e| setup(&e))?;
+    if crate::cgroups::allows_all_devices(&rules) || cgroups.has_v1_devices() {
+        return Ok(());
+    }
+    let Some(dir) = &cgroups.unified_dir else {
+        return Ok(());
+    };
+    let paths = meters.ok_or_else(|| setup(&"no ebrun instance to load the device program"))?;
+    let pin_dir = paths.bpffs_dir();
+    crate::bpf::ensure_loaded(&pin_dir, &paths.root().join("bpf.lock"))
+        .and_then(|()| crate::bpf::restrict_devices(&pin_dir, dir))
+        .map_err(|e| setup(&e))?;
+    let beyond = |r: &String| !crate::cgroups::DEFAULT_DEVICE_RULES.contains(&r.as_str());
+    if rules.iter().any(|(allow, r)| *allow && beyond(r)) {
+        tracing::warn!("cgroup v2: only the default device allowlist is enforced; the spec's extra allow rules are not");
+    }
+    Ok(())
+}
+
 /// Creates container `id` from its bundle: the init is left waiting for `start`.
 pub fn create(
     store: &OciStore,
@@ -68,7 +99,19 @@ pub fn create(
     }
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(io("open bundle", &opts.bundle))?;
     let spec = load_spec(&bundle.join(CONFIG_FILE))?;
-    let launch = super::launch(&spec, &bundle, RootSource::Prepared, opts.no_pivot)?;
+    let mut launch = super::launch(&spec, &bundle, RootSource::Prepared, opts.no_pivot)?;
+    launch.process.preserve_fds = opts.preserve_fds;
+    let spec_hooks = spec.hooks().clone().unwrap_or_default();
+    let prestart = super::hooks(spec_hooks.prestart(), "hooks.prestart")?;
+    let create_runtime = super::hooks(spec_hooks.create_runtime(), "hooks.createRuntime")?;
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let hook_state = |status: &str, pid: i32| {
+        serde_json::json!({
+            "ociVersion": spec.version(), "id": id, "status": status, "pid": pid,
+            "bundle": bundle, "annotations": annotations,
+        })
+    };
+    launch.hooks.state = hook_state("created", 0);
     if launch.process.terminal && opts.console_socket.is_none() {
         return Err(OciError::invalid(
             "process.terminal",
@@ -101,11 +144,11 @@ pub fn create(
     let (parent, name) = cgroup_location(linux.cgroups_path().as_deref(), id, systemd_cgroup);
     let cgroups = ContainerCgroups::create(Layout::detect(), &parent, &name, &mut journal)
         .map_err(|e| OciError::Setup(e.to_string()))?;
-    if let Some(resources) = linux.resources() {
-        cgroups
-            .apply(&crate::cgroups::from_oci_resources(resources))
-            .map_err(|e| OciError::Setup(e.to_string()))?;
-    }
+    let resources = linux.resources().clone().unwrap_or_default();
+    cgroups
+        .apply(&crate::cgroups::from_oci_resources(&resources))
+        .map_err(|e| OciError::Setup(e.to_string()))?;
+    restrict_devices(opts.meters.as_ref(), &cgroups, &resources)?;
     if let Some(paths) = &opts.meters {
         crate::container::attach_meters(paths, &cgroups, &mut journal);
     }
@@ -115,6 +158,14 @@ pub fn create(
     if let Err(e) = cgroups.add_process(pid) {
         spawned.abort();
         return Err(OciError::Setup(e.to_string()));
+    }
+    // The runtime's hooks, in its own namespaces, once the container's exist.
+    let state_text = hook_state("creating", pid).to_string();
+    let hooked = process::run_hooks("prestart", &prestart, &state_text)
+        .and_then(|()| process::run_hooks("createRuntime", &create_runtime, &state_text));
+    if let Err(e) = hooked {
+        spawned.abort();
+        return Err(OciError::Setup(e));
     }
     spawned
         .start()
@@ -138,7 +189,7 @@ pub fn create(
         pid_start_time: crate::container::process_start_time(pid),
         bundle,
         created: crate::container::now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
+        annotations: annotations.clone(),
         cgroups: Some(cgroups),
         changes: Vec::new(),
         started: false,
@@ -204,7 +255,27 @@ pub fn start(store: &OciStore, id: &str) -> Result<(), OciError> {
     }
     let _ = std::fs::remove_file(&fifo_path);
     state.started = true;
-    store.save(&state)
+    store.save(&state)?;
+    // A failing poststart hook is only logged (runtime.md).
+    let poststart = stage_hooks(&state, |h| h.poststart().clone(), "hooks.poststart");
+    let text = state.to_json().to_string();
+    if let Err(e) = process::run_hooks("poststart", &poststart, &text) {
+        tracing::warn!("{e}");
+    }
+    Ok(())
+}
+
+/// One stage's hooks from the container's bundle (none if it cannot be read now).
+fn stage_hooks(
+    state: &OciState,
+    pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<Vec<oci_spec::runtime::Hook>>,
+    at: &str,
+) -> Vec<process::Hook> {
+    load_spec(&state.bundle.join(CONFIG_FILE))
+        .ok()
+        .and_then(|s| s.hooks().clone())
+        .and_then(|h| super::hooks(&pick(&h), at).ok())
+        .unwrap_or_default()
 }
 
 /// Sends `signal` to the init (or, with `all`, to every process of its cgroup).
@@ -270,8 +341,14 @@ pub fn delete(store: &OciStore, id: &str, force: bool) -> Result<(), OciError> {
         crate::process::wait_for_exit(state.pid, std::time::Duration::from_secs(10));
     }
     let _lock = store.lock()?;
-    // Cgroups go once their last process has left: wait briefly for the killed ones.
+    let poststop = stage_hooks(&state, |h| h.poststop().clone(), "hooks.poststop");
+    let mut stopped = state.to_json();
+    stopped["status"] = "stopped".into();
     crate::undo::undo_all(&state.changes);
+    // A failing poststop hook is only logged (runtime.md).
+    if let Err(e) = process::run_hooks("poststop", &poststop, &stopped.to_string()) {
+        tracing::warn!("{e}");
+    }
     Ok(())
 }
 
@@ -297,4 +374,27 @@ pub fn set_paused(store: &OciStore, id: &str, paused: bool) -> Result<(), OciErr
     }
     state.paused = paused;
     store.save(&state)
+}
+
+/// `update --resources`: new limits for a running container's cgroups.
+pub fn update(
+    store: &OciStore,
+    id: &str,
+    resources: &oci_spec::runtime::LinuxResources,
+) -> Result<(), OciError> {
+    let state = store.load(id)?;
+    if state.status() == OciStatus::Stopped {
+        return Err(OciError::State {
+            id: id.to_string(),
+            status: "stopped",
+            wanted: "running, paused or created",
+        });
+    }
+    let cgroups = state
+        .cgroups
+        .as_ref()
+        .ok_or_else(|| OciError::Setup(format!("container {id} has no cgroups")))?;
+    cgroups
+        .apply(&crate::cgroups::from_oci_resources(resources))
+        .map_err(|e| OciError::Setup(e.to_string()))
 }

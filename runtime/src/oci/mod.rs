@@ -11,9 +11,9 @@ mod state;
 
 pub use bundle::{load_spec, write_spec, CONFIG_FILE};
 pub use exec::{exec, ExecOptions};
-pub use launch::{launch, process, process_of, RootSource};
+pub use launch::{hooks, launch, process, process_of, RootSource};
 pub use lifecycle::{
-    cgroup_location, create, delete, kill, processes, set_paused, start, CreateOptions,
+    cgroup_location, create, delete, kill, processes, set_paused, start, update, CreateOptions,
 };
 pub use oci_spec::runtime::{Process as ProcessObject, Spec};
 pub use state::{mirror_dir, valid_id, OciState, OciStatus, OciStore};

@@ -25,16 +25,18 @@ pub(super) fn fail<E: std::fmt::Display>(code: i32, what: &str) -> impl FnOnce(E
 
 /// `ebrun oci create`: the process reports itself ready on `ready` (the error pipe) and waits
 /// for `ebrun oci start` to open the FIFO whose O_PATH descriptor is `fifo`, just before exec.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct StartGate {
+#[derive(Debug, Clone)]
+pub(super) struct StartGate<'a> {
     pub fifo: std::os::fd::RawFd,
     pub ready: std::os::fd::RawFd,
+    /// startContainer hooks, run once `start` came, with the state they get.
+    pub start_hooks: (&'a [super::Hook], String),
 }
 
 /// What a gated child writes on the error pipe when it waits for `start`.
 pub(super) const READY: &str = "ready";
 
-impl StartGate {
+impl StartGate<'_> {
     fn wait(self) -> Result<(), Failure> {
         // SAFETY: writing a valid buffer to the error pipe this process owns.
         unsafe { libc::write(self.ready, READY.as_ptr().cast(), READY.len()) };
@@ -45,7 +47,8 @@ impl StartGate {
             .map_err(fail(EXIT_RUNTIME, "open exec fifo"))?;
         std::io::Write::write_all(&mut &fifo, b"0").map_err(fail(EXIT_RUNTIME, "exec fifo"))?;
         let _ = nix::unistd::close(self.fifo);
-        Ok(())
+        let (hooks, state) = self.start_hooks;
+        super::run_hooks("startContainer", hooks, &state).map_err(|e| (EXIT_RUNTIME, e))
     }
 }
 
@@ -54,7 +57,7 @@ impl StartGate {
 pub(super) fn become_and_exec(
     spec: &ProcessSpec,
     create_cwd: bool,
-    gate: Option<StartGate>,
+    gate: Option<StartGate<'_>>,
 ) -> Result<Infallible, Failure> {
     rlimits::apply(&spec.rlimits).map_err(|e| (EXIT_RUNTIME, e))?;
     caps::limit_bounding_set(&spec.capabilities.bounding)
@@ -123,12 +126,13 @@ pub(super) fn become_and_exec(
     }
     restore_signals();
     // Descriptors the caller leaked to us (containerd's shim hands its runtime a listening
-    // socket) must not reach the container: close them all at exec.
+    // socket) must not reach the container: close them all at exec, but the ones passed on
+    // with --preserve-fds.
     // SAFETY: close_range takes no pointers; CLOEXEC only marks the descriptors.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            3u32.saturating_add(spec.preserve_fds),
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )

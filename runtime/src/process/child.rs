@@ -76,6 +76,16 @@ fn prepare(ctx: &ChildContext<'_>) -> Result<(), Failure> {
     rootfs::prepare(&ctx.launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))
 }
 
+/// The hooks' state with this process's pid as the host sees it (its /proc is still the
+/// host's until pivot_root).
+fn hook_state(ctx: &ChildContext<'_>) -> String {
+    let mut state = ctx.launch.hooks.state.clone();
+    if let Ok(pid) = std::fs::read_link("/proc/self") {
+        state["pid"] = pid.to_string_lossy().parse::<i64>().unwrap_or(0).into();
+    }
+    state.to_string()
+}
+
 /// After the release: the process is in its cgroups (so the cgroup namespace made now has
 /// them as its root).
 fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
@@ -85,6 +95,10 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail(EXIT_RUNTIME, "cgroup namespace"))?;
     }
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
+    let hooks = &launch.hooks;
+    let state = hook_state(ctx);
+    super::run_hooks("createContainer", &hooks.create_container, &state)
+        .map_err(|e| (EXIT_RUNTIME, e))?;
     rootfs::enter(&launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
     for (key, value) in &launch.sysctl {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
@@ -104,6 +118,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
     let gate = ctx.start_fifo.map(|fifo| StartGate {
         fifo,
         ready: ctx.errors,
+        start_hooks: (&hooks.start_container, state.clone()),
     });
     become_and_exec(&launch.process, true, gate)
 }

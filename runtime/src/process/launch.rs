@@ -20,6 +20,18 @@ pub struct Launch {
     pub domainname: Option<String>,
     /// `linux.sysctl`: written under /proc/sys inside the container before exec.
     pub sysctl: Vec<(String, String)>,
+    /// The hooks the container's process runs itself.
+    pub hooks: ContainerHooks,
+}
+
+/// createContainer and startContainer hooks, with the state JSON they get on stdin (its
+/// `pid` is filled in by the process, which reads its own pid as the host sees it).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerHooks {
+    pub create_container: Vec<super::Hook>,
+    pub start_container: Vec<super::Hook>,
+    /// The state, `"pid": 0` until the process fills it in.
+    pub state: serde_json::Value,
 }
 
 /// The namespaces of the container's first process.
@@ -86,4 +98,6 @@ pub struct ProcessSpec {
     pub oom_score_adj: Option<i32>,
     /// Compiled filters, installed in order just before exec.
     pub seccomp: Vec<BpfProgram>,
+    /// Descriptors 3..3+N the caller passes on (`--preserve-fds N`); the rest are closed.
+    pub preserve_fds: u32,
 }

@@ -10,6 +10,7 @@ mod child;
 mod exec;
 mod exec_path;
 mod exit_wait;
+mod hooks;
 mod pty;
 mod rlimits;
 mod seccomp;
@@ -22,6 +23,7 @@ pub use caps::DEFAULT_CAPABILITIES;
 pub use exec::{exec_in, spawn_exec, ExecTarget};
 pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 pub use exit_wait::wait_for_exit;
+pub use hooks::{run_hooks, Hook};
 pub use pty::{send_fd, RawMode};
 pub use seccomp::SeccompProfile;
 pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
@@ -31,7 +33,7 @@ pub use user::UserSpec;
 
 mod launch;
 
-pub use launch::{Capabilities, Launch, Namespaces, ProcessSpec, Rlimit};
+pub use launch::{Capabilities, ContainerHooks, Launch, Namespaces, ProcessSpec, Rlimit};
 pub use rlimits::docker_default as docker_default_rlimits;
 pub use seccomp::{compile_oci as compile_seccomp, docker_default_oci as docker_default_seccomp};
 pub use user::{resolve as resolve_user, resolve_with as resolve_user_with};
