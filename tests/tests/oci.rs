@@ -685,3 +685,82 @@ fn oci_update_events_and_preserved_fds() {
         let _ = std::fs::remove_dir(&parent);
     }
 }
+
+#[test]
+fn ctr_run_t_gets_a_terminal_through_the_console_socket() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = ebrun_runtime(&inst, dir.path());
+    let _serial = oci_support::serial();
+    let ctrd = Containerd::start();
+    let image = ctrd.import_busybox();
+    // ctr wants a terminal of its own for -t: script(1) gives it one.
+    let runtime_root = ctrd.runtime_root();
+    let ctr = format!(
+        "ctr --address {} --namespace {} run --fifo-dir {} --runc-binary {} --runc-root {} -t --rm {image} t1 sh -c 'tty; stty size; exit 2'",
+        ctrd.socket().display(),
+        ctrd.namespace(),
+        ctrd.fifo_dir().display(),
+        runtime.display(),
+        runtime_root.parent().unwrap().display(),
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qefc", &ctr, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn script");
+    let output = text(&out.stdout);
+    assert!(output.contains("/dev/pts/0"), "{output}\n{}", ctrd.log());
+    assert_eq!(out.status.code(), Some(2), "{output}");
+    let footprint = ctrd.footprint();
+    drop(ctrd);
+    assert_eq!(footprint.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn oci_device_rules_decide_what_a_container_may_open() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // /dev/kmsg (c 1:11) made in the container; writing to it needs the rules to allow it.
+    let b = bundle(
+        &inst,
+        d,
+        &[
+            "sh",
+            "-c",
+            "echo ebrun-oci-device-test > /dev/kmsg && echo wrote",
+        ],
+    );
+    let config = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    spec["linux"]["devices"] = serde_json::json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}]);
+    let deny_all = serde_json::json!({"allow": false, "access": "rwm"});
+    let allow_kmsg =
+        serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"});
+    let run = |spec: &serde_json::Value, id: &str| {
+        std::fs::write(&config, spec.to_string()).unwrap();
+        oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), id])
+    };
+    spec["linux"]["resources"]["devices"] = serde_json::json!([deny_all]);
+    let out = run(&spec, "d1");
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("Operation not permitted"),
+        "{}",
+        text(&out.stderr)
+    );
+    let v1_devices = common::cgroup_bases()
+        .iter()
+        .any(|b| b.ends_with("devices"));
+    if v1_devices {
+        // Rules apply in order: the allow after the deny opens this one device.
+        spec["linux"]["resources"]["devices"] = serde_json::json!([deny_all, allow_kmsg]);
+        let out = run(&spec, "d2");
+        assert_eq!(text(&out.stdout), "wrote\n", "{}", text(&out.stderr));
+    }
+    for parent in oci_cgroups(&inst) {
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
