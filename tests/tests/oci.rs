@@ -106,7 +106,7 @@ fn bundle(inst: &Instance, dir: &Path, args: &[&str]) -> PathBuf {
     let bin = bundle.join("rootfs/bin");
     std::fs::create_dir_all(&bin).expect("mkdir rootfs");
     std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy busybox");
-    for applet in ["sh", "echo", "id", "cat", "sleep", "hostname"] {
+    for applet in ["sh", "echo", "id", "cat", "sleep", "hostname", "uname"] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("symlink applet");
     }
     let out = oci(inst, dir, &["spec", "--bundle", bundle.to_str().unwrap()]);
@@ -296,6 +296,16 @@ fn oci_bad_config_names_the_json_path_and_creates_nothing() {
             "/linux/uidMappings",
             serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]),
             "linux.uidMappings",
+        ),
+        (
+            "/linux/intelRdt",
+            serde_json::json!({"closID": "guaranteed"}),
+            "linux.intelRdt",
+        ),
+        (
+            "/hooks",
+            serde_json::json!({"prestart": [{"path": "relative/hook"}]}),
+            "hooks.prestart[0].path",
         ),
     ];
     for (pointer, value, path) in cases {
@@ -760,6 +770,31 @@ fn oci_device_rules_decide_what_a_container_may_open() {
         let out = run(&spec, "d2");
         assert_eq!(text(&out.stdout), "wrote\n", "{}", text(&out.stderr));
     }
+    for parent in oci_cgroups(&inst) {
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+#[test]
+fn oci_personality_sysctl_and_domainname_reach_the_process() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(
+        &inst,
+        d,
+        &["sh", "-c", "uname -m; cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/domainname"],
+    );
+    let config = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    spec["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
+    spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_unprivileged_port_start": "42"});
+    spec["domainname"] = "ebrun.test".into();
+    std::fs::write(&config, spec.to_string()).unwrap();
+    let out = oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), "p1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "i686\n42\nebrun.test\n");
     for parent in oci_cgroups(&inst) {
         let _ = std::fs::remove_dir(&parent);
     }

@@ -41,6 +41,7 @@ pub fn launch(
             "user namespaces (uid/gid mappings) are not supported by ebrun yet",
         ));
     }
+    refuse_unsupported(spec, &linux)?;
     let namespaces = namespaces(spec)?;
     let root = spec
         .root()
@@ -108,6 +109,19 @@ pub fn launch(
         no_pivot,
     };
     let new_uts = namespaces.clone.contains(CloneFlags::CLONE_NEWUTS);
+    let personality = match linux.personality() {
+        None => None,
+        Some(p) if p.flags().as_ref().is_some_and(|f| !f.is_empty()) => {
+            return Err(OciError::invalid(
+                "linux.personality.flags",
+                "no personality flags are supported",
+            ))
+        }
+        Some(p) => Some(match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        }),
+    };
     let mut sysctl: Vec<(String, String)> = linux
         .sysctl()
         .clone()
@@ -131,7 +145,44 @@ pub fn launch(
             .clone()
             .filter(|d| new_uts && !d.is_empty()),
         sysctl,
+        personality,
     })
+}
+
+/// What this host or ebrun cannot do is refused, naming the field (as crun does); security
+/// labels of modules this host does not have are ignored, with a note in the log.
+fn refuse_unsupported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), OciError> {
+    if linux.intel_rdt().is_some() {
+        return Err(OciError::invalid(
+            "linux.intelRdt",
+            "Intel RDT (resctrl) is not available on this host",
+        ));
+    }
+    if linux
+        .seccomp()
+        .as_ref()
+        .is_some_and(|s| s.listener_path().is_some())
+    {
+        return Err(OciError::invalid(
+            "linux.seccomp.listenerPath",
+            "seccomp user notification is not supported by ebrun",
+        ));
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+        return Err(OciError::invalid(
+            "linux.timeOffsets",
+            "time namespaces are not supported by ebrun yet",
+        ));
+    }
+    if let Some(p) = spec.process() {
+        if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
+            tracing::debug!("process.apparmorProfile ignored: this host has no AppArmor");
+        }
+        if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
+            tracing::debug!("process.selinuxLabel ignored: this host has no SELinux");
+        }
+    }
+    Ok(())
 }
 
 /// One stage's hooks of the spec (`at`: its JSON path, for errors).

@@ -115,6 +115,12 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
             return Err((EXIT_RUNTIME, "setdomainname failed".into()));
         }
     }
+    if let Some(domain) = launch.personality {
+        // SAFETY: personality(2) takes a plain integer.
+        if unsafe { libc::personality(domain) } < 0 {
+            return Err((EXIT_RUNTIME, "personality failed".into()));
+        }
+    }
     let gate = ctx.start_fifo.map(|fifo| StartGate {
         fifo,
         ready: ctx.errors,

@@ -22,6 +22,8 @@ pub struct Launch {
     pub sysctl: Vec<(String, String)>,
     /// The hooks the container's process runs itself.
     pub hooks: ContainerHooks,
+    /// `linux.personality`: the execution domain (PER_LINUX, PER_LINUX32) set before exec.
+    pub personality: Option<libc::c_ulong>,
 }
 
 /// createContainer and startContainer hooks, with the state JSON they get on stdin (its
