@@ -39,8 +39,9 @@ pub struct Args {
     /// Rounds of the eBPF meter benchmarks (context-switch storm, iperf3); 0 skips them.
     #[arg(long, default_value_t = 3)]
     pub meter_rounds: usize,
-    /// Only these sections (repeatable): run (run --rm against crun/runc), lifecycle,
-    /// meters (storm and iperf), storm, iperf, pull, network, serve. Default: all.
+    /// Only these sections (repeatable): run (run --rm against crun/runc), oci (one bundle
+    /// through `ebrun oci run`, crun and runc), lifecycle, meters (storm and iperf), storm,
+    /// iperf, pull, network, serve. Default: all.
     #[arg(long, value_enum)]
     pub only: Vec<Section>,
 }
@@ -49,6 +50,8 @@ pub struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Section {
     Run,
+    /// The same bundle through `ebrun oci run`, `crun run` and `runc run`.
+    Oci,
     Lifecycle,
     /// Both meter benchmarks (storm and iperf).
     Meters,
@@ -80,6 +83,20 @@ pub struct Target {
 }
 
 pub const TARGETS: &[Target] = &[
+    Target {
+        what: "no slower than crun",
+        case: "ebrun-oci",
+        reference: "crun",
+        max_ratio: 1.0,
+        strict: false,
+    },
+    Target {
+        what: "faster than runc",
+        case: "ebrun-oci",
+        reference: "runc",
+        max_ratio: 1.0,
+        strict: true,
+    },
     Target {
         what: "faster than runc",
         case: "ebrun",
@@ -137,10 +154,19 @@ impl Fixture {
                 .arg(&unpacked),
         )?;
         let rootfs = unpacked.join("rootfs");
-        for runtime in ["crun", "runc"] {
+        for runtime in ["crun", "runc", "ebrun-oci"] {
             let bundle = fixture.bundle(runtime);
             std::fs::create_dir_all(&bundle)?;
-            util::output(Command::new(runtime).arg("spec").current_dir(&bundle))?;
+            // Each runtime's own default spec, as a user of it would start from.
+            let mut spec_cmd = match runtime {
+                "ebrun-oci" => {
+                    let mut c = Command::new(&fixture.ebrun);
+                    c.arg("oci");
+                    c
+                }
+                other => Command::new(other),
+            };
+            util::output(spec_cmd.arg("spec").current_dir(&bundle))?;
             let path = bundle.join("config.json");
             let mut spec: Value = serde_json::from_slice(
                 &std::fs::read(&path).with_context(|| format!("read {}", path.display()))?,
@@ -164,24 +190,44 @@ impl Fixture {
         self.work.path().join(format!("state-{runtime}"))
     }
 
-    /// `<runtime> --root STATE run --bundle BUNDLE ID`.
+    /// `<runtime> --root STATE run --bundle BUNDLE ID` (ebrun's with its meters pinned in
+    /// the fixture's root).
     fn oci_run(&self, runtime: &str) -> Vec<OsString> {
-        vec![
-            runtime.into(),
-            "--root".into(),
-            self.state_root(runtime).into(),
-            "run".into(),
-            "--bundle".into(),
-            self.bundle(runtime).into(),
-            container_id(runtime).into(),
-        ]
+        let program: Vec<OsString> = match runtime {
+            "ebrun-oci" => vec![
+                "env".into(),
+                format!("EBRUN_ROOT={}", self.ebrun_root.display()).into(),
+                self.ebrun.clone().into(),
+                "oci".into(),
+            ],
+            other => vec![other.into()],
+        };
+        program
+            .into_iter()
+            .chain([
+                "--root".into(),
+                self.state_root(runtime).into(),
+                "run".into(),
+                "--bundle".into(),
+                self.bundle(runtime).into(),
+                container_id(runtime).into(),
+            ])
+            .collect()
     }
 }
 
 impl Drop for Fixture {
     fn drop(&mut self) {
         for (runtime, state) in &self.runtimes {
-            let _ = Command::new(runtime)
+            let mut delete = match *runtime {
+                "ebrun-oci" => {
+                    let mut c = Command::new(&self.ebrun);
+                    c.arg("oci").env("EBRUN_ROOT", &self.ebrun_root);
+                    c
+                }
+                other => Command::new(other),
+            };
+            let _ = delete
                 .arg("--root")
                 .arg(state)
                 .args(["delete", "-f", &container_id(runtime)])
@@ -208,8 +254,9 @@ fn hybrid_cgroups() -> bool {
     })
 }
 
-/// The cases to measure.
-fn cases(fixture: &Fixture) -> Vec<Case> {
+/// The cases to measure: `run` (ebrun run --rm against crun and runc) and `oci` (the same
+/// bundle through `ebrun oci run`).
+fn cases(fixture: &Fixture, run: bool, oci: bool) -> Vec<Case> {
     let mut ebrun: Vec<OsString> = vec![
         fixture.ebrun.clone().into(),
         "--root".into(),
@@ -241,23 +288,36 @@ fn cases(fixture: &Fixture) -> Vec<Case> {
         );
     }
 
-    vec![
-        Case {
+    let mut cases = Vec::new();
+    if run {
+        cases.push(Case {
             name: "ebrun".into(),
             cmd: ebrun,
             note: None,
-        },
-        Case {
-            name: "crun".into(),
-            cmd: crun,
-            note: crun_note,
-        },
-        Case {
-            name: "runc".into(),
-            cmd: fixture.oci_run("runc"),
-            note: None,
-        },
-    ]
+        });
+    }
+    if oci {
+        cases.push(Case {
+            name: "ebrun-oci".into(),
+            cmd: fixture.oci_run("ebrun-oci"),
+            note: Some(
+                "ebrun-oci: `ebrun oci run` of a bundle made from `ebrun oci spec` (create, start, \
+                 wait, delete), meters registered in the bench's own root"
+                    .to_string(),
+            ),
+        });
+    }
+    cases.push(Case {
+        name: "crun".into(),
+        cmd: crun,
+        note: crun_note,
+    });
+    cases.push(Case {
+        name: "runc".into(),
+        cmd: fixture.oci_run("runc"),
+        note: None,
+    });
+    cases
 }
 
 /// Runs the command once; its duration, or why it failed.
@@ -335,8 +395,8 @@ pub fn run(args: Args) -> Result<()> {
 
     let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
     let fixture = Fixture::new(&ebrun)?;
-    let cases = if wanted(Section::Run) {
-        cases(&fixture)
+    let cases = if wanted(Section::Run) || wanted(Section::Oci) {
+        cases(&fixture, wanted(Section::Run), wanted(Section::Oci))
     } else {
         Vec::new()
     };
@@ -398,7 +458,8 @@ pub fn run(args: Args) -> Result<()> {
             .map(|s| s.median.as_secs_f64())
     };
     println!();
-    for target in TARGETS.iter().filter(|_| wanted(Section::Run)) {
+    let measured = |name: &str| cases.iter().any(|c| c.name == name);
+    for target in TARGETS.iter().filter(|t| measured(t.case)) {
         let ratio = median(target.case)
             .zip(median(target.reference))
             .map(|(a, b)| a / b);

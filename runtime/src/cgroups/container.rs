@@ -26,14 +26,19 @@ pub struct ContainerCgroups {
 }
 
 impl ContainerCgroups {
-    /// Creates `<prefix>/<id>` in every hierarchy, recording each directory in `journal`.
+    /// Creates `<prefix>/<id>` (`<id>` with an empty prefix) in every hierarchy, recording
+    /// each directory in `journal`.
     pub fn create(
         layout: Layout,
         prefix: &str,
         id: &str,
         journal: &mut Journal,
     ) -> Result<Self, CgroupError> {
-        let relative = format!("{prefix}/{id}");
+        let relative = if prefix.is_empty() {
+            id.to_string()
+        } else {
+            format!("{prefix}/{id}")
+        };
         let mut v1_dirs = Vec::new();
         let mut unified = None;
         match layout {

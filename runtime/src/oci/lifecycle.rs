@@ -35,7 +35,8 @@ fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OciError 
 }
 
 /// `linux.cgroupsPath` as (parent, name) under every hierarchy: absolute `/a/b/id`,
-/// relative `a/id`, `slice:prefix:name` with `--systemd-cgroup`, or `ebrun-oci/<id>`.
+/// relative `a/id`, `slice:prefix:name` with `--systemd-cgroup`, or `/<id>` without one
+/// (as runc).
 pub fn cgroup_location(spec_path: Option<&Path>, id: &str, systemd: bool) -> (String, String) {
     let text = spec_path
         .map(|p| p.to_string_lossy().to_string())
@@ -53,8 +54,8 @@ pub fn cgroup_location(spec_path: Option<&Path>, id: &str, systemd: bool) -> (St
     let trimmed = text.trim_matches('/');
     match trimmed.rsplit_once('/') {
         Some((parent, name)) => (parent.to_string(), name.to_string()),
-        None if !trimmed.is_empty() => ("ebrun-oci".to_string(), trimmed.to_string()),
-        None => ("ebrun-oci".to_string(), id.to_string()),
+        None if !trimmed.is_empty() => (String::new(), trimmed.to_string()),
+        None => (String::new(), id.to_string()),
     }
 }
 
@@ -397,4 +398,26 @@ pub fn update(
     cgroups
         .apply(&crate::cgroups::from_oci_resources(resources))
         .map_err(|e| OciError::Setup(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cgroup_location;
+    use std::path::Path;
+
+    #[test]
+    fn cgroups_path_forms() {
+        let at = |p: &str, systemd| cgroup_location(Some(Path::new(p)), "id", systemd);
+        assert_eq!(at("/default/c1", false), ("default".into(), "c1".into()));
+        assert_eq!(at("/k8s/pod1/c1", false), ("k8s/pod1".into(), "c1".into()));
+        assert_eq!(at("c1", false), (String::new(), "c1".into()));
+        assert_eq!(
+            at("system.slice:cri-containerd:abc", true),
+            ("system.slice".into(), "cri-containerd-abc.scope".into())
+        );
+        assert_eq!(
+            cgroup_location(None, "id", false),
+            (String::new(), "id".into())
+        );
+    }
 }
