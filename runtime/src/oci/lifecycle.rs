@@ -48,7 +48,7 @@ pub fn cgroup_location(spec_path: Option<&Path>, id: &str, systemd: bool) -> (St
             } else {
                 slice
             };
-            return (slice.to_string(), format!("{prefix}-{name}.scope"));
+            return (systemd_slice_path(slice), format!("{prefix}-{name}.scope"));
         }
     }
     let trimmed = text.trim_matches('/');
@@ -86,6 +86,19 @@ fn restrict_devices(
         tracing::warn!("cgroup v2: only the default device allowlist is enforced; the spec's extra allow rules are not");
     }
     Ok(())
+}
+
+/// Where systemd puts a slice: `a-b-c.slice` is `a.slice/a-b.slice/a-b-c.slice` (as
+/// kubelet's `kubepods-besteffort-pod<uid>.slice` nests under `kubepods.slice`).
+fn systemd_slice_path(slice: &str) -> String {
+    let Some(stem) = slice.strip_suffix(".slice") else {
+        return slice.to_string();
+    };
+    let parts: Vec<&str> = stem.split('-').collect();
+    (1..=parts.len())
+        .map(|n| format!("{}.slice", parts[..n].join("-")))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Creates container `id` from its bundle: the init is left waiting for `start`.
@@ -418,6 +431,10 @@ mod tests {
         assert_eq!(
             cgroup_location(None, "id", false),
             (String::new(), "id".into())
+        );
+        assert_eq!(
+            at("kubepods-besteffort-pod12.slice:cri-containerd:abc", true).0,
+            "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod12.slice"
         );
     }
 }
