@@ -799,3 +799,118 @@ fn oci_personality_sysctl_and_domainname_reach_the_process() {
         let _ = std::fs::remove_dir(&parent);
     }
 }
+
+#[test]
+fn oci_user_namespace_maps_the_containers_root_to_an_unprivileged_host_uid() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The mapped root must reach the bundle: the tempdir is root's 0700.
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let b = bundle(
+        &inst,
+        d,
+        &[
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; echo hi > /owned; exec sleep 600",
+        ],
+    );
+    // The root filesystem belongs to the container's root as the host sees it, as containerd
+    // prepares it for a pod in a user namespace.
+    let host_root = 200_000u32;
+    let status = std::process::Command::new("chown")
+        .args(["-R", &format!("{host_root}:{host_root}")])
+        .arg(b.join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let config = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    spec["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    let map = serde_json::json!([{"containerID": 0, "hostID": host_root, "size": 65536}]);
+    spec["linux"]["uidMappings"] = map.clone();
+    spec["linux"]["gidMappings"] = map;
+    std::fs::write(&config, spec.to_string()).unwrap();
+    let bs = b.to_str().unwrap();
+    let out = oci(&inst, d, &["run", "--detach", "--bundle", bs, "n1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let owned = b.join("rootfs/owned");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&owned).map_or(true, |m| m.len() == 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never wrote"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Root inside; the file it wrote belongs to the mapped uid on the host.
+    let meta = std::fs::metadata(&owned).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.gid()), (host_root, host_root));
+    let state: serde_json::Value =
+        serde_json::from_slice(&oci(&inst, d, &["state", "n1"]).stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid_line.contains(&host_root.to_string()), "{uid_line}");
+    // exec joins the user namespace too: root inside, the same mapping.
+    let out = oci(
+        &inst,
+        d,
+        &["exec", "n1", "sh", "-c", "id -u; cat /proc/self/uid_map"],
+    );
+    let lines: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["0".to_string(), format!("0 {host_root} 65536")],
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(oci(&inst, d, &["delete", "--force", "n1"]).status.success());
+
+    // Mappings without a user namespace are refused, naming the field.
+    spec["linux"]["namespaces"].as_array_mut().unwrap().pop();
+    std::fs::write(&config, spec.to_string()).unwrap();
+    let out = oci(&inst, d, &["create", "--bundle", bs, "n2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("linux.uidMappings"),
+        "{}",
+        text(&out.stderr)
+    );
+    for parent in oci_cgroups(&inst) {
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+#[test]
+fn oci_process_of_another_user_waits_for_start_and_runs() {
+    let inst = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(&inst, d, &["id"]);
+    let config = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    spec["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [27]});
+    std::fs::write(&config, spec.to_string()).unwrap();
+    // Not root when it waits for start: the start FIFO must still be its to open.
+    let out = oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), "o1"]);
+    assert_eq!(
+        text(&out.stdout),
+        "uid=1000 gid=1000 groups=27\n",
+        "{}",
+        text(&out.stderr)
+    );
+    for parent in oci_cgroups(&inst) {
+        let _ = std::fs::remove_dir(&parent);
+    }
+}

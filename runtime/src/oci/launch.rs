@@ -33,16 +33,9 @@ pub fn launch(
     no_pivot: bool,
 ) -> Result<Launch, OciError> {
     let linux = spec.linux().clone().unwrap_or_default();
-    if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-    {
-        return Err(OciError::invalid(
-            "linux.uidMappings",
-            "user namespaces (uid/gid mappings) are not supported by ebrun yet",
-        ));
-    }
     refuse_unsupported(spec, &linux)?;
-    let namespaces = namespaces(spec)?;
+    let mut namespaces = namespaces(spec)?;
+    namespaces.user = id_mappings(&linux, &namespaces)?;
     let root = spec
         .root()
         .as_ref()
@@ -107,6 +100,7 @@ pub fn launch(
         readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
         read_only: root.readonly().unwrap_or(false),
         no_pivot,
+        bind_devices: namespaces.in_user_namespace(),
     };
     let new_uts = namespaces.clone.contains(CloneFlags::CLONE_NEWUTS);
     let personality = match linux.personality() {
@@ -238,12 +232,7 @@ fn namespaces(spec: &Spec) -> Result<Namespaces, OciError> {
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
             LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
             LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
-            LinuxNamespaceType::User => {
-                return Err(OciError::invalid(
-                    format!("{at}.type"),
-                    "user namespaces are not supported by ebrun yet",
-                ))
-            }
+            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
             LinuxNamespaceType::Time => {
                 return Err(OciError::invalid(
                     format!("{at}.type"),
@@ -261,6 +250,10 @@ fn namespaces(spec: &Spec) -> Result<Namespaces, OciError> {
                     ),
                 ))
             }
+            // A user namespace is joined before the others (they belong to it).
+            Some(path) if flag == CloneFlags::CLONE_NEWUSER => {
+                ns.join.insert(0, (flag, path.clone()))
+            }
             Some(path) => ns.join.push((flag, path.clone())),
             None if flag == CloneFlags::CLONE_NEWCGROUP => ns.new_cgroup = true,
             None => ns.clone |= flag,
@@ -273,6 +266,54 @@ fn namespaces(spec: &Spec) -> Result<Namespaces, OciError> {
         ));
     }
     Ok(ns)
+}
+
+/// The mappings of a new user namespace; mappings without one (or one without mappings)
+/// are refused.
+fn id_mappings(
+    linux: &oci_spec::runtime::Linux,
+    ns: &Namespaces,
+) -> Result<Option<crate::process::IdMappings>, OciError> {
+    let ranges = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<(u32, u32, u32)> {
+        m.iter()
+            .flatten()
+            .map(|r| (r.container_id(), r.host_id(), r.size()))
+            .collect()
+    };
+    let maps = crate::process::IdMappings {
+        uid: ranges(linux.uid_mappings()),
+        gid: ranges(linux.gid_mappings()),
+    };
+    let new_user = ns.clone.contains(CloneFlags::CLONE_NEWUSER);
+    match (new_user, maps.uid.is_empty(), maps.gid.is_empty()) {
+        (false, true, true) => Ok(None),
+        (false, _, _) => Err(OciError::invalid(
+            "linux.uidMappings",
+            "mappings need a new user namespace (linux.namespaces type \"user\" without a path)",
+        )),
+        (true, true, _) => Err(OciError::invalid(
+            "linux.uidMappings",
+            "a new user namespace needs uid mappings",
+        )),
+        (true, _, true) => Err(OciError::invalid(
+            "linux.gidMappings",
+            "a new user namespace needs gid mappings",
+        )),
+        (true, false, false) => {
+            for (name, list) in [
+                ("linux.uidMappings", &maps.uid),
+                ("linux.gidMappings", &maps.gid),
+            ] {
+                if let Some(i) = list.iter().position(|(_, _, size)| *size == 0) {
+                    return Err(OciError::invalid(
+                        format!("{name}[{i}].size"),
+                        "must be at least 1",
+                    ));
+                }
+            }
+            Ok(Some(maps))
+        }
+    }
 }
 
 fn devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<DeviceNode>, OciError> {

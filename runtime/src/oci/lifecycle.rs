@@ -148,6 +148,13 @@ pub fn create(
     let fifo_path = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| io("mkfifo", &fifo_path)(e.into()))?;
+    // Writable by the container's root also when it is mapped to another uid (the umask
+    // took the bits mkfifo was given).
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(io("chmod", &fifo_path))?;
     let fifo = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)

@@ -29,6 +29,9 @@ pub(super) struct ChildContext<'a> {
     pub devnull: RawFd,
     /// `ebrun oci create`: wait for `start` on this FIFO just before exec.
     pub start_fifo: Option<RawFd>,
+    /// A new user namespace: (read end to wait on until the parent wrote the mappings, the
+    /// parent's write end to close).
+    pub mapped: Option<(RawFd, RawFd)>,
 }
 
 /// The clone callback. Never returns on success (exec replaces the process).
@@ -65,13 +68,43 @@ fn join(ctx: &ChildContext<'_>, cgroup: bool) -> Result<(), Failure> {
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
         setns(ns, *flag).map_err(fail(EXIT_RUNTIME, "join namespace"))?;
         let _ = close(*fd);
+        if *flag == CloneFlags::CLONE_NEWUSER {
+            become_namespace_root()?;
+        }
     }
     Ok(())
+}
+
+/// Inside a user namespace: become its root (the host's root is not mapped there), so that
+/// what the process builds belongs to the container's root.
+fn become_namespace_root() -> Result<(), Failure> {
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)
+        .map_err(fail(EXIT_RUNTIME, "setresgid in the user namespace"))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid)
+        .map_err(fail(EXIT_RUNTIME, "setresuid in the user namespace"))
+}
+
+/// A new user namespace: wait for the parent's mappings, then become its root.
+fn wait_for_mappings(ctx: &ChildContext<'_>) -> Result<(), Failure> {
+    let Some((rx, tx)) = ctx.mapped else {
+        return Ok(());
+    };
+    let _ = close(tx);
+    let mut byte = [0u8; 1];
+    // SAFETY: reading one byte from a pipe fd this process owns into a stack buffer.
+    if unsafe { libc::read(rx, byte.as_mut_ptr().cast(), 1) } != 1 {
+        return Err((EXIT_RUNTIME, "the user namespace was never mapped".into()));
+    }
+    let _ = close(rx);
+    become_namespace_root()
 }
 
 /// Before the parent's release: join namespaces by path (`--net container:X`, so that
 /// /sys shows its devices) and build the new root.
 fn prepare(ctx: &ChildContext<'_>) -> Result<(), Failure> {
+    wait_for_mappings(ctx)?;
     join(ctx, false)?;
     rootfs::prepare(&ctx.launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))
 }

@@ -58,6 +58,18 @@ pub fn spawn_exec(
     let ns_file = |name: &str| File::open(format!("/proc/{}/ns/{name}", target.init_pid));
     let pid_ns = ns_file("pid").map_err(io("open the container's pid namespace"))?;
     let mut joins = Vec::new();
+    // A container in a user namespace of its own: that one first (the others belong to it).
+    let ino = |path: String| {
+        std::fs::metadata(path)
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok()
+    };
+    if ino(format!("/proc/{}/ns/user", target.init_pid)) != ino("/proc/self/ns/user".into()) {
+        joins.push((
+            OwnedFd::from(ns_file("user").map_err(io("open the container's user namespace"))?),
+            CloneFlags::CLONE_NEWUSER,
+        ));
+    }
     for (name, flag) in NAMESPACES {
         joins.push((
             OwnedFd::from(ns_file(name).map_err(io("open the container's namespaces"))?),
@@ -160,6 +172,12 @@ fn join_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failur
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
         nix::sched::setns(ns, *flag)
             .map_err(fail(EXIT_RUNTIME, "join the container's namespaces"))?;
+        if *flag == CloneFlags::CLONE_NEWUSER {
+            // The host's root is not mapped there: become the namespace's root.
+            let (uid, gid) = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
+            nix::unistd::setresgid(gid, gid, gid).map_err(fail(EXIT_RUNTIME, "setresgid"))?;
+            nix::unistd::setresuid(uid, uid, uid).map_err(fail(EXIT_RUNTIME, "setresuid"))?;
+        }
     }
     nix::unistd::chdir("/").map_err(fail(EXIT_RUNTIME, "chdir /"))?;
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;

@@ -44,8 +44,45 @@ pub struct Namespaces {
     /// A new cgroup namespace, made by the child once the parent has placed it in its cgroups
     /// (so its cgroup is the namespace's root).
     pub new_cgroup: bool,
-    /// Namespaces joined by path (`--net container:X`, a pod's shared namespaces).
+    /// Namespaces joined by path (`--net container:X`, a pod's shared namespaces); a user
+    /// namespace first.
     pub join: Vec<(CloneFlags, PathBuf)>,
+    /// A new user namespace with these mappings: the parent writes them right after clone,
+    /// and the child becomes the namespace's root before it builds anything.
+    pub user: Option<IdMappings>,
+}
+
+/// `linux.uidMappings` / `gidMappings`: (container id, host id, size) ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdMappings {
+    pub uid: Vec<(u32, u32, u32)>,
+    pub gid: Vec<(u32, u32, u32)>,
+}
+
+impl IdMappings {
+    /// The text of /proc/PID/uid_map or gid_map.
+    pub fn map_text(ranges: &[(u32, u32, u32)]) -> String {
+        ranges
+            .iter()
+            .map(|(inside, outside, size)| format!("{inside} {outside} {size}\n"))
+            .collect()
+    }
+
+    /// The host uid of the container's root, if it is mapped.
+    pub fn host_root_uid(&self) -> Option<u32> {
+        host_of(&self.uid, 0)
+    }
+
+    pub fn host_root_gid(&self) -> Option<u32> {
+        host_of(&self.gid, 0)
+    }
+}
+
+fn host_of(ranges: &[(u32, u32, u32)], id: u32) -> Option<u32> {
+    ranges
+        .iter()
+        .find(|(inside, _, size)| id >= *inside && id - inside < *size)
+        .map(|(inside, outside, _)| outside + (id - inside))
 }
 
 impl Default for Namespaces {
@@ -54,7 +91,19 @@ impl Default for Namespaces {
             clone: CloneFlags::empty(),
             new_cgroup: false,
             join: Vec::new(),
+            user: None,
         }
+    }
+}
+
+impl Namespaces {
+    /// Whether the container's process is in a user namespace other than the host's.
+    pub fn in_user_namespace(&self) -> bool {
+        self.user.is_some()
+            || self
+                .join
+                .iter()
+                .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
     }
 }
 

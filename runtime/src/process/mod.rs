@@ -33,7 +33,9 @@ pub use user::UserSpec;
 
 mod launch;
 
-pub use launch::{Capabilities, ContainerHooks, Launch, Namespaces, ProcessSpec, Rlimit};
+pub use launch::{
+    Capabilities, ContainerHooks, IdMappings, Launch, Namespaces, ProcessSpec, Rlimit,
+};
 pub use rlimits::docker_default as docker_default_rlimits;
 pub use seccomp::{compile_oci as compile_seccomp, docker_default_oci as docker_default_seccomp};
 pub use user::{resolve as resolve_user, resolve_with as resolve_user_with};

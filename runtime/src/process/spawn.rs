@@ -142,6 +142,11 @@ pub fn spawn(
         .into();
     let joins = open_joins(launch)?;
     let pipes = pipes(spec, stdio).map_err(sys("pipe"))?;
+    // A new user namespace: the child waits on this until its mappings are written.
+    let mapped = match launch.namespaces.user {
+        Some(_) => Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?),
+        None => None,
+    };
     let raw = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(_, child)| child.as_raw_fd());
     let parent_end =
         |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(parent, _)| parent.as_raw_fd());
@@ -162,6 +167,9 @@ pub fn spawn(
         stdio: [raw(&pipes.stdin), raw(&pipes.stdout), raw(&pipes.stderr)],
         joins: joins.iter().map(|(fd, f)| (fd.as_raw_fd(), *f)).collect(),
         start_fifo: start_fifo.map(|f| f.as_raw_fd()),
+        mapped: mapped
+            .as_ref()
+            .map(|(rx, tx)| (rx.as_raw_fd(), tx.as_raw_fd())),
     };
     supervise::block_forwarded_signals().map_err(sys("block signals"))?;
     let mut stack = vec![0u8; CHILD_STACK];
@@ -195,6 +203,15 @@ pub fn spawn(
         stderr: parent_file(pipes.stderr),
         gated: start_fifo.is_some(),
     };
+    if let (Some(maps), Some((rx, tx))) = (&launch.namespaces.user, mapped) {
+        drop(rx);
+        if let Err(e) = write_mappings(pid, maps) {
+            spawned.abort();
+            return Err(e);
+        }
+        // The child goes on once this end is written to (or closed).
+        let _ = nix::unistd::write(&tx, b"m");
+    }
     if let Some(adj) = spec.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         if let Err(source) = std::fs::write(&path, adj.to_string()) {
@@ -208,13 +225,33 @@ pub fn spawn(
     Ok(spawned)
 }
 
+/// Writes the user namespace's uid and gid maps of process `pid`.
+fn write_mappings(pid: Pid, maps: &super::IdMappings) -> Result<(), ProcessError> {
+    for (file, ranges) in [("uid_map", &maps.uid), ("gid_map", &maps.gid)] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, super::IdMappings::map_text(ranges)).map_err(|source| {
+            ProcessError::Io {
+                op: "write id mappings",
+                source: std::io::Error::new(source.kind(), format!("{path}: {source}")),
+            }
+        })?;
+    }
+    Ok(())
+}
+
 impl Spawned {
     /// Releases the child and waits until it has exec'ed (Ok) or failed (its exit code and
     /// message; the child is reaped).
     pub fn start(&mut self) -> Result<(), StartFailure> {
         let released = self.go.write_all(b"g");
         let report = self.read_report();
-        if (report.is_empty() || report == READY) && released.is_ok() {
+        // Gated, the child must say it waits; else it says nothing and execs.
+        let ok = if self.gated {
+            report == READY
+        } else {
+            report.is_empty()
+        };
+        if ok && released.is_ok() {
             if let Some(console) = self.console.take() {
                 self.pty_master = super::pty::recv_fd(console.as_raw_fd()).ok().flatten();
             }

@@ -42,7 +42,31 @@ const LINKS: [(&str, &str); 6] = [
     ("/proc/kcore", "core"),
 ];
 
-fn make_node(root: &Path, node: &DeviceNode) -> Result<(), RootfsError> {
+/// Binds the host's node at the same path onto an empty file (user namespaces, as runc).
+fn bind_node(root: &Path, node: &DeviceNode) -> Result<(), RootfsError> {
+    let path = in_root(root, &node.path.to_string_lossy());
+    if std::fs::symlink_metadata(&path).is_err() {
+        std::fs::write(&path, b"").map_err(|source| RootfsError::Io {
+            op: "create mount point",
+            path: path.clone(),
+            source,
+        })?;
+    }
+    nix::mount::mount(
+        Some(&node.path),
+        &path,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|source| RootfsError::Mount {
+        what: "bind device".into(),
+        target: path,
+        source,
+    })
+}
+
+fn make_node(root: &Path, node: &DeviceNode, bind: bool) -> Result<(), RootfsError> {
     let path = in_root(root, &node.path.to_string_lossy());
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| RootfsError::Io {
@@ -50,6 +74,9 @@ fn make_node(root: &Path, node: &DeviceNode) -> Result<(), RootfsError> {
             path: parent.to_path_buf(),
             source,
         })?;
+    }
+    if bind {
+        return bind_node(root, node);
     }
     // A node the image or a default already has is replaced by the spec's.
     let _ = std::fs::remove_file(&path);
@@ -76,7 +103,11 @@ fn make_node(root: &Path, node: &DeviceNode) -> Result<(), RootfsError> {
     })
 }
 
-pub(super) fn populate_dev(root: &Path, extra: &[DeviceNode]) -> Result<(), RootfsError> {
+pub(super) fn populate_dev(
+    root: &Path,
+    extra: &[DeviceNode],
+    bind: bool,
+) -> Result<(), RootfsError> {
     let dev = in_root(root, "/dev");
     let defaults = DEFAULT_DEVICES
         .iter()
@@ -95,7 +126,7 @@ pub(super) fn populate_dev(root: &Path, extra: &[DeviceNode]) -> Result<(), Root
         .collect::<Vec<_>>()
         .iter()
         .chain(extra)
-        .try_for_each(|node| make_node(root, node));
+        .try_for_each(|node| make_node(root, node, bind));
     nix::sys::stat::umask(old);
     result?;
     for (target, name) in LINKS {

@@ -101,6 +101,8 @@ pub struct RootfsSpec {
     pub read_only: bool,
     /// `--no-pivot`: move the root over `/` and chroot (for ramdisk hosts).
     pub no_pivot: bool,
+    /// In a user namespace no device node can be made: the host's are bound instead.
+    pub bind_devices: bool,
 }
 
 /// The part that needs nothing from the parent: the root, the spec's mounts (but cgroup
@@ -116,7 +118,7 @@ pub fn prepare(spec: &RootfsSpec) -> Result<(), RootfsError> {
         mounts::mount_one(&spec.root, m)?;
     }
     if !mounts::dev_is_bound_from_host(&spec.mounts) {
-        devices::populate_dev(&spec.root, &spec.devices)?;
+        devices::populate_dev(&spec.root, &spec.devices, spec.bind_devices)?;
     }
     Ok(())
 }
