@@ -32,25 +32,28 @@ impl ContainerCgroups {
         })
     }
 
-    /// The spec's `linux.resources.devices` rules, in order, after the default allowlist
-    /// (as runc: the standard nodes stay usable). Only the v1 controller can take arbitrary
-    /// rules; on cgroup v2 the eBPF program enforces the default list.
+    /// The spec's `linux.resources.devices` rules, in order, from a deny-all, then the default
+    /// allowlist on top (as runc: the standard nodes, and mknod, always stay usable, so the
+    /// runtime can make them too). Only the v1 controller can take arbitrary rules; on cgroup
+    /// v2 the eBPF program enforces the default list.
     pub fn apply_device_rules(&self, rules: &[(bool, String)]) -> Result<(), CgroupError> {
-        self.restrict_devices(false)?;
         let Some(dir) = self.v1_devices_dir() else {
             return Ok(());
         };
-        for (allow, rule) in rules {
-            let path = dir.join(if *allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            });
+        let write = |allow: bool, rule: &str| {
+            let path = dir.join(if allow { "devices.allow" } else { "devices.deny" });
             std::fs::write(&path, rule).map_err(|source| CgroupError::Io {
                 op: "write",
                 path,
                 source,
-            })?;
+            })
+        };
+        write(false, "a")?;
+        for (allow, rule) in rules {
+            write(*allow, rule)?;
+        }
+        for rule in DEFAULT_DEVICE_RULES {
+            write(true, rule)?;
         }
         Ok(())
     }
