@@ -31,6 +31,7 @@ pub mod rootfs;
 pub mod serve;
 pub mod state;
 pub mod undo;
+pub mod userns;
 pub mod volumes;
 
 pub use paths::Paths;

@@ -615,3 +615,153 @@ fn teardown_leaves_no_host_object() {
     assert_eq!(inst.host_objects(), Vec::<String>::new());
     assert!(container_ids(&inst).is_empty());
 }
+
+/// A user of this host with subordinate ids for the test, removed again on drop.
+struct RemapUser {
+    name: String,
+    start: u32,
+}
+
+impl RemapUser {
+    fn new(start: u32) -> RemapUser {
+        let name = format!("ebrt{}", std::process::id() % 100_000);
+        let status = std::process::Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                &name,
+            ])
+            .status()
+            .expect("run useradd");
+        assert!(status.success(), "useradd {name}");
+        let user = RemapUser { name, start };
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(file)
+                .expect("open subordinate id file");
+            std::io::Write::write_all(&mut f, format!("{}:{start}:65536\n", user.name).as_bytes())
+                .unwrap();
+        }
+        user
+    }
+}
+
+impl Drop for RemapUser {
+    fn drop(&mut self) {
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            let kept: String = text
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{}:", self.name)))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            if kept.is_empty() {
+                let _ = std::fs::remove_file(file);
+            } else {
+                let _ = std::fs::write(file, kept);
+            }
+        }
+        let _ = std::process::Command::new("userdel")
+            .arg(&self.name)
+            .status();
+    }
+}
+
+#[test]
+fn userns_remap_makes_the_containers_root_an_unprivileged_host_uid() {
+    let inst = Instance::with_busybox();
+    let user = RemapUser::new(310_000);
+    std::fs::write(
+        inst.root().join("daemon.json"),
+        format!(r#"{{"userns-remap": "{}"}}"#, user.name),
+    )
+    .unwrap();
+    let bind = tempfile::tempdir().unwrap();
+    // Writable by anyone: what the remapped root may write to on the host.
+    std::fs::set_permissions(
+        bind.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let volume = format!("{}:/b", bind.path().display());
+    let out = inst.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &volume,
+        "-v",
+        "data:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; touch /b/made /v/made; stat -c %u /etc/passwd",
+    ]);
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    // Root inside, whose files inside are root's: the image's files belong to it.
+    assert_eq!(
+        lines,
+        vec!["0", &format!("0 {} 65536", user.start), "0"],
+        "{out}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let made = std::fs::metadata(bind.path().join("made")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (user.start, user.start));
+    let volume_data = inst.root().join("volumes/data/_data");
+    assert_eq!(
+        std::fs::metadata(volume_data.join("made")).unwrap().uid(),
+        user.start
+    );
+    assert_eq!(std::fs::metadata(&volume_data).unwrap().uid(), user.start);
+
+    // A running one: its init is the range's uid on the host; exec joins its namespace.
+    inst.ok(&["run", "-d", "--name", "remapped", "busybox", "sleep", "600"]);
+    let pid = inst.ok(&["inspect", "-f", "{{.State.Pid}}", "remapped"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid_line.contains(&user.start.to_string()), "{uid_line}");
+    assert_eq!(inst.ok(&["exec", "remapped", "id", "-u"]), "0\n");
+    inst.ok(&["rm", "-f", "remapped"]);
+
+    // --userns=host leaves it out; what a remapped root cannot have is refused.
+    let host = inst.ok(&[
+        "run",
+        "--rm",
+        "--userns=host",
+        "busybox",
+        "cat",
+        "/proc/self/uid_map",
+    ]);
+    assert_eq!(
+        host.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
+    for (flags, words) in [
+        (
+            vec!["--privileged"],
+            "privileged mode is incompatible with user namespaces",
+        ),
+        (
+            vec!["--net", "host"],
+            "cannot share the host's network namespace",
+        ),
+        (vec!["--userns", "private"], "only \"host\" is allowed"),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend(["busybox", "true"]);
+        let out = inst.run(&args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(words), "{args:?}: {err}");
+    }
+    inst.ok(&["volume", "rm", "data"]);
+    drop(inst);
+    drop(user);
+}

@@ -71,6 +71,9 @@ pub struct RunArgs {
     /// Security options (no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json).
     #[arg(long = "security-opt")]
     security_opt: Vec<String>,
+    /// User namespace to use: `host` runs without daemon.json's userns-remap.
+    #[arg(long)]
+    userns: Option<String>,
     #[command(flatten)]
     resources: super::resource_flags::ResourceFlags,
     #[command(flatten)]
@@ -130,6 +133,13 @@ impl RunArgs {
         for opt in &self.security_opt {
             ebrun::process::apply_security_opt(&mut security, opt)?;
         }
+        let userns_host = match self.userns.as_deref() {
+            None | Some("") => false,
+            Some("host") => true,
+            Some(other) => anyhow::bail!(
+                "invalid --userns value {other:?}: only \"host\" is allowed (or nothing, for daemon.json's userns-remap)"
+            ),
+        };
         let platform =
             match self.platform.as_deref() {
                 Some(p) => Some(ebrun::image::Platform::parse(p).map_err(|e| {
@@ -154,6 +164,7 @@ impl RunArgs {
             detach: self.detach,
             restart: container::RestartPolicy::parse(&self.restart)?,
             security,
+            userns_host,
             resources: self.resources.to_resources()?,
             network: self.network.to_spec()?,
             mounts: self.volumes.to_requests()?,

@@ -44,6 +44,10 @@ pub struct ContainerConfig {
     pub mounts: Vec<crate::volumes::Mount>,
     /// Image layer directories, bottom first.
     pub layers: Vec<PathBuf>,
+    /// daemon.json's `userns-remap` when the container was made (unless `--userns=host`):
+    /// its root is this range's first id on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns: Option<crate::userns::Remap>,
     /// Host changes that live as long as the container; `rm` undoes them.
     pub changes: Vec<HostChange>,
 }

@@ -82,6 +82,28 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
             reason: "conflicting options: --restart and --rm".into(),
         });
     }
+    let userns = if spec.userns_host {
+        None
+    } else {
+        crate::userns::load(paths)?
+    };
+    if userns.is_some() {
+        // Docker's words for what a remapped root cannot have.
+        if spec.security.privileged {
+            return Err(ContainerError::InvalidFlag {
+                flag: "--privileged",
+                value: "true".into(),
+                reason: "privileged mode is incompatible with user namespaces. You must run the container in the host namespace when running privileged mode (--userns=host)".into(),
+            });
+        }
+        if spec.network.mode == crate::network::NetworkMode::Host {
+            return Err(ContainerError::InvalidFlag {
+                flag: "--net",
+                value: "host".into(),
+                reason: "cannot share the host's network namespace when user namespaces are enabled (add --userns=host)".into(),
+            });
+        }
+    }
     if !process.cwd.is_absolute() {
         return Err(ContainerError::InvalidFlag {
             flag: "--workdir",
@@ -130,6 +152,9 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         let path = dir.join(sub);
         std::fs::create_dir(&path).map_err(io_err("create", &path))?;
     }
+    if let Some(remap) = &userns {
+        super::userns_dirs::prepare(paths, &dir, &mounts, remap)?;
+    }
     let hostname_file = dir.join("hostname");
     std::fs::write(&hostname_file, format!("{}\n", process.hostname))
         .map_err(io_err("write", &hostname_file))?;
@@ -155,6 +180,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         restart: spec.restart,
         mounts,
         layers: images.layer_dirs(&image),
+        userns,
         changes: journal.changes().to_vec(),
     };
     containers.save_state(&id, &ContainerState::default())?;

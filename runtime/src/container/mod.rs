@@ -25,6 +25,7 @@ mod spec;
 mod start;
 mod status_text;
 mod store;
+mod userns_dirs;
 
 pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
 pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
@@ -69,6 +70,8 @@ pub enum ContainerError {
     Process(#[from] crate::process::ProcessError),
     #[error("{0}")]
     Network(#[from] crate::network::NetworkError),
+    #[error("{0}")]
+    Userns(#[from] crate::userns::UsernsError),
     #[error("{op} {}: {}", path.display(), crate::state::describe(source))]
     Io {
         op: &'static str,

@@ -289,8 +289,31 @@ pub fn spec_for(
             READ_ONLY_PATHS.iter().map(|s| s.to_string()).collect(),
         )
     };
-    let mut linux = LinuxBuilder::default()
-        .namespaces(namespaces(netns))
+    let mut namespaces = namespaces(netns);
+    let mut linux = LinuxBuilder::default();
+    if let Some(remap) = &config.userns {
+        // daemon.json's userns-remap: the container's ids are the range's.
+        namespaces.insert(
+            0,
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .expect("a namespace builds"),
+        );
+        let map = |r: crate::userns::IdRange| {
+            vec![oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(r.start)
+                .size(r.size)
+                .build()
+                .expect("a mapping builds")]
+        };
+        linux = linux
+            .uid_mappings(map(remap.uid))
+            .gid_mappings(map(remap.gid));
+    }
+    let mut linux = linux
+        .namespaces(namespaces)
         .masked_paths(masked)
         .readonly_paths(readonly)
         .rootfs_propagation("rprivate")
@@ -378,14 +401,30 @@ pub fn exec_process(
     Ok(spec)
 }
 
-/// The overlay of `config`'s image layers that becomes the spec's root.
-pub fn overlay_root(paths: &Paths, config: &ContainerConfig) -> OverlayRoot {
+/// The overlay of `config`'s image layers that becomes the spec's root; for a remapped
+/// container, of the layers' copies its root owns (made on first use).
+pub fn overlay_root(
+    paths: &Paths,
+    config: &ContainerConfig,
+) -> Result<OverlayRoot, ContainerError> {
     let dir = paths.container_dir(&config.id);
-    OverlayRoot {
-        layers: config.layers.clone(),
+    let layers = match &config.userns {
+        None => config.layers.clone(),
+        Some(remap) => config
+            .layers
+            .iter()
+            .map(|layer| {
+                let copy = crate::userns::shifted_layer(layer, remap)?;
+                super::userns_dirs::make_reachable(paths, &copy)?;
+                Ok(copy)
+            })
+            .collect::<Result<_, ContainerError>>()?,
+    };
+    Ok(OverlayRoot {
+        layers,
         upper: dir.join("upper"),
         work: dir.join("work"),
-    }
+    })
 }
 
 #[cfg(test)]

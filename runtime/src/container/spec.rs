@@ -44,6 +44,8 @@ pub struct RunSpec {
     pub mounts: crate::volumes::MountRequests,
     /// `--cap-add`, `--cap-drop`, `--privileged`, `--security-opt`, resolved.
     pub security: crate::process::SecuritySpec,
+    /// `--userns=host`: no user namespace even with daemon.json's `userns-remap`.
+    pub userns_host: bool,
 }
 
 /// Default PATH when neither the image nor the user sets one (Docker's).

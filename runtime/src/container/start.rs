@@ -38,7 +38,7 @@ fn launch_for(
     let bundle = bundle_dir(paths, &config.id);
     std::fs::create_dir_all(&bundle).map_err(super::io_err("create", &bundle))?;
     crate::state::replace_json_volatile(&bundle.join(crate::oci::CONFIG_FILE), &spec)?;
-    let root = crate::oci::RootSource::Overlay(super::oci_translate::overlay_root(paths, config));
+    let root = crate::oci::RootSource::Overlay(super::oci_translate::overlay_root(paths, config)?);
     crate::oci::launch(&spec, &bundle, root, false)
         .map_err(|e| ContainerError::InvalidState(e.to_string()))
 }

@@ -62,6 +62,7 @@ pub fn as_container(state: &OciState, boot: &str) -> (ContainerConfig, Container
         restart: Default::default(),
         mounts: Vec::new(),
         layers: Vec::new(),
+        userns: None,
         changes: Vec::new(),
     };
     let status = match (state.started, state.paused) {
