@@ -111,16 +111,14 @@ fn bundle(inst: &Instance, dir: &Path, args: &[&str]) -> PathBuf {
     }
     let out = oci(inst, dir, &["spec", "--bundle", bundle.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let path = bundle.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut spec = read_spec(&bundle);
     spec["process"]["terminal"] = false.into();
     spec["process"]["args"] = args.iter().map(|a| a.to_string()).collect();
     spec["hostname"] = "ocitest".into();
     // `spec`'s default root is read-only; the hooks test writes into it.
     spec["root"]["readonly"] = false.into();
     spec["linux"]["cgroupsPath"] = format!("/{}-oci/c1", inst.prefix()).into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    write_spec(&bundle, &spec);
     bundle
 }
 
@@ -147,7 +145,31 @@ fn oci(inst: &Instance, dir: &Path, args: &[&str]) -> std::process::Output {
     }
 }
 
-/// The test's cgroup parent in every hierarchy (`/<prefix>-oci`), removed at the end.
+/// The bundle's config.json, to edit.
+fn read_spec(bundle: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap()
+}
+
+fn write_spec(bundle: &Path, spec: &serde_json::Value) {
+    std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+}
+
+/// Removes the test's cgroup parents (`/<prefix>-oci`) when dropped, also when it fails.
+struct CgroupParents(String);
+
+impl Drop for CgroupParents {
+    fn drop(&mut self) {
+        for base in common::cgroup_bases() {
+            let _ = std::fs::remove_dir(base.join(format!("{}-oci", self.0)));
+        }
+    }
+}
+
+fn cgroup_parents(inst: &Instance) -> CgroupParents {
+    CgroupParents(inst.prefix())
+}
+
+/// The test's cgroup parent in every hierarchy (`/<prefix>-oci`).
 fn oci_cgroups(inst: &Instance) -> Vec<PathBuf> {
     common::cgroup_bases()
         .into_iter()
@@ -159,6 +181,7 @@ fn oci_cgroups(inst: &Instance) -> Vec<PathBuf> {
 #[test]
 fn oci_bundle_runs_through_create_start_state_kill_delete() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(&inst, d, &["sh", "-c", "echo out; hostname; id -u; exit 4"]);
@@ -171,10 +194,9 @@ fn oci_bundle_runs_through_create_start_state_kill_delete() {
     assert!(!d.join("state/r1").exists(), "run leaves no state");
 
     // create -> created (held before exec), start -> running, kill -> stopped, delete.
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    let mut spec = read_spec(&b);
     spec["process"]["args"] = serde_json::json!(["sleep", "600"]);
-    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let pid_file = d.join("c1.pid");
     let out = oci(
         &inst,
@@ -257,18 +279,17 @@ fn oci_bundle_runs_through_create_start_state_kill_delete() {
     assert!(!d.join("state/c1").exists());
     for parent in oci_cgroups(&inst) {
         assert!(!parent.join("c1").exists(), "{}", parent.display());
-        let _ = std::fs::remove_dir(&parent);
     }
 }
 
 #[test]
 fn oci_bad_config_names_the_json_path_and_creates_nothing() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(&inst, d, &["true"]);
-    let config = b.join("config.json");
-    let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let good = read_spec(&b);
     // (JSON pointer to change, its new value, the path the error must name)
     let cases = [
         (
@@ -318,7 +339,7 @@ fn oci_bad_config_names_the_json_path_and_creates_nothing() {
             serde_json::Value::Array(a) => a[key.parse::<usize>().unwrap()] = value,
             other => other[key] = value,
         }
-        std::fs::write(&config, spec.to_string()).unwrap();
+        write_spec(&b, &spec);
         let out = oci(
             &inst,
             d,
@@ -334,9 +355,6 @@ fn oci_bad_config_names_the_json_path_and_creates_nothing() {
         for parent in oci_cgroups(&inst) {
             assert!(!parent.join("c1").exists(), "{path}: cgroup left behind");
         }
-    }
-    for parent in oci_cgroups(&inst) {
-        let _ = std::fs::remove_dir(&parent);
     }
 }
 
@@ -415,12 +433,11 @@ fn ctr_runs_containers_on_ebrun_oci() {
 #[test]
 fn oci_containers_are_metered_in_serve_with_their_pod_labels() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(&inst, d, &["sh", "-c", "while :; do :; done"]);
-    let config = b.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let mut spec = read_spec(&b);
     // What containerd's CRI plugin writes on a pod's container.
     spec["annotations"] = serde_json::json!({
         "io.kubernetes.cri.sandbox-name": "web-0",
@@ -429,7 +446,7 @@ fn oci_containers_are_metered_in_serve_with_their_pod_labels() {
         "io.kubernetes.cri.container-type": "container",
         "io.kubernetes.cri.image-name": "busybox:latest",
     });
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let out = oci(&inst, d, &["create", "--bundle", b.to_str().unwrap(), "m1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(oci(&inst, d, &["start", "m1"]).status.success());
@@ -486,7 +503,6 @@ fn oci_containers_are_metered_in_serve_with_their_pod_labels() {
     );
     for parent in oci_cgroups(&inst) {
         assert!(!parent.join("c1").exists(), "{}", parent.display());
-        let _ = std::fs::remove_dir(&parent);
     }
 }
 
@@ -500,12 +516,11 @@ fn hook(script: &str) -> serde_json::Value {
 #[test]
 fn oci_hooks_run_at_every_stage_with_the_state_and_a_failing_one_undoes_create() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(&inst, d, &["sleep", "600"]);
-    let config = b.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let mut spec = read_spec(&b);
     let out = |stage: &str| d.join(format!("{stage}.json"));
     let save = |stage: &str| hook(&format!("cat > {}", out(stage).display()));
     spec["hooks"] = serde_json::json!({
@@ -517,7 +532,7 @@ fn oci_hooks_run_at_every_stage_with_the_state_and_a_failing_one_undoes_create()
         "poststart": [save("poststart")],
         "poststop": [save("poststop")],
     });
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let bs = b.to_str().unwrap();
     let ok = |args: &[&str]| {
         let o = oci(&inst, d, args);
@@ -559,7 +574,7 @@ fn oci_hooks_run_at_every_stage_with_the_state_and_a_failing_one_undoes_create()
 
     // A failing prestart hook fails create, naming the stage, and leaves nothing.
     spec["hooks"] = serde_json::json!({"prestart": [hook("echo no way >&2; exit 3")]});
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let o = oci(&inst, d, &["create", "--bundle", bs, "h2"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -571,19 +586,19 @@ fn oci_hooks_run_at_every_stage_with_the_state_and_a_failing_one_undoes_create()
     assert!(!d.join("state/h2").exists());
     // A hook past its timeout is killed and fails the operation.
     spec["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let o = oci(&inst, d, &["create", "--bundle", bs, "h3"]);
     assert!(text(&o.stderr).contains("timed out"), "{}", text(&o.stderr));
     assert!(!d.join("state/h3").exists());
     for parent in oci_cgroups(&inst) {
         assert!(!parent.join("c1").exists(), "{}", parent.display());
-        let _ = std::fs::remove_dir(&parent);
     }
 }
 
 #[test]
 fn oci_update_events_and_preserved_fds() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // The container writes to descriptor 3 when --preserve-fds 1 hands it over.
@@ -691,9 +706,6 @@ fn oci_update_events_and_preserved_fds() {
     assert!(event["data"]["pids"]["current"].as_u64() >= Some(1));
 
     assert!(oci(&inst, d, &["delete", "--force", "u1"]).status.success());
-    for parent in oci_cgroups(&inst) {
-        let _ = std::fs::remove_dir(&parent);
-    }
 }
 
 #[test]
@@ -730,6 +742,7 @@ fn ctr_run_t_gets_a_terminal_through_the_console_socket() {
 #[test]
 fn oci_device_rules_decide_what_a_container_may_open() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // /dev/kmsg (c 1:11) made in the container; writing to it needs the rules to allow it.
@@ -742,15 +755,13 @@ fn oci_device_rules_decide_what_a_container_may_open() {
             "echo ebrun-oci-device-test > /dev/kmsg && echo wrote",
         ],
     );
-    let config = b.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let mut spec = read_spec(&b);
     spec["linux"]["devices"] = serde_json::json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}]);
     let deny_all = serde_json::json!({"allow": false, "access": "rwm"});
     let allow_kmsg =
         serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"});
     let run = |spec: &serde_json::Value, id: &str| {
-        std::fs::write(&config, spec.to_string()).unwrap();
+        write_spec(&b, spec);
         oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), id])
     };
     spec["linux"]["resources"]["devices"] = serde_json::json!([deny_all]);
@@ -770,14 +781,12 @@ fn oci_device_rules_decide_what_a_container_may_open() {
         let out = run(&spec, "d2");
         assert_eq!(text(&out.stdout), "wrote\n", "{}", text(&out.stderr));
     }
-    for parent in oci_cgroups(&inst) {
-        let _ = std::fs::remove_dir(&parent);
-    }
 }
 
 #[test]
 fn oci_personality_sysctl_and_domainname_reach_the_process() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(
@@ -785,24 +794,20 @@ fn oci_personality_sysctl_and_domainname_reach_the_process() {
         d,
         &["sh", "-c", "uname -m; cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/domainname"],
     );
-    let config = b.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let mut spec = read_spec(&b);
     spec["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
     spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_unprivileged_port_start": "42"});
     spec["domainname"] = "ebrun.test".into();
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let out = oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), "p1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "i686\n42\nebrun.test\n");
-    for parent in oci_cgroups(&inst) {
-        let _ = std::fs::remove_dir(&parent);
-    }
 }
 
 #[test]
 fn oci_user_namespace_maps_the_containers_root_to_an_unprivileged_host_uid() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // The mapped root must reach the bundle: the tempdir is root's 0700.
@@ -825,9 +830,7 @@ fn oci_user_namespace_maps_the_containers_root_to_an_unprivileged_host_uid() {
         .status()
         .unwrap();
     assert!(status.success());
-    let config = b.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let mut spec = read_spec(&b);
     spec["linux"]["namespaces"]
         .as_array_mut()
         .unwrap()
@@ -835,7 +838,7 @@ fn oci_user_namespace_maps_the_containers_root_to_an_unprivileged_host_uid() {
     let map = serde_json::json!([{"containerID": 0, "hostID": host_root, "size": 65536}]);
     spec["linux"]["uidMappings"] = map.clone();
     spec["linux"]["gidMappings"] = map;
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let bs = b.to_str().unwrap();
     let out = oci(&inst, d, &["run", "--detach", "--bundle", bs, "n1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -878,7 +881,7 @@ fn oci_user_namespace_maps_the_containers_root_to_an_unprivileged_host_uid() {
 
     // Mappings without a user namespace are refused, naming the field.
     spec["linux"]["namespaces"].as_array_mut().unwrap().pop();
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     let out = oci(&inst, d, &["create", "--bundle", bs, "n2"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -886,22 +889,18 @@ fn oci_user_namespace_maps_the_containers_root_to_an_unprivileged_host_uid() {
         "{}",
         text(&out.stderr)
     );
-    for parent in oci_cgroups(&inst) {
-        let _ = std::fs::remove_dir(&parent);
-    }
 }
 
 #[test]
 fn oci_process_of_another_user_waits_for_start_and_runs() {
     let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(&inst, d, &["id"]);
-    let config = b.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let mut spec = read_spec(&b);
     spec["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [27]});
-    std::fs::write(&config, spec.to_string()).unwrap();
+    write_spec(&b, &spec);
     // Not root when it waits for start: the start FIFO must still be its to open.
     let out = oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), "o1"]);
     assert_eq!(
@@ -910,7 +909,4 @@ fn oci_process_of_another_user_waits_for_start_and_runs() {
         "{}",
         text(&out.stderr)
     );
-    for parent in oci_cgroups(&inst) {
-        let _ = std::fs::remove_dir(&parent);
-    }
 }

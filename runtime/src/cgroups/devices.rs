@@ -41,7 +41,11 @@ impl ContainerCgroups {
             return Ok(());
         };
         let write = |allow: bool, rule: &str| {
-            let path = dir.join(if allow { "devices.allow" } else { "devices.deny" });
+            let path = dir.join(if allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            });
             std::fs::write(&path, rule).map_err(|source| CgroupError::Io {
                 op: "write",
                 path,

@@ -40,14 +40,7 @@ pub fn exec(
     }
     let root = std::path::PathBuf::from(format!("/proc/{}/root", state.pid));
     let process = super::oci_translate::exec_process(config, spec, &root)?;
-    let target = ExecTarget {
-        init_pid: state.pid,
-        cgroup_dirs: state
-            .cgroups
-            .as_ref()
-            .map(|c| c.dirs().map(PathBuf::from).collect())
-            .unwrap_or_default(),
-    };
+    let target = ExecTarget::new(state.pid, state.cgroups.iter().flat_map(|c| c.dirs()));
     match process::exec_in(&target, &process)? {
         Ok(code) => Ok(code),
         Err(failure) => Err(ContainerError::Start(failure)),

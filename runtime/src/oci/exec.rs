@@ -41,14 +41,7 @@ pub fn exec(
             "a terminal needs --console-socket to hand its master to",
         ));
     }
-    let target = ExecTarget {
-        init_pid: state.pid,
-        cgroup_dirs: state
-            .cgroups
-            .as_ref()
-            .map(|c| c.dirs().map(PathBuf::from).collect())
-            .unwrap_or_default(),
-    };
+    let target = ExecTarget::new(state.pid, state.cgroups.iter().flat_map(|c| c.dirs()));
     let (pid, master) = process::spawn_exec(&target, &spec_process)
         .map_err(|e| OciError::Setup(e.to_string()))?
         .map_err(|f| OciError::Setup(f.message))?;

@@ -32,6 +32,16 @@ pub struct ExecTarget {
     pub cgroup_dirs: Vec<PathBuf>,
 }
 
+impl ExecTarget {
+    /// The container whose init is `init_pid`, in the cgroup directories `dirs`.
+    pub fn new<'a>(init_pid: i32, dirs: impl IntoIterator<Item = &'a std::path::Path>) -> Self {
+        ExecTarget {
+            init_pid,
+            cgroup_dirs: dirs.into_iter().map(PathBuf::from).collect(),
+        }
+    }
+}
+
 /// Runs `spec` in the container and waits for it (signals forwarded, terminal relayed);
 /// returns its exit code, or Docker's 126/127 when it cannot start.
 pub fn exec_in(
