@@ -1,7 +1,7 @@
 //! A catalogue of bad inputs across ebrun's commands: each gets a clear message naming what
 //! was wrong, Docker's exit code, and leaves the host exactly as it was.
 
-mod common;
+use ebrun_tests::common;
 
 use common::snapshot::HostSnapshot;
 use common::Instance;

@@ -4,8 +4,8 @@
 //! through Prometheus's HTTP API and must return data. Checked too: stable uids, the
 //! datasource variable, the container selectors, the provisioning files.
 
-mod common;
-mod serve_support;
+use ebrun_tests::common;
+use ebrun_tests::serve_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

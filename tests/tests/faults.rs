@@ -2,7 +2,7 @@
 //! itself at a named point): the next ebrun command reconciles, and the container either
 //! exists completely or not at all, with nothing orphaned.
 
-mod common;
+use ebrun_tests::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;

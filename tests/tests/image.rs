@@ -2,7 +2,8 @@
 //! each format, `images`, `rmi`, `image inspect`, refused corrupt images, concurrent imports.
 //! The test images come from `cargo xtask image` (`/var/cache/ebrun/images`).
 
-mod common;
+use ebrun_tests::common;
+use ebrun_tests::common::{stderr, stdout};
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -24,14 +25,6 @@ fn test_image(name: &str) -> PathBuf {
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Names in a directory, sorted (empty if it does not exist).

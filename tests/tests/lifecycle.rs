@@ -2,21 +2,13 @@
 //! kill, start, restart, wait, rm, pause/unpause, rename, top, restart policies, and state
 //! that survives killed ebrun processes and a reboot.
 
-mod common;
+use ebrun_tests::common;
+use ebrun_tests::common::stderr;
 
 use std::time::{Duration, Instant};
 
 use common::Instance;
 use serde_json::Value;
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn inspect(inst: &Instance, name: &str) -> Value {
-    let v: Value = serde_json::from_str(&inst.ok(&["inspect", name])).expect("inspect JSON");
-    v[0].clone()
-}
 
 /// Polls `f` every 20 ms until it is true or `secs` pass.
 fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
@@ -43,13 +35,13 @@ fn run_detached_prints_the_id_and_keeps_running() {
     let id = id.trim();
     assert_eq!(id.len(), 64, "{id}");
     assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-    let doc = inspect(&inst, "bg");
+    let doc = inst.inspect("bg");
     assert_eq!(doc["Id"], id);
     assert_eq!(doc["State"]["Status"], "running");
     assert!(pid_alive(doc["State"]["Pid"].as_i64().unwrap()));
     // Addressed by name, full id and unique prefix.
     for key in ["bg", id, &id[..6]] {
-        assert_eq!(inspect(&inst, key)["Id"], id);
+        assert_eq!(inst.inspect(key)["Id"], id);
     }
     inst.ok(&["rm", "-f", "bg"]);
 }
@@ -98,7 +90,7 @@ fn ps_lists_with_docker_columns_filters_and_formats() {
     let q = inst.ok(&["ps", "-q"]);
     assert_eq!(q.trim().len(), 12);
     let full = inst.ok(&["ps", "-q", "--no-trunc"]);
-    assert_eq!(full.trim(), inspect(&inst, "up1")["Id"].as_str().unwrap());
+    assert_eq!(full.trim(), inst.inspect("up1")["Id"].as_str().unwrap());
     let json = inst.ok(&["ps", "--format", "json"]);
     let row: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
     assert_eq!(row["Names"], "up1");
@@ -183,7 +175,7 @@ fn exec_joins_the_containers_namespaces_root_and_cgroup() {
     // The container's init is PID 1 (sh exec'ed its last command, sleep).
     assert!(ps.lines().any(|l| l.trim() == "1 sleep"), "{ps}");
     // Same cgroup as the container's init.
-    let doc = inspect(&inst, "host1");
+    let doc = inst.inspect("host1");
     let init = doc["State"]["Pid"].as_i64().unwrap();
     let init_cgroups = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
     let exec_cgroups = inst.ok(&["exec", "host1", "cat", "/proc/self/cgroup"]);
@@ -256,7 +248,7 @@ fn stop_of_a_process_ignoring_sigterm_takes_the_grace_period_then_kills() {
         took >= Duration::from_secs(2) && took < Duration::from_secs(6),
         "{took:?}"
     );
-    let doc = inspect(&inst, "stubborn");
+    let doc = inst.inspect("stubborn");
     assert_eq!(doc["State"]["Status"], "exited");
     assert_eq!(doc["State"]["ExitCode"], 137);
 
@@ -274,7 +266,7 @@ fn stop_of_a_process_ignoring_sigterm_takes_the_grace_period_then_kills() {
     let started = Instant::now();
     inst.ok(&["stop", "polite"]);
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(inspect(&inst, "polite")["State"]["ExitCode"], 5);
+    assert_eq!(inst.inspect("polite")["State"]["ExitCode"], 5);
     inst.ok(&["rm", "stubborn", "polite"]);
 }
 
@@ -294,14 +286,14 @@ fn kill_start_restart_wait_and_rename() {
     inst.ok(&["kill", "-s", "USR1", "kk"]);
     assert_eq!(inst.ok(&["wait", "kk"]).trim(), "9");
     inst.ok(&["start", "kk"]);
-    assert_eq!(inspect(&inst, "kk")["State"]["Status"], "running");
-    let pid1 = inspect(&inst, "kk")["State"]["Pid"].as_i64().unwrap();
+    assert_eq!(inst.inspect("kk")["State"]["Status"], "running");
+    let pid1 = inst.inspect("kk")["State"]["Pid"].as_i64().unwrap();
     inst.ok(&["restart", "-t", "1", "kk"]);
-    let pid2 = inspect(&inst, "kk")["State"]["Pid"].as_i64().unwrap();
+    let pid2 = inst.inspect("kk")["State"]["Pid"].as_i64().unwrap();
     assert_ne!(pid1, pid2);
     assert!(!pid_alive(pid1));
     inst.ok(&["rename", "kk", "k2"]);
-    assert_eq!(inspect(&inst, "k2")["Name"], "/k2");
+    assert_eq!(inst.inspect("k2")["Name"], "/k2");
     assert!(inst.run(&["inspect", "kk"]).status.code() == Some(1));
     inst.ok(&["kill", "k2"]);
     assert_eq!(inst.ok(&["wait", "k2"]).trim(), "137");
@@ -331,9 +323,9 @@ fn pause_freezes_and_unpause_thaws() {
         .success()));
     inst.ok(&["pause", "counter"]);
     assert!(inst.ok(&["ps"]).contains("(Paused)"));
-    assert_eq!(inspect(&inst, "counter")["State"]["Paused"], true);
+    assert_eq!(inst.inspect("counter")["State"]["Paused"], true);
     let upper = std::path::PathBuf::from(
-        inspect(&inst, "counter")["GraphDriver"]["Data"]["UpperDir"]
+        inst.inspect("counter")["GraphDriver"]["Data"]["UpperDir"]
             .as_str()
             .unwrap()
             .to_string(),
@@ -394,11 +386,11 @@ fn restart_on_failure_2_restarts_exactly_twice() {
         "echo run; exit 1",
     ]);
     assert!(eventually(10, || {
-        let d = inspect(&inst, "flaky");
+        let d = inst.inspect("flaky");
         d["State"]["Status"] == "exited" && d["RestartCount"] == 2
     }));
     std::thread::sleep(Duration::from_millis(800));
-    let doc = inspect(&inst, "flaky");
+    let doc = inst.inspect("flaky");
     assert_eq!(doc["RestartCount"], 2);
     assert_eq!(doc["State"]["ExitCode"], 1);
     assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
@@ -425,14 +417,14 @@ fn killing_ebrun_processes_never_loses_a_container() {
     std::thread::sleep(Duration::from_millis(100));
     follower.kill().unwrap();
     let _ = follower.wait();
-    assert_eq!(inspect(&inst, "survivor")["State"]["Status"], "running");
+    assert_eq!(inst.inspect("survivor")["State"]["Status"], "running");
     // Kill the monitor: the container keeps running and is reported as such.
     let monitors = monitor_pids(&inst);
     assert_eq!(monitors.len(), 1, "one monitor per detached container");
     // SAFETY: kill(2) on the monitor process this test's ebrun started.
     unsafe { libc::kill(monitors[0], libc::SIGKILL) };
     std::thread::sleep(Duration::from_millis(100));
-    let doc = inspect(&inst, "survivor");
+    let doc = inst.inspect("survivor");
     assert_eq!(doc["State"]["Status"], "running");
     let pid = doc["State"]["Pid"].as_i64().unwrap();
     assert!(pid_alive(pid));
@@ -440,7 +432,7 @@ fn killing_ebrun_processes_never_loses_a_container() {
     // SAFETY: kill(2) on the container's init, started by this test's ebrun.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     assert!(eventually(5, || !pid_alive(pid)));
-    let doc = inspect(&inst, "survivor");
+    let doc = inst.inspect("survivor");
     assert_eq!(doc["State"]["Status"], "exited");
     assert_eq!(doc["State"]["ExitCode"], 255);
     inst.ok(&["rm", "survivor"]);
@@ -483,7 +475,7 @@ fn after_a_reboot_containers_show_exited_and_restart_always_ones_come_back() {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     for name in ["plain", "always"] {
-        let pid = inspect(&inst, name)["State"]["Pid"].as_i64().unwrap();
+        let pid = inst.inspect(name)["State"]["Pid"].as_i64().unwrap();
         // SAFETY: kill(2) on container inits this test's ebrun started.
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         assert!(eventually(5, || !pid_alive(pid)));
@@ -495,8 +487,8 @@ fn after_a_reboot_containers_show_exited_and_restart_always_ones_come_back() {
     lines.sort();
     assert_eq!(lines, vec!["always exited", "plain exited"], "{ps}");
     assert_eq!(inst.ok(&["system", "boot"]).trim(), "always");
-    assert_eq!(inspect(&inst, "always")["State"]["Status"], "running");
-    assert_eq!(inspect(&inst, "plain")["State"]["Status"], "exited");
+    assert_eq!(inst.inspect("always")["State"]["Status"], "running");
+    assert_eq!(inst.inspect("plain")["State"]["Status"], "exited");
     inst.ok(&["rm", "-f", "always", "plain"]);
 }
 
@@ -541,7 +533,7 @@ fn docker_errors_for_conflicts_unknown_and_running_containers() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(inspect(&inst, "busy")["State"]["Status"], "running");
+    assert_eq!(inst.inspect("busy")["State"]["Status"], "running");
     for cmd in [
         &["stop", "ghost"][..],
         &["start", "ghost"],
@@ -567,7 +559,7 @@ fn nothing_outlives_rm_of_a_detached_container() {
         .ok(&["run", "-d", "--name", "gone", "busybox", "sleep", "60"])
         .trim()
         .to_string();
-    let pid = inspect(&inst, "gone")["State"]["Pid"].as_i64().unwrap();
+    let pid = inst.inspect("gone")["State"]["Pid"].as_i64().unwrap();
     inst.ok(&["rm", "-f", "gone"]);
     assert!(!pid_alive(pid));
     assert!(eventually(5, || monitor_pids(&inst).is_empty()));
@@ -709,15 +701,15 @@ fn update_restart_policy_is_followed_by_the_running_containers_monitor() {
             .trim(),
         "upd"
     );
-    let doc = inspect(&inst, "upd");
+    let doc = inst.inspect("upd");
     assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
     assert_eq!(doc["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 1);
     assert!(eventually(10, || {
-        let d = inspect(&inst, "upd");
+        let d = inst.inspect("upd");
         d["State"]["Status"] == "exited" && d["RestartCount"] == 1
     }));
     std::thread::sleep(Duration::from_millis(1500));
-    let doc = inspect(&inst, "upd");
+    let doc = inst.inspect("upd");
     assert_eq!(doc["RestartCount"], 1, "restarted exactly once");
     assert_eq!(doc["State"]["ExitCode"], 1);
     assert_eq!(
@@ -733,7 +725,7 @@ fn update_restart_policy_is_followed_by_the_running_containers_monitor() {
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("--restart"), "{}", stderr(&out));
     assert_eq!(
-        inspect(&inst, "upd")["HostConfig"]["RestartPolicy"]["Name"],
+        inst.inspect("upd")["HostConfig"]["RestartPolicy"]["Name"],
         "on-failure"
     );
 
@@ -751,7 +743,7 @@ fn update_restart_policy_is_followed_by_the_running_containers_monitor() {
         stderr(&out)
     );
     assert_eq!(
-        inspect(&inst, "auto")["HostConfig"]["RestartPolicy"]["Name"],
+        inst.inspect("auto")["HostConfig"]["RestartPolicy"]["Name"],
         "no"
     );
     inst.ok(&["rm", "-f", "auto", "upd"]);
@@ -866,7 +858,7 @@ fn attach_detach_keys_leave_the_container_running() {
     std::io::Write::write_all(&mut master, b"\x10\x11").unwrap();
     assert_eq!(exit_within(&mut client, 5), Some(1), "{}", text_of(&screen));
     assert!(eventually(2, || text_of(&screen).contains("read escape sequence")));
-    assert_eq!(inspect(&inst, "shell")["State"]["Running"], true);
+    assert_eq!(inst.inspect("shell")["State"]["Running"], true);
 
     // Custom keys; the container's shell is still there and answers a new client.
     let (mut master, mut client, screen) =
@@ -884,7 +876,7 @@ fn attach_detach_keys_leave_the_container_running() {
     );
     std::io::Write::write_all(&mut master, b"\x01x").unwrap();
     assert_eq!(exit_within(&mut client, 5), Some(1), "{}", text_of(&screen));
-    assert_eq!(inspect(&inst, "shell")["State"]["Running"], true);
+    assert_eq!(inst.inspect("shell")["State"]["Running"], true);
 
     // Keys for a terminal must come from one, as Docker checks.
     let out = inst.run(&["attach", "shell"]);
@@ -926,7 +918,7 @@ fn attach_detach_keys_leave_the_container_running() {
         "{}",
         text_of(&errors)
     );
-    assert_eq!(inspect(&inst, "cat")["State"]["Running"], true);
+    assert_eq!(inst.inspect("cat")["State"]["Running"], true);
 
     // run: the keys are checked; a foreground run cannot detach (it is the container's
     // monitor), so it refuses them instead of ignoring them.
@@ -986,7 +978,7 @@ fn attach_proxies_signals_unless_told_not_to() {
     unsafe { libc::kill(client.0.id() as i32, libc::SIGINT) };
     assert!(exit_within(&mut client, 5).is_some());
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(inspect(&inst, "trapper")["State"]["Running"], true);
+    assert_eq!(inst.inspect("trapper")["State"]["Running"], true);
 
     // Default: SIGINT goes to the container, whose exit code the client returns.
     let (mut client, output) = attach(&[]);

@@ -6,7 +6,7 @@
 //! The same file runs on the hybrid development host and inside a pure cgroup v2 guest
 //! (`cargo xtask test-v2`); the cgroup files are found through the layout inspect reports.
 
-mod common;
+use ebrun_tests::common;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -22,12 +22,6 @@ fn cpu_turn() -> std::sync::MutexGuard<'static, ()> {
     CPU.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn inspect(inst: &Instance, name: &str) -> Value {
-    let out = inst.ok(&["inspect", name]);
-    let v: Value = serde_json::from_str(&out).expect("inspect JSON");
-    v[0].clone()
-}
-
 /// True on a pure cgroup v2 host (or guest).
 fn unified() -> bool {
     std::fs::read_to_string("/proc/self/mountinfo")
@@ -39,7 +33,7 @@ fn unified() -> bool {
 /// A file of the container's cgroups: in the v1 directory of `controller`, or in the cgroup2
 /// directory on unified hosts.
 fn cg_file(inst: &Instance, name: &str, controller: &str, file: &str) -> PathBuf {
-    let cg = &inspect(inst, name)["Ebrun"]["Cgroups"];
+    let cg = &inst.inspect(name)["Ebrun"]["Cgroups"];
     if cg["layout"] == "unified" {
         return PathBuf::from(cg["unified_dir"].as_str().unwrap()).join(file);
     }
@@ -75,7 +69,7 @@ fn keyed(path: &PathBuf, key: &str) -> u64 {
 /// have a cgroup2 directory per container), else v1 cpuacct.usage. Resolved once, so that
 /// samples are plain file reads a few microseconds apart.
 fn cpu_usage_file(inst: &Instance, name: &str) -> PathBuf {
-    let cg = &inspect(inst, name)["Ebrun"]["Cgroups"];
+    let cg = &inst.inspect(name)["Ebrun"]["Cgroups"];
     match cg["unified_dir"].as_str() {
         Some(dir) => PathBuf::from(dir).join("cpu.stat"),
         None => cg_file(inst, name, "cpuacct", "cpuacct.usage"),
@@ -140,7 +134,7 @@ fn memory_limit_oom_kills_with_exit_137_and_inspect_says_so() {
         "count=1",
     ]);
     assert_eq!(out.status.code(), Some(137), "{out:?}");
-    let state = &inspect(&inst, "oom")["State"];
+    let state = &inst.inspect("oom")["State"];
     assert_eq!(state["OOMKilled"], true, "{state}");
     assert_eq!(state["ExitCode"], 137);
     // Below the limit the same command succeeds and is not marked.
@@ -159,7 +153,7 @@ fn memory_limit_oom_kills_with_exit_137_and_inspect_says_so() {
         "bs=100M",
         "count=1",
     ]);
-    assert_eq!(inspect(&inst, "fits")["State"]["OOMKilled"], false);
+    assert_eq!(inst.inspect("fits")["State"]["OOMKilled"], false);
 }
 
 #[test]
@@ -202,14 +196,14 @@ fn oom_kill_disable_stalls_the_container_and_kill_still_ends_it() {
         keyed(&oom_control, "under_oom") == 1
     });
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(inspect(&inst, "stall")["State"]["Status"], "running");
+    assert_eq!(inst.inspect("stall")["State"]["Status"], "running");
     assert_eq!(keyed(&oom_control, "under_oom"), 1);
     assert_eq!(keyed(&oom_control, "oom_kill"), 0, "nothing was killed");
     inst.ok(&["kill", "stall"]);
     wait_until("exit", Duration::from_secs(10), || {
-        inspect(&inst, "stall")["State"]["Status"] == "exited"
+        inst.inspect("stall")["State"]["Status"] == "exited"
     });
-    let state = &inspect(&inst, "stall")["State"];
+    let state = &inst.inspect("stall")["State"];
     assert_eq!(state["ExitCode"], 137, "{state}");
     assert_eq!(state["OOMKilled"], false, "{state}");
 }
@@ -338,7 +332,7 @@ fn pids_limit_stops_a_fork_bomb_at_ten_tasks() {
         refused > refused_before,
         "the bomb keeps forking and is refused"
     );
-    assert_eq!(inspect(&inst, "bomb")["State"]["Status"], "running");
+    assert_eq!(inst.inspect("bomb")["State"]["Status"], "running");
     eprintln!(
         "--pids-limit 10: peak {peak} tasks, {} forks refused in 1 s",
         refused - refused_before
@@ -394,9 +388,9 @@ fn update_memory_takes_effect_on_a_running_container() {
         Duration::from_secs(10 * u64::from(slow())),
         || oom_kills() > 0,
     );
-    assert_eq!(inspect(&inst, "grow")["State"]["Status"], "running");
+    assert_eq!(inst.inspect("grow")["State"]["Status"], "running");
     // Persisted for the next start.
-    let id = inspect(&inst, "grow")["Id"].as_str().unwrap().to_string();
+    let id = inst.inspect("grow")["Id"].as_str().unwrap().to_string();
     let config: Value = serde_json::from_str(
         &std::fs::read_to_string(inst.root().join("containers").join(&id).join("config.json"))
             .unwrap(),
@@ -482,7 +476,7 @@ fn limits_are_written_with_docker_semantics() {
             "1000",
         ],
     );
-    let pid = inspect(&inst, "wr")["State"]["Pid"].as_i64().unwrap();
+    let pid = inst.inspect("wr")["State"]["Pid"].as_i64().unwrap();
     assert_eq!(
         read(&PathBuf::from(format!("/proc/{pid}/oom_score_adj"))),
         "500"

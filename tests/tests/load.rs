@@ -7,9 +7,9 @@
 //! The normal test run uses 20 containers for 20 s (`EBRUN_LOAD_CONTAINERS`,
 //! `EBRUN_LOAD_SECS`); `cargo xtask load` runs 100 for 300 s. The storm is always 20.
 
-mod common;
+use ebrun_tests::common;
 mod load_support;
-mod serve_support;
+use ebrun_tests::serve_support;
 
 use std::collections::BTreeSet;
 use std::process::Stdio;

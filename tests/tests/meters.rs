@@ -2,7 +2,7 @@
 //! usage, bytes on a port vs bytes actually sent, the per-container series bound, OOM kill
 //! events, memory pressure and reclaim, run-queue latency, and clean removal.
 
-mod common;
+use ebrun_tests::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -12,15 +12,9 @@ use std::time::{Duration, Instant};
 use common::{image_layout, Instance};
 use serde_json::Value;
 
-/// `inspect NAME`'s first document.
-fn inspect(inst: &Instance, name: &str) -> Value {
-    let out = inst.ok(&["inspect", name]);
-    serde_json::from_str::<Value>(&out).expect("inspect json")[0].clone()
-}
-
 /// The meters of a container.
 fn meters(inst: &Instance, name: &str) -> Value {
-    inspect(inst, name)["Ebrun"]["Meters"].clone()
+    inst.inspect(name)["Ebrun"]["Meters"].clone()
 }
 
 fn u(v: &Value) -> u64 {
@@ -303,13 +297,13 @@ fn two_containers_oom_together_one_event_each_with_the_right_pid_and_command() {
     let pid_a = wait_running(&inst, "oom-a");
     let pid_b = wait_running(&inst, "oom-b");
     let (id_a, id_b) = (
-        u(&inspect(&inst, "oom-a")["Ebrun"]["CgroupId"]),
-        u(&inspect(&inst, "oom-b")["Ebrun"]["CgroupId"]),
+        u(&inst.inspect("oom-a")["Ebrun"]["CgroupId"]),
+        u(&inst.inspect("oom-b")["Ebrun"]["CgroupId"]),
     );
     assert_eq!(a.wait().code(), Some(137));
     assert_eq!(b.wait().code(), Some(137));
     for (name, pid, id) in [("oom-a", pid_a, id_a), ("oom-b", pid_b, id_b)] {
-        let v = inspect(&inst, name);
+        let v = inst.inspect(name);
         assert_eq!(v["State"]["OOMKilled"], true, "{name}");
         let oom = &v["Ebrun"]["Meters"]["Oom"];
         eprintln!("{name}: {oom}");
@@ -364,7 +358,7 @@ fn memory_pressure_rises_in_a_limited_container_and_not_in_an_idle_one() {
     wait_running(&inst, "pressed");
     let mut during = Value::Null;
     // Read while it runs (PSI lives in the cgroup dir, gone after exit).
-    while inspect(&inst, "pressed")["State"]["Status"] == "running" {
+    while inst.inspect("pressed")["State"]["Status"] == "running" {
         let m = meters(&inst, "pressed");
         if !m["Pressure"].is_null() {
             during = m;
@@ -512,7 +506,7 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
         "run", "-d", "--net", "host", "--name", "meter", "busybox", "sh", "-c", &script,
     ]);
     wait_running(&inst, "meter");
-    let id = u(&inspect(&inst, "meter")["Ebrun"]["CgroupId"]);
+    let id = u(&inst.inspect("meter")["Ebrun"]["CgroupId"]);
     let pins = Path::new("/sys/fs/bpf").join(inst.prefix());
     // Each inspect is a new reading process: counters carry on, never reset.
     let mut last = 0;
@@ -564,7 +558,7 @@ fn counters_continue_across_readers_and_rm_leaves_no_bpf_object() {
         pinned_map_u64s(&owners, "value", 0).contains(&id),
         "CPU_SLOT_OWNERS"
     );
-    let cgroup_dir = inspect(&inst, "meter")["Ebrun"]["Cgroups"]["unified_dir"]
+    let cgroup_dir = inst.inspect("meter")["Ebrun"]["Cgroups"]["unified_dir"]
         .as_str()
         .unwrap()
         .to_string();

@@ -4,7 +4,7 @@
 //! Each test has its own daemon.json (its own bridge subnet), ports and names, so tests run
 //! in parallel.
 
-mod common;
+use ebrun_tests::common;
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

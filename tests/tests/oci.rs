@@ -3,14 +3,14 @@
 //! the real runc first, so a failure with ebrun is ebrun's. The `ebrun oci` tests run bundles
 //! directly too (runc's command line, state JSON, bad configs).
 
-mod common;
-mod oci_support;
-mod serve_support;
+use ebrun_tests::common;
+use ebrun_tests::containerd;
+use ebrun_tests::serve_support;
 
 use std::path::{Path, PathBuf};
 
 use common::Instance;
-use oci_support::{Containerd, RUNC};
+use containerd::{Containerd, RUNC};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -18,7 +18,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn containerd_harness_runs_busybox_with_runc() {
-    let _serial = oci_support::serial();
+    let _serial = containerd::serial();
     let ctrd = Containerd::start();
     let image = ctrd.import_busybox();
     let out = ctrd.run_with(
@@ -38,7 +38,7 @@ fn containerd_harness_runs_busybox_with_runc() {
 
 #[test]
 fn containerd_harness_cleans_up_a_paused_container_and_its_exec() {
-    let _serial = oci_support::serial();
+    let _serial = containerd::serial();
     let ctrd = Containerd::start();
     let image = ctrd.import_busybox();
     let out = ctrd.run_with(Path::new(RUNC), &["-d", image, "bg", "sleep", "600"]);
@@ -363,7 +363,7 @@ fn ctr_runs_containers_on_ebrun_oci() {
     let inst = Instance::new();
     let dir = tempfile::tempdir().unwrap();
     let runtime = ebrun_runtime(&inst, dir.path());
-    let _serial = oci_support::serial();
+    let _serial = containerd::serial();
     let ctrd = Containerd::start();
     let image = ctrd.import_busybox();
 
@@ -713,7 +713,7 @@ fn ctr_run_t_gets_a_terminal_through_the_console_socket() {
     let inst = Instance::new();
     let dir = tempfile::tempdir().unwrap();
     let runtime = ebrun_runtime(&inst, dir.path());
-    let _serial = oci_support::serial();
+    let _serial = containerd::serial();
     let ctrd = Containerd::start();
     let image = ctrd.import_busybox();
     // ctr wants a terminal of its own for -t: script(1) gives it one.

@@ -3,7 +3,8 @@
 //! storage in a temporary directory, loaded with the test images by `skopeo`, and killed by
 //! pid on drop. Plain HTTP: the instance's daemon.json lists it as insecure.
 
-mod common;
+use ebrun_tests::common;
+use ebrun_tests::common::{stderr, stdout};
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -13,14 +14,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Instance;
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// A docker-registry process of the test's own.
 struct Registry {

@@ -1,26 +1,13 @@
 //! `ebrun run` end to end: namespaces, the overlay root, exit codes, the process's
 //! environment, and nothing left behind.
 
-mod common;
+use ebrun_tests::common;
+use ebrun_tests::common::{stderr, stdout};
 
 use std::path::PathBuf;
 
 use common::Instance;
 use serde_json::Value;
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn inspect(inst: &Instance, name: &str) -> Value {
-    let out = inst.ok(&["inspect", name]);
-    let v: Value = serde_json::from_str(&out).expect("inspect JSON");
-    v[0].clone()
-}
 
 /// The container's cgroup directories under every hierarchy, whether or not they exist.
 fn cgroup_dirs(inst: &Instance, id: &str) -> Vec<PathBuf> {
@@ -95,9 +82,9 @@ fn hostname_is_set_and_defaults_to_the_short_id() {
         "db"
     );
     inst.ok(&["run", "--name", "named", "busybox", "true"]);
-    let id = inspect(&inst, "named")["Id"].as_str().unwrap().to_string();
+    let id = inst.inspect("named")["Id"].as_str().unwrap().to_string();
     let out = inst.ok(&["run", "--name", "h2", "busybox", "hostname"]);
-    let id2 = inspect(&inst, "h2")["Id"].as_str().unwrap().to_string();
+    let id2 = inst.inspect("h2")["Id"].as_str().unwrap().to_string();
     assert_eq!(out.trim(), &id2[..12]);
     assert_ne!(id, id2);
 }
@@ -189,7 +176,7 @@ fn overlay_shows_layers_whiteouts_and_keeps_writes_in_the_upper_dir() {
         "-c",
         "echo data > /newfile && rm /hello.txt",
     ]);
-    let doc = inspect(&inst, "writer");
+    let doc = inst.inspect("writer");
     let upper = PathBuf::from(doc["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
     assert_eq!(
         std::fs::read_to_string(upper.join("newfile")).unwrap(),
@@ -293,7 +280,7 @@ fn failed_start_without_rm_keeps_a_created_container_and_no_host_objects() {
     let inst = Instance::with_busybox();
     let out = inst.run(&["run", "--name", "broken", "busybox", "nosuchcommand"]);
     assert_eq!(out.status.code(), Some(127));
-    let doc = inspect(&inst, "broken");
+    let doc = inst.inspect("broken");
     assert_eq!(doc["State"]["Status"], "created");
     assert_eq!(doc["State"]["ExitCode"], 127);
     let id = doc["Id"].as_str().unwrap().to_string();
@@ -308,7 +295,7 @@ fn failed_start_without_rm_keeps_a_created_container_and_no_host_objects() {
 fn rm_removes_everything_and_name_conflicts_are_refused() {
     let inst = Instance::with_busybox();
     inst.ok(&["run", "--name", "once", "busybox", "true"]);
-    let id = inspect(&inst, "once")["Id"].as_str().unwrap().to_string();
+    let id = inst.inspect("once")["Id"].as_str().unwrap().to_string();
     let out = inst.run(&["run", "--name", "once", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
@@ -553,7 +540,7 @@ fn execs_of_script_runs(inst: &Instance, name: &str, n: u32) -> u64 {
          while [ $i -lt {n} ]; do /tmp/s; i=$((i+1)); done"
     );
     inst.ok(&["run", "--name", name, "busybox", "sh", "-c", &script]);
-    let doc = inspect(inst, name);
+    let doc = inst.inspect(name);
     assert!(doc["Ebrun"]["CgroupId"].as_u64().unwrap() > 0, "{doc}");
     doc["Ebrun"]["Meters"]["Execs"]
         .as_u64()
@@ -565,13 +552,13 @@ fn exec_counter_counts_execs_of_the_container_only() {
     let inst = Instance::with_busybox();
     // The container's own first exec is counted, and nothing else ran in it.
     inst.ok(&["run", "--name", "one", "busybox", "true"]);
-    assert_eq!(inspect(&inst, "one")["Ebrun"]["Meters"]["Execs"], 1);
+    assert_eq!(inst.inspect("one")["Ebrun"]["Meters"]["Execs"], 1);
     // Each run of the script is exactly one execve: 10 more runs, 10 more execs.
     let few = execs_of_script_runs(&inst, "few", 3);
     let many = execs_of_script_runs(&inst, "many", 13);
     assert_eq!(many - few, 10, "few={few} many={many}");
     // Counters are per container and stay readable until rm.
-    assert_eq!(inspect(&inst, "one")["Ebrun"]["Meters"]["Execs"], 1);
+    assert_eq!(inst.inspect("one")["Ebrun"]["Meters"]["Execs"], 1);
     // Programs, links and maps are pinned for this instance only.
     let pins = std::path::Path::new("/sys/fs/bpf").join(inst.prefix());
     assert!(pins.join("maps/EXEC_COUNT").exists());

@@ -1,13 +1,10 @@
 //! Inside a default container, as its root user: the host stays out of reach. Seccomp,
 //! capabilities, the device allowlist, masked paths, and the flags that change them.
 
-mod common;
+use ebrun_tests::common;
+use ebrun_tests::common::stdout;
 
 use common::Instance;
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// An instance with the Debian tools image (perl, util-linux) as `dt`.
 fn with_debian() -> Instance {

@@ -5,8 +5,8 @@
 //! down), and the OTLP export decoded with the OpenTelemetry protobuf definitions.
 //! Loopback only, free ports chosen per test.
 
-mod common;
-mod serve_support;
+use ebrun_tests::common;
+use ebrun_tests::serve_support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! be exactly as before. The normal test run does a short soak (EBRUN_SOAK_CYCLES, default
 //! 20); `cargo xtask soak` does 1000 and reports the cycle rate.
 
-mod common;
+use ebrun_tests::common;
 
 use std::time::Instant;
 

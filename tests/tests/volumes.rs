@@ -1,7 +1,8 @@
 //! Volumes, bind mounts, `--volumes-from` and tmpfs end to end: the real binary, real mounts
 //! in the container's mount namespace, checked from inside the container and on the host.
 
-mod common;
+use ebrun_tests::common;
+use ebrun_tests::common::stderr;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -9,10 +10,6 @@ use std::path::{Path, PathBuf};
 
 use common::Instance;
 use serde_json::Value;
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn mounts(inst: &Instance, name: &str) -> Vec<Value> {
     let out = inst.ok(&["inspect", "-f", "{{json .Mounts}}", name]);

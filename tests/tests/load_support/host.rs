@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::snapshot::HostSnapshot;
+use ebrun_tests::common::snapshot::HostSnapshot;
 
 /// The interfaces enslaved to the bridge holding address `bridge_ip` (its veths).
 pub fn bridge_ports(bridge_ip: &str) -> Vec<String> {

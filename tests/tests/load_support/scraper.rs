@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::serve_support::{try_get, Metrics, Series};
+use ebrun_tests::serve_support::{try_get, Metrics, Series};
 
 /// What the scraping saw.
 #[derive(Debug, Default)]

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::Instance;
-use crate::serve_support::wait_running;
+use ebrun_tests::common::Instance;
+use ebrun_tests::serve_support::wait_running;
 
 /// The default bridge's address: the first 10.N.0.1/24 (N from 230) that no address or
 /// route of the host is in (ebrun instances outside the tests' lock may hold some).

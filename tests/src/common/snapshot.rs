@@ -2,7 +2,6 @@
 //! routes, the whole nft ruleset, mounts, cgroup directories (v1 and v2), bpffs pins and
 //! loaded BPF programs, files under /run, and ebrun processes. Two snapshots taken around
 //! an operation are equal when it left nothing behind.
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::Path;

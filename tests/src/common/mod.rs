@@ -1,12 +1,21 @@
 //! Shared harness for the end-to-end tests: each test gets its own ebrun instance (its own
 //! `--root`, hence its own prefix for cgroups and bpffs pins), runs the real binary, and tears
 //! everything down on drop, also when the test fails.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub mod snapshot;
+
+/// A command's standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
 
 /// The ebrun binary under test: `EBRUN_BIN`, else the workspace's debug build.
 pub fn ebrun_bin() -> PathBuf {
@@ -120,6 +129,13 @@ impl Instance {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
+    /// `ebrun inspect NAME`'s object.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("inspect prints JSON");
+        v[0].clone()
+    }
+
     /// The host objects this instance may create; empty when nothing is left behind.
     pub fn host_objects(&self) -> Vec<String> {
         host_objects_of(self.root(), &self.prefix())
@@ -128,6 +144,12 @@ impl Instance {
     /// The prefix ebrun derives from this root (`ebrun system info` would say the same).
     pub fn prefix(&self) -> String {
         self.ok(&["system", "prefix"]).trim().to_string()
+    }
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

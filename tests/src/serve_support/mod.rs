@@ -1,6 +1,5 @@
 //! Helpers shared by the `ebrun serve` tests: free loopback ports, a serve process killed by
 //! pid on drop, scraping `/metrics` and reading the exposition back.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -13,7 +13,6 @@
 //! rootfs at `<bundle>/rootfs`) vanish with that namespace. `ctr` creates the stdio FIFOs
 //! itself, on the host side: always pass `--fifo-dir` (the helpers here do), else it uses the
 //! host's `/run/containerd/fifo`, which the shim does not see.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
