@@ -17,6 +17,8 @@ use serde_json::Value;
 use crate::util::{self, TempDir};
 use crate::{image, oci};
 
+#[path = "bench_ctr.rs"]
+mod ctr;
 #[path = "bench_lifecycle.rs"]
 mod lifecycle;
 #[path = "bench_meters.rs"]
@@ -40,8 +42,8 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub meter_rounds: usize,
     /// Only these sections (repeatable): run (run --rm against crun/runc), oci (one bundle
-    /// through `ebrun oci run`, crun and runc), lifecycle, meters (storm and iperf), storm,
-    /// iperf, pull, network, serve. Default: all.
+    /// through `ebrun oci run`, crun and runc), ctr (ctr run --rm with ebrun-oci and runc),
+    /// lifecycle, meters (storm and iperf), storm, iperf, pull, network, serve. Default: all.
     #[arg(long, value_enum)]
     pub only: Vec<Section>,
 }
@@ -52,6 +54,8 @@ pub enum Section {
     Run,
     /// The same bundle through `ebrun oci run`, `crun run` and `runc run`.
     Oci,
+    /// `ctr run --rm` through containerd's runc shim with ebrun-oci and with runc.
+    Ctr,
     Lifecycle,
     /// Both meter benchmarks (storm and iperf).
     Meters,
@@ -492,6 +496,14 @@ pub fn run(args: Args) -> Result<()> {
     if let Err(e) = &lifecycle {
         println!("lifecycle benchmark FAILED: {e:#}");
     }
+    let ctr = if wanted(Section::Ctr) {
+        ctr::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = &ctr {
+        println!("ctr benchmark FAILED: {e:#}");
+    }
     let parts = meters::Parts {
         storm: wanted(Section::Meters) || wanted(Section::Storm),
         iperf: wanted(Section::Meters) || wanted(Section::Iperf),
@@ -516,6 +528,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if lifecycle.is_err() {
         failed.push("lifecycle");
+    }
+    if ctr.is_err() {
+        failed.push("ctr");
     }
     if wanted(Section::Pull) {
         if let Err(e) = pull::run(&ebrun, args.runs, args.warmup) {
