@@ -11,7 +11,8 @@
 //! - [`oci`]: the OCI runtime spec, the contract between the front ends and the executor
 //! - [`container`]: create / run / remove, built on the above
 //! - [`faults`]: named crash points for the reliability suite
-//! - [`undo`]: the one mechanism that makes every host change undoable
+//! - [`undo`]: the one mechanism that makes every host change undoable (it records and
+//!   orders; [`teardown`] hands each change back to the subsystem that undoes it)
 //! - [`format`]: Docker-style tables, sizes, durations and `--format` templates
 //! - [`state`]: atomic state files and locks
 
@@ -30,6 +31,7 @@ pub mod process;
 pub mod rootfs;
 pub mod serve;
 pub mod state;
+pub mod teardown;
 pub mod undo;
 pub mod userns;
 pub mod volumes;

@@ -4,9 +4,12 @@
 //! after it is made. If creation fails, the [`Journal`] is dropped un-committed and undoes the
 //! done steps in reverse. A committed journal's changes are saved with the container, and
 //! `rm` (or clean-up after `--rm`) undoes the very same list. One mechanism, used everywhere.
+//!
+//! This module only records and orders changes; how each is undone belongs to the subsystem
+//! that made it, and the crate's `teardown` module hands it there ([`UndoFn`]), so nothing
+//! here depends on the subsystems that record into it.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,46 +47,16 @@ pub enum HostChange {
     },
 }
 
-impl HostChange {
-    /// Undoes this change; a change already undone (or never fully made) is not an error.
-    pub fn undo(&self) -> std::io::Result<()> {
-        match self {
-            HostChange::Dir { path } => match std::fs::remove_dir_all(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            },
-            HostChange::File { path } => match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            },
-            HostChange::Cgroup { path } => remove_cgroup_dir(path),
-            HostChange::BpfCgroup { pin_dir, cgroup_id } => {
-                crate::bpf::forget_cgroup(pin_dir, *cgroup_id).map_err(std::io::Error::other)
-            }
-            HostChange::BpfLink { path } => {
-                crate::bpf::detach_link(path).map_err(std::io::Error::other)
-            }
-            HostChange::NetworkEndpoint { root, container_id } => {
-                crate::network::undo_endpoint(root, container_id).map_err(std::io::Error::other)
-            }
-            HostChange::Veth {
-                name,
-                pid,
-                pid_start,
-            } => crate::network::undo_veth(name, *pid, *pid_start).map_err(std::io::Error::other),
-            HostChange::NftRules { table, handles, .. } => {
-                crate::network::undo_rules(table, handles).map_err(std::io::Error::other)
-            }
-        }
-    }
-}
+/// How a change is undone: the crate's `teardown` hands each change back to the subsystem
+/// that made it. A change already undone (or never fully made) is not an error.
+pub type UndoFn = fn(&HostChange) -> std::io::Result<()>;
 
-/// Undoes `changes` in reverse order, logging (not stopping at) failures.
+/// Undoes `changes` in reverse order with `undo`, logging (not stopping at) failures.
 /// Returns the changes that could not be undone.
-pub fn undo_all(changes: &[HostChange]) -> Vec<(HostChange, std::io::Error)> {
+pub fn undo_all_with(changes: &[HostChange], undo: UndoFn) -> Vec<(HostChange, std::io::Error)> {
     let mut failed = Vec::new();
     for change in changes.iter().rev() {
-        if let Err(e) = change.undo() {
+        if let Err(e) = undo(change) {
             tracing::warn!(?change, error = %e, "could not undo host change");
             failed.push((change.clone(), e));
         }
@@ -91,48 +64,34 @@ pub fn undo_all(changes: &[HostChange]) -> Vec<(HostChange, std::io::Error)> {
     failed
 }
 
-/// Kills every process left in a cgroup directory and removes it, retrying while the kernel
-/// finishes tearing the processes down.
-fn remove_cgroup_dir(path: &Path) -> std::io::Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let mut last = None;
-    for attempt in 0..200 {
-        match std::fs::remove_dir(path) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => last = Some(e),
-        }
-        crate::cgroups::kill_all(path);
-        std::thread::sleep(Duration::from_millis(if attempt < 20 { 1 } else { 10 }));
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("cgroup busy")))
-}
-
 /// The undo list of an operation in progress. Dropped without [`Journal::commit`], it undoes
 /// everything recorded, newest first. A persisted journal also appends each change to a file
 /// (one JSON line per change), so that if the process is killed half-way, the next ebrun
 /// process can undo what was done (see `container::reconcile`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Journal {
     changes: Vec<HostChange>,
     file: Option<PathBuf>,
     appender: Option<std::fs::File>,
+    undo: UndoFn,
 }
 
 impl Journal {
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty journal whose changes `undo` undoes.
+    pub fn new(undo: UndoFn) -> Self {
+        Journal {
+            changes: Vec::new(),
+            file: None,
+            appender: None,
+            undo,
+        }
     }
 
     /// A journal mirrored to `file`, one appended line per step.
-    pub fn persisted(file: PathBuf) -> Self {
-        Journal {
-            changes: Vec::new(),
-            file: Some(file),
-            appender: None,
-        }
+    pub fn persisted(file: PathBuf, undo: UndoFn) -> Self {
+        let mut journal = Journal::new(undo);
+        journal.file = Some(file);
+        journal
     }
 
     /// Records a change that has just been made.
@@ -206,7 +165,7 @@ impl Drop for Journal {
     fn drop(&mut self) {
         if !self.changes.is_empty() {
             tracing::debug!(steps = self.changes.len(), "rolling back");
-            undo_all(&self.changes);
+            undo_all_with(&self.changes, self.undo);
         }
         self.forget_file();
     }
@@ -216,13 +175,21 @@ impl Drop for Journal {
 mod tests {
     use super::*;
 
+    /// Directories only, as the tests make them.
+    fn undo_dir(change: &HostChange) -> std::io::Result<()> {
+        match change {
+            HostChange::Dir { path } => std::fs::remove_dir_all(path),
+            _ => Ok(()),
+        }
+    }
+
     #[test]
     fn dropped_journal_undoes_in_reverse() {
         let tmp = tempfile::tempdir().unwrap();
         let outer = tmp.path().join("outer");
         let inner = outer.join("inner");
         {
-            let mut journal = Journal::new();
+            let mut journal = Journal::new(undo_dir);
             std::fs::create_dir(&outer).unwrap();
             journal.record(HostChange::Dir {
                 path: outer.clone(),
@@ -239,12 +206,12 @@ mod tests {
     fn committed_journal_keeps_changes() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("kept");
-        let mut journal = Journal::new();
+        let mut journal = Journal::new(undo_dir);
         std::fs::create_dir(&dir).unwrap();
         journal.record(HostChange::Dir { path: dir.clone() });
         let changes = journal.commit();
         assert!(dir.exists());
-        assert!(undo_all(&changes).is_empty());
+        assert!(undo_all_with(&changes, undo_dir).is_empty());
         assert!(!dir.exists());
     }
 }
@@ -258,7 +225,7 @@ mod persisted_tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("journal.json");
         let dir = tmp.path().join("made");
-        let mut journal = Journal::persisted(file.clone());
+        let mut journal = Journal::persisted(file.clone(), |_| Ok(()));
         std::fs::create_dir(&dir).unwrap();
         journal.record(HostChange::Dir { path: dir.clone() });
         assert_eq!(

@@ -436,10 +436,12 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     println!();
-    println!(
-        "{:<10} {:>6} {:>11} {:>11} {:>11} {:>11}",
-        "case", "runs", "median", "p90", "min", "max"
-    );
+    if !cases.is_empty() {
+        println!(
+            "{:<10} {:>6} {:>11} {:>11} {:>11} {:>11}",
+            "case", "runs", "median", "p90", "min", "max"
+        );
+    }
     for (name, result) in &results {
         match result {
             Ok(s) => println!(

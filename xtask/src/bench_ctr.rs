@@ -23,12 +23,18 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
             ebrun.display()
         ),
     )?;
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     let ctrd = Containerd::start();
     let image = ctrd.import_busybox();
     let mut medians = Vec::new();
     println!();
-    println!("{:<28} {:>6} {:>11} {:>11}", "ctr run --rm busybox true", "runs", "median", "p90");
+    println!(
+        "{:<28} {:>6} {:>11} {:>11}",
+        "ctr run --rm busybox true", "runs", "median", "p90"
+    );
     for (name, runtime) in [("ebrun-oci", wrapper.as_path()), ("runc", Path::new(RUNC))] {
         let mut samples: Vec<Duration> = Vec::new();
         for i in 0..warmup + runs {
@@ -48,7 +54,13 @@ pub fn run(ebrun: &Path, ebrun_root: &Path, runs: usize, warmup: usize) -> Resul
             }
         }
         let s = stats(&samples);
-        println!("{:<28} {:>6} {:>11} {:>11}", name, runs, ms(s.median), ms(s.p90));
+        println!(
+            "{:<28} {:>6} {:>11} {:>11}",
+            name,
+            runs,
+            ms(s.median),
+            ms(s.p90)
+        );
         medians.push(s.median.as_secs_f64());
     }
     let ratio = medians[0] / medians[1];

@@ -64,6 +64,29 @@ pub fn kill_all(dir: &Path) {
     }
 }
 
+/// Kills every process left in a cgroup directory and removes it, retrying while the kernel
+/// finishes tearing the processes down (the undo of a cgroup ebrun made).
+pub fn remove_dir(path: &Path) -> std::io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut last = None;
+    for attempt in 0..200 {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        kill_all(path);
+        std::thread::sleep(std::time::Duration::from_millis(if attempt < 20 {
+            1
+        } else {
+            10
+        }));
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("cgroup busy")))
+}
+
 /// The mount point of every cgroup hierarchy (v1 controllers and cgroup2).
 pub fn hierarchy_roots() -> Vec<PathBuf> {
     let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {

@@ -11,7 +11,8 @@ use super::store::ContainerStore;
 use super::ContainerError;
 use crate::cgroups::{hierarchy_roots, unified_mount, Layout};
 use crate::state::{read_json, StateError};
-use crate::undo::{undo_all, HostChange};
+use crate::teardown::undo_all;
+use crate::undo::HostChange;
 use crate::Paths;
 
 /// An entry of the containers directory that is not a usable container.
@@ -135,7 +136,7 @@ pub(super) fn remove_locked(paths: &Paths, id: &str) -> Result<(), ContainerErro
         failed.extend(undo_all(&config.changes));
     }
     let change = HostChange::Dir { path: dir };
-    if let Err(e) = change.undo() {
+    if let Err(e) = crate::teardown::undo_change(&change) {
         failed.push((change, e));
     }
     match failed.first() {

@@ -8,7 +8,7 @@ use super::spec::{self, RunSpec};
 use super::store::ContainerStore;
 use super::{id, io_err, names, ContainerError};
 use crate::image::ImageStore;
-use crate::undo::{HostChange, Journal};
+use crate::undo::HostChange;
 use crate::Paths;
 
 /// /etc/hosts as Docker writes it for a container without a network address.
@@ -136,10 +136,12 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
     // killed half-way is undone by the next ebrun command (`reconcile`).
     let dir = containers.dir(&id);
     std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-    let mut journal = Journal::persisted(dir.join(super::reconcile::CREATE_JOURNAL));
+    let mut journal =
+        crate::teardown::persisted_journal(dir.join(super::reconcile::CREATE_JOURNAL));
     journal.record(HostChange::Dir { path: dir.clone() });
     crate::faults::point("create:dir");
-    let mut volume_journal = Journal::persisted(dir.join(super::reconcile::VOLUMES_JOURNAL));
+    let mut volume_journal =
+        crate::teardown::persisted_journal(dir.join(super::reconcile::VOLUMES_JOURNAL));
     let mounts = crate::volumes::prepare(
         paths,
         &spec.mounts,

@@ -12,7 +12,8 @@ use super::start::finish;
 use super::store::ContainerStore;
 use super::ContainerError;
 use crate::state::read_json;
-use crate::undo::{read_persisted, undo_all};
+use crate::teardown::undo_all;
+use crate::undo::read_persisted;
 use crate::Paths;
 
 /// The journal of a create in progress.

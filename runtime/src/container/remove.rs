@@ -2,7 +2,7 @@
 
 use super::store::ContainerStore;
 use super::{ContainerConfig, ContainerError};
-use crate::undo::undo_all;
+use crate::teardown::undo_all;
 use crate::Paths;
 
 /// Removes a container that is not running: its run's leftovers (cgroups, BPF entries),

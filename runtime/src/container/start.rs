@@ -12,7 +12,8 @@ use super::store::ContainerStore;
 use super::ContainerError;
 use crate::cgroups::{ContainerCgroups, Layout};
 use crate::process::{self, Spawned, StdioMode};
-use crate::undo::{undo_all, HostChange, Journal};
+use crate::teardown::undo_all;
+use crate::undo::{HostChange, Journal};
 use crate::{bpf, network, Paths};
 
 /// A container whose process has exec'ed.
@@ -128,8 +129,9 @@ fn start_steps(
 ) -> Result<Started, ContainerError> {
     let containers = ContainerStore::new(paths);
     let mut steps = crate::events::Steps::begin(paths, "start");
-    let mut journal =
-        Journal::persisted(super::reconcile::start_journal(&containers.dir(&config.id)));
+    let mut journal = crate::teardown::persisted_journal(super::reconcile::start_journal(
+        &containers.dir(&config.id),
+    ));
     let cgroups =
         ContainerCgroups::create(Layout::detect(), paths.prefix(), &config.id, &mut journal)?;
     crate::faults::point("start:cgroups");

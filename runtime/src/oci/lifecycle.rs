@@ -13,7 +13,7 @@ use super::state::{valid_id, OciState, OciStatus, OciStore, EXEC_FIFO};
 use super::{load_spec, OciError, RootSource, CONFIG_FILE};
 use crate::cgroups::{ContainerCgroups, Layout};
 use crate::process::{self, StdioMode};
-use crate::undo::{HostChange, Journal};
+use crate::undo::HostChange;
 use crate::Paths;
 
 /// `create`'s options (runc's flags).
@@ -136,7 +136,7 @@ pub fn create(
     // the init, which waits for `start` with it).
     let dir = store.dir(id);
     std::fs::create_dir_all(store.root()).map_err(io("create", store.root()))?;
-    let mut journal = Journal::new();
+    let mut journal = crate::teardown::journal();
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -365,7 +365,7 @@ pub fn delete(store: &OciStore, id: &str, force: bool) -> Result<(), OciError> {
     let poststop = stage_hooks(&state, |h| h.poststop().clone(), "hooks.poststop");
     let mut stopped = state.to_json();
     stopped["status"] = "stopped".into();
-    crate::undo::undo_all(&state.changes);
+    crate::teardown::undo_all(&state.changes);
     // A failing poststop hook is only logged (runtime.md).
     if let Err(e) = process::run_hooks("poststop", &poststop, &stopped.to_string()) {
         tracing::warn!("{e}");
