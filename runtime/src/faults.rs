@@ -17,6 +17,9 @@ pub const POINTS: [&str; 9] = [
     "rm:undone",
 ];
 
+/// The fault points of `ebrun oci create`, in order.
+pub const OCI_POINTS: [&str; 3] = ["oci:dir", "oci:cgroups", "oci:spawned"];
+
 fn wanted() -> Option<&'static str> {
     static WANTED: OnceLock<Option<String>> = OnceLock::new();
     WANTED

@@ -910,3 +910,46 @@ fn oci_process_of_another_user_waits_for_start_and_runs() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_create_killed_at_any_step_is_undone_by_delete() {
+    let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(&inst, d, &["sleep", "600"]);
+    for point in ["oci:dir", "oci:cgroups", "oci:spawned"] {
+        let out = std::process::Command::new(common::ebrun_bin())
+            .env("EBRUN_ROOT", inst.root())
+            .env("EBRUN_FAULT_AT", point)
+            .arg("oci")
+            .arg("--root")
+            .arg(d.join("state"))
+            .args(["create", "--bundle", b.to_str().unwrap(), "k1"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out),
+            Some(libc::SIGKILL),
+            "{point}"
+        );
+        assert!(d.join("state/k1").exists(), "{point}: nothing was made");
+        let out = oci(&inst, d, &["delete", "k1"]);
+        assert!(out.status.success(), "{point}: {}", text(&out.stderr));
+        assert!(!d.join("state/k1").exists(), "{point}: state left");
+        for parent in oci_cgroups(&inst) {
+            assert!(!parent.join("c1").exists(), "{point}: cgroup left");
+        }
+        assert!(
+            !inst
+                .root()
+                .join("oci")
+                .read_dir()
+                .is_ok_and(|mut e| e.next().is_some()),
+            "{point}: mirror left"
+        );
+    }
+}

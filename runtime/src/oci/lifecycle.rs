@@ -16,6 +16,9 @@ use crate::process::{self, StdioMode};
 use crate::undo::HostChange;
 use crate::Paths;
 
+/// The journal of a create in progress, in the container's state directory.
+const CREATE_JOURNAL: &str = "create.journal";
+
 /// `create`'s options (runc's flags).
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
@@ -136,7 +139,6 @@ pub fn create(
     // the init, which waits for `start` with it).
     let dir = store.dir(id);
     std::fs::create_dir_all(store.root()).map_err(io("create", store.root()))?;
-    let mut journal = crate::teardown::journal();
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -144,7 +146,11 @@ pub fn create(
         }
         Err(e) => return Err(io("create", &dir)(e)),
     }
+    // Persisted in the container's directory: if this process is killed half-way, `delete`
+    // undoes what it did.
+    let mut journal = crate::teardown::persisted_journal(dir.join(CREATE_JOURNAL));
     journal.record(HostChange::Dir { path: dir.clone() });
+    crate::faults::point("oci:dir");
     let fifo_path = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| io("mkfifo", &fifo_path)(e.into()))?;
@@ -170,12 +176,14 @@ pub fn create(
         .apply(&crate::cgroups::from_oci_resources(&resources))
         .map_err(|e| OciError::Setup(e.to_string()))?;
     restrict_devices(opts.meters.as_ref(), &cgroups, &resources)?;
+    crate::faults::point("oci:cgroups");
     if let Some(paths) = &opts.meters {
         crate::container::attach_meters(paths, &cgroups, &mut journal);
     }
     let mut spawned = process::spawn(&launch, StdioMode::Inherit, Some(&fifo))
         .map_err(|e| OciError::Setup(e.to_string()))?;
     let pid = spawned.pid.as_raw();
+    crate::faults::point("oci:spawned");
     if let Err(e) = cgroups.add_process(pid) {
         spawned.abort();
         return Err(OciError::Setup(e.to_string()));
@@ -340,7 +348,21 @@ pub fn processes(state: &OciState) -> Vec<i32> {
 /// Removes a stopped container (with `force`, kills a running one first): its cgroups,
 /// meter registrations and state go.
 pub fn delete(store: &OciStore, id: &str, force: bool) -> Result<(), OciError> {
-    let state = store.load(id)?;
+    let state = match store.load(id) {
+        Err(OciError::NotFound(_)) => {
+            // A create killed half-way left its journal: undo what it did.
+            let journal = store.dir(id).join(CREATE_JOURNAL);
+            return match crate::undo::read_persisted(&journal) {
+                Some(changes) => {
+                    crate::teardown::undo_all(&changes);
+                    let _ = std::fs::remove_dir_all(store.dir(id));
+                    Ok(())
+                }
+                None => Err(OciError::NotFound(id.to_string())),
+            };
+        }
+        other => other?,
+    };
     let status = state.status();
     if status != OciStatus::Stopped && status != OciStatus::Created && !force {
         return Err(OciError::State {
