@@ -356,9 +356,7 @@ fn dispatch(cli: &OciCli) -> Result<i32> {
             if path.exists() {
                 bail!("File {} exists. Remove it first", path.display());
             }
-            let spec = oci::Spec::default();
-            std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)
-                .with_context(|| format!("write {}", path.display()))?;
+            oci::write_spec(&path, &oci::Spec::default())?;
             Ok(0)
         }
     }

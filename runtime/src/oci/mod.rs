@@ -4,17 +4,17 @@
 //! do, and resolves it into the executor's [`crate::process::Launch`].
 
 mod bundle;
+mod create;
 mod exec;
 mod launch;
 mod lifecycle;
 mod state;
 
 pub use bundle::{load_spec, write_spec, CONFIG_FILE};
+pub use create::{cgroup_location, create, CreateOptions};
 pub use exec::{exec, ExecOptions};
 pub use launch::{hooks, launch, process, process_of, RootSource};
-pub use lifecycle::{
-    cgroup_location, create, delete, kill, processes, set_paused, start, update, CreateOptions,
-};
+pub use lifecycle::{delete, kill, processes, set_paused, start, update};
 pub use oci_spec::runtime::{Process as ProcessObject, Spec};
 pub use state::{mirror_dir, valid_id, OciState, OciStatus, OciStore};
 

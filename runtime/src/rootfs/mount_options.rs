@@ -38,36 +38,49 @@ impl Default for MountOptions {
     }
 }
 
+/// The mount(2) flag an option word sets or clears (`ro`, `nosuid`, `noatime`, ...), as
+/// mount(8) spells them.
+pub fn flag_option(word: &str) -> Option<(MsFlags, MsFlags)> {
+    let none = MsFlags::empty();
+    Some(match word {
+        "ro" => (MsFlags::MS_RDONLY, none),
+        "rw" => (none, MsFlags::MS_RDONLY),
+        "suid" => (none, MsFlags::MS_NOSUID),
+        "nosuid" => (MsFlags::MS_NOSUID, none),
+        "dev" => (none, MsFlags::MS_NODEV),
+        "nodev" => (MsFlags::MS_NODEV, none),
+        "exec" => (none, MsFlags::MS_NOEXEC),
+        "noexec" => (MsFlags::MS_NOEXEC, none),
+        "sync" => (MsFlags::MS_SYNCHRONOUS, none),
+        "async" => (none, MsFlags::MS_SYNCHRONOUS),
+        "dirsync" => (MsFlags::MS_DIRSYNC, none),
+        "remount" => (MsFlags::MS_REMOUNT, none),
+        "mand" => (MsFlags::MS_MANDLOCK, none),
+        "nomand" => (none, MsFlags::MS_MANDLOCK),
+        "atime" => (none, MsFlags::MS_NOATIME),
+        "noatime" => (MsFlags::MS_NOATIME, none),
+        "diratime" => (none, MsFlags::MS_NODIRATIME),
+        "nodiratime" => (MsFlags::MS_NODIRATIME, none),
+        "relatime" => (MsFlags::MS_RELATIME, none),
+        "norelatime" => (none, MsFlags::MS_RELATIME),
+        "strictatime" => (MsFlags::MS_STRICTATIME, none),
+        "nostrictatime" => (none, MsFlags::MS_STRICTATIME),
+        _ => return None,
+    })
+}
+
 /// Parses `options`; the error names the option nothing here understands and the kernel
 /// would not either (`idmap` and friends).
 pub fn parse_mount_options(options: &[String]) -> Result<MountOptions, String> {
     let mut parsed = MountOptions::default();
     let mut data: Vec<&str> = Vec::new();
     for opt in options {
+        if let Some((set, clear)) = flag_option(opt) {
+            parsed.flags = (parsed.flags | set) & !clear;
+            continue;
+        }
         let (set, clear) = match opt.as_str() {
             "defaults" => (MsFlags::empty(), MsFlags::empty()),
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
-            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
-            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
-            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
-            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
             "bind" => {
                 parsed.bind = true;
                 continue;

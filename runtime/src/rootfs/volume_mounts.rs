@@ -21,24 +21,11 @@ pub fn tmpfs_flags_and_data(options: &[String]) -> Result<(MsFlags, String), Str
     let mut data: Vec<&str> = Vec::new();
     for opt in options {
         let (key, value) = opt.split_once('=').unwrap_or((opt.as_str(), ""));
-        let (set, clear) = match key {
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+        if let Some((set, clear)) = super::mount_options::flag_option(key) {
+            flags = (flags | set) & !clear;
+            continue;
+        }
+        match key {
             "size" | "mode" | "uid" | "gid" | "nr_inodes" | "nr_blocks" | "huge" | "mpol" => {
                 if value.is_empty() {
                     return Err(format!("tmpfs option {key:?} needs a value ({key}=VALUE)"));
@@ -56,8 +43,7 @@ pub fn tmpfs_flags_and_data(options: &[String]) -> Result<(MsFlags, String), Str
                      mode=, uid=, gid=, nr_inodes=, nr_blocks=)"
                 ))
             }
-        };
-        flags = (flags | set) & !clear;
+        }
     }
     Ok((flags, data.join(",")))
 }
