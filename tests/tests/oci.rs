@@ -407,6 +407,17 @@ fn ctr_runs_containers_on_ebrun_oci() {
     assert_eq!(out.status.code(), Some(5));
     let ps = ctrd.ok(&["task", "ps", "e2"]);
     assert_eq!(ps.lines().count(), 2, "{ps}");
+    // Metered like any container: ebrun serve of the runtime's instance exports it.
+    let serve = serve_support::Serve::start(&inst, &[]);
+    serve_support::eventually(&serve, 20, |m| {
+        let info = m.values("ebrun_container_info", &[("id", "e2"), ("runtime", "oci")]);
+        let switches = m.values("ebrun_container_sched_switches_total", &[("id", "e2")]);
+        match (info.as_slice(), switches.first()) {
+            ([1.0], Some(n)) if *n > 0.0 => Ok(()),
+            _ => Err(format!("info {info:?}, context switches {switches:?}")),
+        }
+    });
+    serve.stop();
     ctrd.ok(&["task", "pause", "e2"]);
     assert!(ctrd.ok(&["task", "ls"]).contains("PAUSED"));
     ctrd.ok(&["task", "resume", "e2"]);

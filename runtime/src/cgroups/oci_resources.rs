@@ -125,9 +125,22 @@ pub fn to_oci_resources(r: &Resources) -> LinuxResources {
     out.build().expect("resources build")
 }
 
-/// The spec's `linux.resources` as ebrun applies them.
+/// The spec's `linux.resources` as ebrun applies them. Hugepage limits, network class ids
+/// and priorities, and RDMA limits are not applied: a warning says so.
 pub fn from_oci_resources(o: &LinuxResources) -> Resources {
     let mut r = Resources::default();
+    for (set, what) in [
+        (
+            o.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            "hugepageLimits",
+        ),
+        (o.network().is_some(), "network (classID, priorities)"),
+        (o.rdma().as_ref().is_some_and(|m| !m.is_empty()), "rdma"),
+    ] {
+        if set {
+            tracing::warn!("linux.resources.{what} is not applied by ebrun");
+        }
+    }
     if let Some(m) = o.memory() {
         r.memory = m.limit();
         r.memory_swap = m.swap();
