@@ -19,6 +19,7 @@
 pub mod bpf;
 pub mod cgroups;
 pub mod container;
+pub mod engine_api;
 pub mod events;
 pub mod faults;
 pub mod format;

@@ -493,7 +493,9 @@ fn features() -> serde_json::Value {
 /// `events`: runc's stats event for the container, once with `--stats`, else every
 /// `--interval` until it stops.
 fn events(store: &OciStore, id: &str, once: bool, interval: &str) -> Result<i32> {
-    let every = humantime_secs(interval)?;
+    let every = super::serve::parse_interval(interval).with_context(|| {
+        format!("invalid --interval {interval:?}: must be a positive duration such as 5s or 500ms")
+    })?;
     loop {
         let state = store.load(id)?;
         if state.status() == OciStatus::Stopped {
@@ -523,25 +525,4 @@ fn events(store: &OciStore, id: &str, once: bool, interval: &str) -> Result<i32>
         }
         std::thread::sleep(every);
     }
-}
-
-/// `5s`, `500ms`, `1m`: Go's duration words runc takes.
-fn humantime_secs(text: &str) -> Result<std::time::Duration> {
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| text.split_at(i))
-        .unwrap_or((text, "s"));
-    let value: f64 = number
-        .parse()
-        .with_context(|| format!("--interval {text}: not a duration"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" | "" => value,
-        "m" => value * 60.0,
-        other => bail!("--interval {text}: unknown unit {other:?} (ms, s, m)"),
-    };
-    if secs <= 0.0 {
-        bail!("--interval {text}: must be positive");
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
 }

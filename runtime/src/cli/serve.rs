@@ -24,10 +24,14 @@ pub struct ServeArgs {
     /// How often metrics are pushed over OTLP (e.g. 10s, 500ms).
     #[arg(long = "otlp-interval", default_value = "10s", value_name = "DURATION")]
     otlp_interval: String,
+    /// Serve the Docker Engine API on this socket (unix:///PATH; repeatable). Default:
+    /// unix:///run/<prefix>/docker.sock (/run/ebrun/docker.sock for the default root).
+    #[arg(long = "api", value_name = "unix:///PATH")]
+    api: Vec<String>,
 }
 
 /// `10s`, `500ms`, `1m`.
-fn parse_interval(v: &str) -> Option<Duration> {
+pub(crate) fn parse_interval(v: &str) -> Option<Duration> {
     let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit())?);
     let n: u64 = n.parse().ok()?;
     let d = match unit {
@@ -52,8 +56,21 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> Result<i32> {
             args.otlp_interval
         );
     };
+    let mut api_sockets = Vec::new();
+    for url in &args.api {
+        match url.strip_prefix("unix://") {
+            Some(path) if path.starts_with('/') => api_sockets.push(std::path::PathBuf::from(path)),
+            _ => bail!(
+                "invalid --api {url:?}: expected unix:///PATH (tcp:// needs TLS, which ebrun serve does not do yet)"
+            ),
+        }
+    }
+    if api_sockets.is_empty() {
+        api_sockets.push(ebrun::engine_api::default_socket(&ctx.paths));
+    }
     let options = ServeOptions {
         metrics_addr,
+        api_sockets,
         otlp_endpoint: args.otlp_endpoint,
         otlp_interval,
         oom_poll: Duration::from_secs(1),

@@ -6,7 +6,8 @@
 //! - OOM kills moved from the kernel's ring into the events journal as they happen
 //!   ([`oom_watch`]; kills from while it was down are picked up at start);
 //! - with an OTLP endpoint, the same metrics and the create/start/rm step timings as spans
-//!   over OTLP/HTTP ([`otlp`]).
+//!   over OTLP/HTTP ([`otlp`]);
+//! - the Docker Engine API on unix sockets ([`crate::engine_api`]).
 
 mod http;
 mod oom_watch;
@@ -27,6 +28,8 @@ pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9449";
 pub struct ServeOptions {
     /// Where `GET /metrics` listens.
     pub metrics_addr: SocketAddr,
+    /// Unix sockets the Docker Engine API is served on.
+    pub api_sockets: Vec<std::path::PathBuf>,
     /// Base URL of an OTLP/HTTP receiver (`/v1/metrics` and `/v1/traces` are appended).
     pub otlp_endpoint: Option<String>,
     /// How often metrics are pushed over OTLP.
@@ -41,6 +44,12 @@ pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot serve the Engine API on {}: {source}", path.display())]
+    ApiSocket {
+        path: std::path::PathBuf,
         #[source]
         source: std::io::Error,
     },
@@ -97,6 +106,31 @@ pub fn run(
         ];
         if let Some(t) = &telemetry {
             tasks.push(tokio::spawn(t.clone().run(stop_rx.clone())));
+        }
+        // Every socket bound before any is served: a failure leaves no socket file behind.
+        let mut listeners = Vec::new();
+        for path in &options.api_sockets {
+            match crate::engine_api::bind(path) {
+                Ok(listener) => listeners.push((listener, path.clone())),
+                Err(source) => {
+                    for (_, bound) in &listeners {
+                        let _ = std::fs::remove_file(bound);
+                    }
+                    return Err(ServeError::ApiSocket {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        for (listener, path) in listeners {
+            tracing::info!(socket = %path.display(), "serving the Engine API");
+            tasks.push(tokio::spawn(crate::engine_api::serve_unix(
+                listener,
+                path,
+                paths.clone(),
+                stop_rx.clone(),
+            )));
         }
         tracing::info!(addr = %bound, "serving metrics");
         ready(bound);

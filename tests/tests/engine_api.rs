@@ -1,0 +1,119 @@
+//! The Docker Engine API that `ebrun serve` answers on its unix socket, driven by the real
+//! `docker` CLI (a client only on these machines): it sees the containers and images the
+//! `ebrun` CLI made, negotiates its API version, and gets Docker's errors.
+
+use ebrun_tests::common::{stderr, stdout, Instance};
+use ebrun_tests::serve_support::Serve;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `docker ARGS` against `socket`, with a client configuration of its own (never the
+/// user's contexts).
+fn docker(socket: &Path, config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env("DOCKER_CONFIG", config)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the docker CLI")
+}
+
+fn socket_of(inst: &Instance) -> PathBuf {
+    PathBuf::from("/run")
+        .join(inst.prefix())
+        .join("docker.sock")
+}
+
+#[test]
+fn the_docker_cli_sees_what_ebrun_made() {
+    let inst = Instance::with_busybox();
+    let port = ebrun_tests::serve_support::free_port().to_string();
+    inst.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+    ]);
+    inst.ok(&["run", "--name", "done", "busybox", "true"]);
+    let serve = Serve::start(&inst, &[]);
+    let socket = socket_of(&inst);
+    let config = tempfile::tempdir().unwrap();
+    let ok = |args: &[&str]| {
+        let out = docker(&socket, config.path(), args);
+        assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    // Root only, without a docker group on the host (dockerd's 0600 / 0660 root:docker).
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
+    let docker_group = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("docker:"));
+    assert_eq!(mode & 0o777, if docker_group { 0o660 } else { 0o600 });
+
+    assert_eq!(
+        ok(&[
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}}"
+        ]),
+        format!("{} 1.50 1.41\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        ok(&["ps", "--format", "{{.Names}} {{.State}} {{.Ports}}"]),
+        format!("web running 127.0.0.1:{port}->80/tcp\n")
+    );
+    let all = ok(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}"]);
+    assert!(all.contains("done exited Exited (0)"), "{all}");
+    // The same ids and image as ebrun's own view.
+    let id = inst.ok(&["inspect", "-f", "{{.Id}}", "web"]);
+    assert_eq!(
+        ok(&["ps", "--no-trunc", "--format", "{{.ID}} {{.Image}}"]),
+        format!("{} busybox\n", id.trim())
+    );
+    assert_eq!(
+        ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "busybox:latest\n"
+    );
+    assert_eq!(
+        ok(&[
+            "info",
+            "--format",
+            "{{.Containers}} {{.ContainersRunning}} {{.ContainersStopped}} {{.Images}}"
+        ]),
+        "2 1 1 1\n"
+    );
+
+    // What is not served yet is Docker's 404, and the server goes on serving.
+    let out = docker(&socket, config.path(), &["volume", "ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("page not found"), "{}", stderr(&out));
+    // A client older than the oldest version served gets Docker's 400.
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
+        .arg(&socket)
+        .arg("http://localhost/v1.12/info")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.ends_with("\n400"), "{text}");
+    assert!(
+        text.contains("client version 1.12 is too old. Minimum supported API version is 1.41"),
+        "{text}"
+    );
+    assert_eq!(ok(&["ps", "-q"]).lines().count(), 1);
+
+    serve.stop();
+    assert!(!socket.exists(), "the socket outlived serve");
+    inst.ok(&["rm", "-f", "web", "done"]);
+}
