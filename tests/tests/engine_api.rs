@@ -117,3 +117,69 @@ fn the_docker_cli_sees_what_ebrun_made() {
     assert!(!socket.exists(), "the socket outlived serve");
     inst.ok(&["rm", "-f", "web", "done"]);
 }
+
+#[test]
+fn the_docker_cli_runs_a_containers_lifecycle_through_ebrun() {
+    let inst = Instance::with_busybox();
+    inst.ok(&["run", "-d", "--name", "life", "busybox", "sleep", "600"]);
+    let serve = Serve::start(&inst, &[]);
+    let socket = socket_of(&inst);
+    let config = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| docker(&socket, config.path(), args);
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let state = || {
+        inst.ok(&["inspect", "-f", "{{.State.Status}}", "life"])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.Name}} {{.Config.Image}}",
+            "life"
+        ]),
+        "true /life busybox\n"
+    );
+    // sleep is pid 1: it ignores SIGTERM, so stop kills it after the grace period.
+    ok(&["stop", "-t", "1", "life"]);
+    assert_eq!(state(), "exited");
+    assert_eq!(
+        inst.ok(&["inspect", "-f", "{{.State.ExitCode}}", "life"]),
+        "137\n"
+    );
+    ok(&["start", "life"]);
+    assert_eq!(state(), "running");
+    ok(&["pause", "life"]);
+    assert_eq!(state(), "paused");
+    ok(&["unpause", "life"]);
+    assert_eq!(state(), "running");
+    ok(&["kill", "--signal", "KILL", "life"]);
+    assert_eq!(ok(&["wait", "life"]), "137\n");
+    ok(&["restart", "-t", "1", "life"]);
+    assert_eq!(state(), "running");
+    // Docker's refusals and codes: a running container is not removed without -f.
+    let out = run(&["rm", "life"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("container is running: stop the container before removing or force remove"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["inspect", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["kill", "--signal", "NOPE", "life"]);
+    assert!(
+        stderr(&out).contains("Invalid signal: NOPE"),
+        "{}",
+        stderr(&out)
+    );
+    ok(&["rm", "-f", "life"]);
+    assert_eq!(inst.ok(&["ps", "-aq"]), "");
+    serve.stop();
+}

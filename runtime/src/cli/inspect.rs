@@ -3,9 +3,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use ebrun::container::{ContainerConfig, ContainerError, ContainerState, ContainerStore, Status};
+use ebrun::container::{ContainerError, ContainerStore};
 
 use super::Context;
 
@@ -38,7 +38,9 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
         match (want != Some("image")).then(|| store.lookup(key)) {
             Some(Ok(config)) => {
                 match ebrun::container::observe(&ctx.paths, &config) {
-                    Ok(state) => out.push(document(ctx, &config, &state)),
+                    Ok(state) => out.push(ebrun::container::inspect_document(
+                        &ctx.paths, &config, &state,
+                    )),
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
                         code = 1;
@@ -78,87 +80,4 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
         }
     }
     Ok(code)
-}
-
-fn document(ctx: &Context, c: &ContainerConfig, s: &ContainerState) -> Value {
-    let dir = ctx.paths.container_dir(&c.id);
-    let lower: Vec<String> = c
-        .layers
-        .iter()
-        .rev()
-        .map(|p| p.display().to_string())
-        .collect();
-    let cgroup_id = s.cgroups.as_ref().map_or(0, |cg| cg.cgroup_id);
-    let meters = s
-        .cgroups
-        .as_ref()
-        .map(|cg| ebrun::bpf::snapshot(&ctx.paths.bpffs_dir(), cg));
-    json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": c.process.args.first(),
-        "Args": c.process.args.get(1..).unwrap_or_default(),
-        "State": {
-            "Status": s.status.as_str(),
-            "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
-            "Paused": s.paused,
-            "Restarting": s.status == Status::Restarting,
-            "OOMKilled": s.oom_killed,
-            "Dead": false,
-            "Pid": s.pid,
-            "ExitCode": s.exit_code,
-            "Error": s.error,
-            "StartedAt": s.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-        },
-        "Image": c.image_id,
-        "Name": format!("/{}", c.name),
-        "ResolvConfPath": dir.join("resolv.conf"),
-        "HostnamePath": dir.join("hostname"),
-        "HostsPath": dir.join("hosts"),
-        "LogPath": ebrun::container::log_path(&dir, &c.id),
-        "RestartCount": s.restart_count,
-        "Driver": "overlay2",
-        "Mounts": ebrun::volumes::inspect::mounts_json(&c.mounts),
-        // Docker blanks the addresses and ports of a stopped container.
-        "NetworkSettings": if matches!(s.status, Status::Running | Status::Paused | Status::Restarting) {
-            ebrun::network::inspect_settings(&c.network, &s.network)
-        } else {
-            ebrun::network::inspect_settings(&c.network, &Default::default())
-        },
-        "HostConfig": {
-            "AutoRemove": c.auto_remove,
-            "RestartPolicy": {
-                "Name": c.restart.name(),
-                "MaximumRetryCount": c.restart.max_retries(),
-            },
-            "ReadonlyRootfs": c.read_only,
-            "Tmpfs": ebrun::volumes::inspect::tmpfs_json(&c.mounts),
-        },
-        "GraphDriver": {
-            "Name": "overlay2",
-            "Data": {
-                "LowerDir": lower.join(":"),
-                "UpperDir": dir.join("upper"),
-                "WorkDir": dir.join("work"),
-                "MergedDir": dir.join("merged"),
-            }
-        },
-        "Config": {
-            "Hostname": c.process.hostname,
-            "User": c.process.user,
-            "Tty": c.process.tty,
-            "OpenStdin": c.process.interactive,
-            "Env": c.process.env,
-            "Cmd": c.cmd,
-            "Entrypoint": if c.entrypoint.is_empty() { Value::Null } else { json!(c.entrypoint) },
-            "WorkingDir": c.process.cwd,
-            "Image": c.image,
-        },
-        "Ebrun": {
-            "Cgroups": s.cgroups,
-            "CgroupId": cgroup_id,
-            "Meters": meters,
-        }
-    })
 }

@@ -8,6 +8,7 @@ mod config;
 mod create;
 mod exec;
 mod id;
+mod inspect;
 mod kill;
 mod lifecycle;
 mod logs;
@@ -36,6 +37,7 @@ pub use config::{
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};
 pub use id::short as short_id;
+pub use inspect::inspect_document;
 pub use kill::kill_processes;
 pub use lifecycle::{
     kill_container, mark_stopped, rename, running, set_paused, start_existing, stop, wait_exit,
@@ -44,7 +46,7 @@ pub use logs::{log_path, tail as tail_logs, LogEntry, LogReader, Stream};
 pub use monitor::{run_monitor, spawn_monitor, MONITOR_COMMAND};
 pub use observe::{observe, EXIT_UNKNOWN};
 pub use reconcile::reconcile;
-pub use remove::{remove, remove_unreadable};
+pub use remove::{remove, remove_container, remove_unreadable};
 pub use restart_policy::RestartPolicy;
 pub use restart_update::set_restart_policy;
 pub use run::{run_detached, run_foreground};
@@ -92,6 +94,8 @@ pub enum ContainerError {
     Unreadable { id: String, reason: String },
     #[error("container {0} is not running")]
     NotRunning(String),
+    #[error("cannot remove container \"/{0}\": container is running: stop the container before removing or force remove")]
+    RunningNotRemoved(String),
     #[error("{0}")]
     InvalidState(String),
     #[error("No command specified")]

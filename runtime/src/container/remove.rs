@@ -7,6 +7,40 @@ use crate::Paths;
 
 /// Removes a container that is not running: its run's leftovers (cgroups, BPF entries),
 /// then its directory and state.
+/// `rm [-f] [-v]` of one container (the CLI and the Engine API): a running one only with
+/// `force` (stopped first, its restart policy kept from bringing it back); `volumes` also
+/// removes its anonymous volumes.
+pub fn remove_container(
+    paths: &Paths,
+    config: &ContainerConfig,
+    force: bool,
+    volumes: bool,
+) -> Result<(), ContainerError> {
+    let running = match super::running(paths, config) {
+        // A corrupt state: whether it runs is unknown; `-f` removes it all the same.
+        Err(e) if e.is_corrupt() && force => false,
+        other => other?,
+    };
+    if running {
+        if !force {
+            return Err(ContainerError::RunningNotRemoved(config.name.clone()));
+        }
+        if let Err(e) = super::mark_stopped(paths, &config.id) {
+            // Unrecordable (a full disk): its monitor goes first, so that no restart policy
+            // brings the container back while it is removed.
+            tracing::info!(error = %e, "stopping a container whose stop cannot be recorded");
+            super::kill_monitor(paths, &config.id);
+        }
+        super::kill_processes(paths, config);
+        super::wait_exit(paths, config, Some(std::time::Duration::from_secs(10)))?;
+    }
+    remove(paths, config)?;
+    if volumes {
+        crate::volumes::remove_anonymous(paths, config).map_err(ContainerError::from)?;
+    }
+    Ok(())
+}
+
 pub fn remove(paths: &Paths, config: &ContainerConfig) -> Result<(), ContainerError> {
     let containers = ContainerStore::new(paths);
     wait_for_monitor(&containers, &config.id);

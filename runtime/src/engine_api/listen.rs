@@ -99,7 +99,18 @@ async fn handle(req: Request<Incoming>, paths: Paths) -> Result<Reply, Infallibl
             })
             .await
         }
-        _ => response::error(StatusCode::NOT_FOUND, "page not found"),
+        (method, path) => match path.strip_prefix("/containers/") {
+            Some(rest) => {
+                let (key, action) = rest.split_once('/').unwrap_or((rest, ""));
+                let (key, action) = (key.to_string(), action.to_string());
+                blocking(move || {
+                    super::lifecycle::handle(&paths, &method, &key, &action, query.as_deref())
+                        .unwrap_or_else(|| response::error(StatusCode::NOT_FOUND, "page not found"))
+                })
+                .await
+            }
+            None => response::error(StatusCode::NOT_FOUND, "page not found"),
+        },
     };
     Ok(reply)
 }

@@ -6,10 +6,13 @@
 //! `Api-Version` header; `/vX.Y/` prefixes checked). Errors are Docker's `{"message": ...}`
 //! with its status codes.
 //!
-//! What is served so far: `_ping`, `version`, `info`, `containers/json`, `images/json`.
+//! What is served so far: `_ping`, `version`, `info`, `containers/json`, `images/json`, and a
+//! container's `json`, `start`, `stop`, `restart`, `kill`, `pause`, `unpause`, `wait` and
+//! `DELETE`.
 
 mod containers;
 mod images;
+mod lifecycle;
 mod listen;
 mod response;
 mod system;

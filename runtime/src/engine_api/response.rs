@@ -53,3 +53,10 @@ pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Reply {
         &serde_json::json!({ "message": message.to_string() }),
     )
 }
+
+/// No body (204 No Content, 304 Not Modified).
+pub fn empty(status: StatusCode) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    with_headers(r)
+}
