@@ -96,17 +96,7 @@ pub fn restart(ctx: &Context, args: StopArgs) -> Result<i32> {
 
 /// Docker accepts `KILL`, `SIGKILL` and `9`.
 pub fn parse_signal(value: &str) -> Result<Signal> {
-    let upper = value.to_ascii_uppercase();
-    if let Ok(n) = upper.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("invalid signal: {value}"));
-    }
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse::<Signal>()
-        .map_err(|_| anyhow::anyhow!("invalid signal: {value}"))
+    ebrun::process::parse_signal(value).ok_or_else(|| anyhow::anyhow!("invalid signal: {value}"))
 }
 
 pub fn kill(ctx: &Context, args: KillArgs) -> Result<i32> {

@@ -254,18 +254,7 @@ fn meters() -> ebrun::Paths {
 }
 
 fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal> {
-    if let Ok(n) = text.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n)
-            .with_context(|| format!("invalid signal {text}"));
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse()
-        .with_context(|| format!("invalid signal {text}"))
+    ebrun::process::parse_signal(text).with_context(|| format!("invalid signal {text}"))
 }
 
 fn create_options(args: &CreateArgs) -> CreateOptions {

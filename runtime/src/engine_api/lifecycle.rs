@@ -84,7 +84,7 @@ pub fn handle(
         ),
         (&Method::POST, "kill") => {
             let name = param(query, "signal").unwrap_or("SIGKILL");
-            match parse_signal(name) {
+            match crate::process::parse_signal(name) {
                 Some(signal) => done(container::kill_container(paths, &config, signal)),
                 None => response::error(StatusCode::BAD_REQUEST, format!("Invalid signal: {name}")),
             }
@@ -106,18 +106,4 @@ pub fn handle(
         )),
         _ => return None,
     })
-}
-
-/// `SIGKILL`, `KILL`, `9`.
-fn parse_signal(name: &str) -> Option<nix::sys::signal::Signal> {
-    if let Ok(n) = name.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).ok();
-    }
-    let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    full.parse().ok()
 }

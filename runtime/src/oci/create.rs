@@ -6,10 +6,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::sys::signal::Signal;
-
 use super::state::{valid_id, OciState, OciStore, EXEC_FIFO};
-use super::{load_spec, OciError, RootSource, CONFIG_FILE};
+use super::{io_err as io, load_spec, OciError, RootSource, CONFIG_FILE};
 use crate::cgroups::{ContainerCgroups, Layout};
 use crate::process::{self, StdioMode};
 use crate::undo::HostChange;
@@ -29,11 +27,6 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// The ebrun instance whose pinned eBPF meters count the container.
     pub meters: Option<Paths>,
-}
-
-fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
-    let path = path.to_path_buf();
-    move |source| OciError::Io { op, path, source }
 }
 
 /// `linux.cgroupsPath` as (parent, name) under every hierarchy: absolute `/a/b/id`,
@@ -206,10 +199,12 @@ pub fn create(
                     .map_err(|e| io("send terminal", socket)(e.into()))
             });
         if let Err(e) = sent {
-            let _ = nix::sys::signal::kill(spawned.pid, Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(spawned.pid, None);
+            spawned.abort();
             return Err(e);
         }
+    }
+    if let Some(file) = store.mirror_file(id) {
+        journal.record(HostChange::File { path: file });
     }
     let state = OciState {
         id: id.to_string(),
@@ -219,27 +214,21 @@ pub fn create(
         created: crate::container::now_rfc3339(),
         annotations: annotations.clone(),
         cgroups: Some(cgroups),
-        changes: Vec::new(),
+        changes: journal.changes().to_vec(),
         started: false,
         paused: false,
     };
-    if let Some(file) = store.mirror_file(id) {
-        journal.record(HostChange::File { path: file });
-    }
-    let mut saved = state.clone();
-    saved.changes = journal.changes().to_vec();
-    let written = store.save(&saved).and_then(|()| match &opts.pid_file {
+    let written = store.save(&state).and_then(|()| match &opts.pid_file {
         Some(file) => crate::state::replace_atomic(file, pid.to_string().as_bytes())
             .map_err(|e| OciError::Setup(format!("write pid file {}: {e}", file.display()))),
         None => Ok(()),
     });
     if let Err(e) = written {
-        let _ = nix::sys::signal::kill(spawned.pid, Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(spawned.pid, None);
+        spawned.abort();
         return Err(e);
     }
     journal.commit();
-    Ok(saved)
+    Ok(state)
 }
 
 #[cfg(test)]

@@ -8,13 +8,8 @@ use nix::unistd::Pid;
 
 use super::create::CREATE_JOURNAL;
 use super::state::{OciState, OciStatus, OciStore, EXEC_FIFO};
-use super::{load_spec, OciError, CONFIG_FILE};
+use super::{io_err as io, load_spec, OciError, CONFIG_FILE};
 use crate::process;
-
-fn io(op: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> OciError {
-    let path = path.to_path_buf();
-    move |source| OciError::Io { op, path, source }
-}
 
 /// Lets a created container's init exec the user's program.
 pub fn start(store: &OciStore, id: &str) -> Result<(), OciError> {

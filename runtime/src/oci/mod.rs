@@ -52,6 +52,15 @@ pub enum OciError {
     },
 }
 
+/// An I/O error of `op` on `path`, for `map_err`.
+pub(crate) fn io_err(
+    op: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> OciError {
+    let path = path.to_path_buf();
+    move |source| OciError::Io { op, path, source }
+}
+
 impl OciError {
     pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> OciError {
         OciError::Invalid {
