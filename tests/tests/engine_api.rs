@@ -95,7 +95,7 @@ fn the_docker_cli_sees_what_ebrun_made() {
     );
 
     // What is not served yet is Docker's 404, and the server goes on serving.
-    let out = docker(&socket, config.path(), &["volume", "ls"]);
+    let out = docker(&socket, config.path(), &["plugin", "ls"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("page not found"), "{}", stderr(&out));
     // A client older than the oldest version served gets Docker's 400.

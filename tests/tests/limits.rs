@@ -30,26 +30,6 @@ fn unified() -> bool {
         .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup") && l.contains(" - cgroup2 "))
 }
 
-/// A file of the container's cgroups: in the v1 directory of `controller`, or in the cgroup2
-/// directory on unified hosts.
-fn cg_file(inst: &Instance, name: &str, controller: &str, file: &str) -> PathBuf {
-    let cg = &inst.inspect(name)["Ebrun"]["Cgroups"];
-    if cg["layout"] == "unified" {
-        return PathBuf::from(cg["unified_dir"].as_str().unwrap()).join(file);
-    }
-    let dirs = cg["v1_dirs"].as_array().expect("v1 dirs");
-    let dir = dirs
-        .iter()
-        .filter_map(Value::as_str)
-        .find(|d| {
-            d.strip_prefix("/sys/fs/cgroup/")
-                .and_then(|rest| rest.split('/').next())
-                .is_some_and(|mount| mount.split(',').any(|c| c == controller))
-        })
-        .unwrap_or_else(|| panic!("no {controller} directory in {dirs:?}"));
-    PathBuf::from(dir).join(file)
-}
-
 fn read(path: &PathBuf) -> String {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -72,7 +52,7 @@ fn cpu_usage_file(inst: &Instance, name: &str) -> PathBuf {
     let cg = &inst.inspect(name)["Ebrun"]["Cgroups"];
     match cg["unified_dir"].as_str() {
         Some(dir) => PathBuf::from(dir).join("cpu.stat"),
-        None => cg_file(inst, name, "cpuacct", "cpuacct.usage"),
+        None => ebrun_tests::common::cgroup_file(inst, name, "cpuacct", "cpuacct.usage"),
     }
 }
 
@@ -191,7 +171,8 @@ fn oom_kill_disable_stalls_the_container_and_kill_still_ends_it() {
             DOUBLING,
         ],
     );
-    let oom_control = cg_file(&inst, "stall", "memory", "memory.oom_control");
+    let oom_control =
+        ebrun_tests::common::cgroup_file(&inst, "stall", "memory", "memory.oom_control");
     wait_until("under_oom", Duration::from_secs(10), || {
         keyed(&oom_control, "under_oom") == 1
     });
@@ -308,8 +289,8 @@ fn pids_limit_stops_a_fork_bomb_at_ten_tasks() {
             bomb,
         ],
     );
-    let current = cg_file(&inst, "bomb", "pids", "pids.current");
-    let events = cg_file(&inst, "bomb", "pids", "pids.events");
+    let current = ebrun_tests::common::cgroup_file(&inst, "bomb", "pids", "pids.current");
+    let events = ebrun_tests::common::cgroup_file(&inst, "bomb", "pids", "pids.events");
     let tasks = || read(&current).parse::<u64>().unwrap();
     wait_until(
         "10 tasks",
@@ -327,7 +308,12 @@ fn pids_limit_stops_a_fork_bomb_at_ten_tasks() {
     }
     let refused = keyed(&events, "max");
     assert_eq!(peak, 10);
-    assert_eq!(read(&cg_file(&inst, "bomb", "pids", "pids.max")), "10");
+    assert_eq!(
+        read(&ebrun_tests::common::cgroup_file(
+            &inst, "bomb", "pids", "pids.max"
+        )),
+        "10"
+    );
     assert!(
         refused > refused_before,
         "the bomb keeps forking and is refused"
@@ -360,8 +346,9 @@ fn update_memory_takes_effect_on_a_running_container() {
              2>/dev/null; sleep 0.3; done",
         ],
     );
-    let file =
-        |v1: &str, v2: &str| cg_file(&inst, "grow", "memory", if unified() { v2 } else { v1 });
+    let file = |v1: &str, v2: &str| {
+        ebrun_tests::common::cgroup_file(&inst, "grow", "memory", if unified() { v2 } else { v1 })
+    };
     let limit_file = file("memory.limit_in_bytes", "memory.max");
     let usage_file = file("memory.usage_in_bytes", "memory.current");
     let oom_file = file("memory.oom_control", "memory.events");
@@ -436,19 +423,47 @@ fn update_validates_and_reports_unknown_containers() {
         "512",
         "upd",
     ]);
-    assert_eq!(read(&cg_file(&inst, "upd", "pids", "pids.max")), "20");
+    assert_eq!(
+        read(&ebrun_tests::common::cgroup_file(
+            &inst, "upd", "pids", "pids.max"
+        )),
+        "20"
+    );
     if unified() {
         assert_eq!(
-            read(&cg_file(&inst, "upd", "cpu", "cpu.max")),
+            read(&ebrun_tests::common::cgroup_file(
+                &inst, "upd", "cpu", "cpu.max"
+            )),
             "150000 100000"
         );
-        assert_eq!(read(&cg_file(&inst, "upd", "cpu", "cpu.weight")), "20");
+        assert_eq!(
+            read(&ebrun_tests::common::cgroup_file(
+                &inst,
+                "upd",
+                "cpu",
+                "cpu.weight"
+            )),
+            "20"
+        );
     } else {
         assert_eq!(
-            read(&cg_file(&inst, "upd", "cpu", "cpu.cfs_quota_us")),
+            read(&ebrun_tests::common::cgroup_file(
+                &inst,
+                "upd",
+                "cpu",
+                "cpu.cfs_quota_us"
+            )),
             "150000"
         );
-        assert_eq!(read(&cg_file(&inst, "upd", "cpu", "cpu.shares")), "512");
+        assert_eq!(
+            read(&ebrun_tests::common::cgroup_file(
+                &inst,
+                "upd",
+                "cpu",
+                "cpu.shares"
+            )),
+            "512"
+        );
     }
     inst.ok(&["rm", "-f", "upd"]);
 }
@@ -483,30 +498,55 @@ fn limits_are_written_with_docker_semantics() {
     );
     if unified() {
         assert_eq!(
-            read(&cg_file(&inst, "wr", "memory", "memory.max")),
+            read(&ebrun_tests::common::cgroup_file(
+                &inst,
+                "wr",
+                "memory",
+                "memory.max"
+            )),
             "67108864"
         );
         assert_eq!(
-            read(&cg_file(&inst, "wr", "memory", "memory.low")),
+            read(&ebrun_tests::common::cgroup_file(
+                &inst,
+                "wr",
+                "memory",
+                "memory.low"
+            )),
             "33554432"
         );
-        assert_eq!(read(&cg_file(&inst, "wr", "cpu", "cpu.max")), "25000 50000");
-        let swap = cg_file(&inst, "wr", "memory", "memory.swap.max");
+        assert_eq!(
+            read(&ebrun_tests::common::cgroup_file(
+                &inst, "wr", "cpu", "cpu.max"
+            )),
+            "25000 50000"
+        );
+        let swap = ebrun_tests::common::cgroup_file(&inst, "wr", "memory", "memory.swap.max");
         if swap.exists() {
             // Docker's default --memory-swap is twice -m: as much swap as memory.
             assert_eq!(read(&swap), "67108864");
         }
     } else {
-        let mem = |f| read(&cg_file(&inst, "wr", "memory", f));
+        let mem = |f| read(&ebrun_tests::common::cgroup_file(&inst, "wr", "memory", f));
         assert_eq!(mem("memory.limit_in_bytes"), "67108864");
         assert_eq!(mem("memory.soft_limit_in_bytes"), "33554432");
         assert_eq!(mem("memory.memsw.limit_in_bytes"), "134217728");
         assert_eq!(
-            read(&cg_file(&inst, "wr", "cpu", "cpu.cfs_period_us")),
+            read(&ebrun_tests::common::cgroup_file(
+                &inst,
+                "wr",
+                "cpu",
+                "cpu.cfs_period_us"
+            )),
             "50000"
         );
         assert_eq!(
-            read(&cg_file(&inst, "wr", "cpu", "cpu.cfs_quota_us")),
+            read(&ebrun_tests::common::cgroup_file(
+                &inst,
+                "wr",
+                "cpu",
+                "cpu.cfs_quota_us"
+            )),
             "25000"
         );
     }

@@ -10,6 +10,7 @@ mod devices;
 mod freezer;
 mod host;
 mod layout;
+mod limits_check;
 mod oci_resources;
 mod resources;
 mod stats;
@@ -18,6 +19,7 @@ pub use container::ContainerCgroups;
 pub use devices::DEFAULT_DEVICE_RULES;
 pub use host::{host_memory, HostCaps};
 pub use layout::{unified_mount, Layout};
+pub use limits_check::{check_limits, GivenText, MIN_MEMORY};
 pub use oci_resources::{allows_all_devices, device_rules, from_oci_resources, to_oci_resources};
 pub use resources::{
     blkio_weight_to_io_weight, shares_to_weight, Resources, ThrottleDevice, DEFAULT_CPU_PERIOD_US,
@@ -47,6 +49,9 @@ pub enum CgroupError {
     /// The kernel refused a limit.
     #[error("cannot apply {flag}: {detail}")]
     Limit { flag: &'static str, detail: String },
+    /// A limit Docker's rules refuse (the message names the flag, value and range).
+    #[error("{0}")]
+    InvalidLimit(String),
     #[error("no cgroup2 hierarchy is mounted (looked for {0})")]
     NoCgroup2(&'static str),
 }

@@ -9,10 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use ebrun::cgroups::{HostCaps, Layout, Resources, ThrottleDevice};
-
-/// Docker's smallest memory limit, reservation and kernel memory limit (6 MiB).
-const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+use ebrun::cgroups::{check_limits, GivenText, HostCaps, Resources, ThrottleDevice};
 
 /// The flags, boxed: they are many, and `run`'s arguments live in one enum with all others.
 #[derive(Debug, Clone, Default, Args)]
@@ -145,7 +142,7 @@ impl Flags {
     pub fn to_resources(&self) -> Result<Resources> {
         let caps = HostCaps::detect();
         let r = self.parse()?;
-        let (r, warnings) = self.validate(r, &caps, false)?;
+        let (r, warnings) = check_limits(r, &self.given(), &caps, false)?;
         warnings.iter().for_each(|w| warn(w));
         Ok(r)
     }
@@ -157,7 +154,7 @@ impl Flags {
         let given = self.parse()?;
         let mut merged = current.clone();
         merged.merge(&given);
-        let (merged, warnings) = self.validate(merged, &caps, true)?;
+        let (merged, warnings) = check_limits(merged, &self.given(), &caps, true)?;
         warnings.iter().for_each(|w| warn(w));
         Ok((given, merged))
     }
@@ -165,6 +162,24 @@ impl Flags {
     /// True when no resource flag was given.
     pub fn is_empty(&self) -> bool {
         self.parse().map(|r| r.is_empty()).unwrap_or(false) && self.oom_kill_disable.is_none()
+    }
+
+    /// The flags' text, for the messages of [`check_limits`].
+    fn given(&self) -> GivenText {
+        GivenText {
+            memory: self.memory.clone(),
+            memory_swap: self.memory_swap.clone(),
+            memory_reservation: self.memory_reservation.clone(),
+            kernel_memory: self.kernel_memory.clone(),
+            oom_kill_disable: self.oom_kill_disable,
+            oom_score_adj: self.oom_score_adj.clone(),
+            cpus: self.cpus.clone(),
+            cpu_period: self.cpu_period.clone(),
+            cpu_quota: self.cpu_quota.clone(),
+            cpu_rt_period: self.cpu_rt_period.clone(),
+            cpu_rt_runtime: self.cpu_rt_runtime.clone(),
+            blkio_weight: self.blkio_weight.clone(),
+        }
     }
 
     /// Units and syntax only (Docker's CLI-side parsing).
@@ -293,255 +308,6 @@ impl Flags {
         }
         Ok(r)
     }
-
-    /// Docker's daemon-side rules (`verifyPlatformContainerResources`), on the whole set of
-    /// limits the container will have. Returns them adjusted as Docker adjusts them (features
-    /// the host lacks discarded) and the warnings to print.
-    fn validate(
-        &self,
-        mut r: Resources,
-        caps: &HostCaps,
-        update: bool,
-    ) -> Result<(Resources, Vec<String>)> {
-        let mut warnings = Vec::new();
-        let shown = |raw: &Option<String>, v: Option<i64>| {
-            raw.clone()
-                .unwrap_or_else(|| v.map(|v| v.to_string()).unwrap_or_default())
-        };
-        // Memory.
-        if let Some(mem) = r.memory {
-            if mem < MIN_MEMORY {
-                bail!(invalid(
-                    "-m/--memory",
-                    &shown(&self.memory, Some(mem)),
-                    "Minimum memory limit allowed is 6MB"
-                ));
-            }
-        }
-        if let (Some(mem), Some(swap)) = (r.memory, r.memory_swap) {
-            if swap > 0 && swap < mem {
-                bail!(invalid(
-                    "--memory-swap",
-                    &shown(&self.memory_swap, Some(swap)),
-                    format!(
-                        "Minimum memoryswap limit should be larger than memory limit, see usage \
-                         (-m/--memory is {}; allowed: -1 for unlimited swap, or at least the memory limit)",
-                        shown(&self.memory, Some(mem))
-                    )
-                ));
-            }
-        }
-        if r.memory.is_none() && r.memory_swap.is_some_and(|s| s > 0) && !update {
-            bail!(invalid(
-                "--memory-swap",
-                &shown(&self.memory_swap, r.memory_swap),
-                "You should always set the Memory limit when using Memoryswap limit, see usage"
-            ));
-        }
-        if r.memory.is_some() && r.memory_swap != Some(-1) && !caps.swap_limit {
-            warnings.push(
-                "Your kernel does not support swap limit capabilities or the cgroup is not \
-                 mounted. Memory limited without swap."
-                    .to_string(),
-            );
-            r.memory_swap = Some(-1);
-        }
-        if r.memory_swappiness.is_some() && !caps.swappiness {
-            warnings.push(
-                "Your kernel does not support memory swappiness capabilities or the cgroup is \
-                 not mounted. Memory swappiness discarded."
-                    .to_string(),
-            );
-            r.memory_swappiness = None;
-        }
-        if let Some(res) = r.memory_reservation {
-            if res < MIN_MEMORY {
-                bail!(invalid(
-                    "--memory-reservation",
-                    &shown(&self.memory_reservation, Some(res)),
-                    "Minimum memory reservation allowed is 6MB"
-                ));
-            }
-            if let Some(mem) = r.memory.filter(|m| *m < res) {
-                bail!(invalid(
-                    "--memory-reservation",
-                    &shown(&self.memory_reservation, Some(res)),
-                    format!(
-                        "Minimum memory limit can not be less than memory reservation limit, \
-                         see usage (-m/--memory is {})",
-                        shown(&self.memory, Some(mem))
-                    )
-                ));
-            }
-        }
-        if let Some(kmem) = r.kernel_memory {
-            if self.kernel_memory.is_some() {
-                warnings.push(
-                    "Specifying a kernel memory limit is deprecated and will be removed in a \
-                     future release."
-                        .to_string(),
-                );
-            }
-            if kmem < MIN_MEMORY {
-                bail!(invalid(
-                    "--kernel-memory",
-                    &shown(&self.kernel_memory, Some(kmem)),
-                    "Minimum kernel memory limit allowed is 6MB"
-                ));
-            }
-            // cgroup v2 has no such limit, and v1's kmem.limit_in_bytes stopped limiting in
-            // Linux 5.16 (writes are accepted and ignored) before it was removed in 6.5.
-            if self.kernel_memory.is_some() {
-                warnings.push(
-                    "Your kernel does not support kernel memory limit capabilities or the \
-                     cgroup is not mounted. Limitation discarded."
-                        .to_string(),
-                );
-            }
-        }
-        if r.oom_kill_disable == Some(true) && self.oom_kill_disable.is_some() {
-            if !caps.oom_kill_disable {
-                warnings.push(
-                    "Your kernel does not support OomKillDisable. OomKillDisable discarded."
-                        .to_string(),
-                );
-                r.oom_kill_disable = None;
-            } else if r.memory.is_none() {
-                warnings.push(
-                    "Disabling the OOM killer on containers without setting a '-m/--memory' \
-                     limit may be dangerous."
-                        .to_string(),
-                );
-            }
-        }
-        if let Some(adj) = r.oom_score_adj {
-            if !(-1000..=1000).contains(&adj) {
-                bail!(invalid(
-                    "--oom-score-adj",
-                    &shown(&self.oom_score_adj, Some(i64::from(adj))),
-                    format!("Invalid value {adj}, range for oom score adj is [-1000, 1000]")
-                ));
-            }
-        }
-        // CPU.
-        let cpus_raw = self.cpus.clone().unwrap_or_default();
-        if r.nano_cpus.is_some() && self.cpus.is_some() {
-            if let Some(p) = r.cpu_period {
-                bail!(
-                    "Conflicting options: Nano CPUs and CPU Period cannot both be set \
-                     (--cpus {cpus_raw} and --cpu-period {p}: give one or the other)"
-                );
-            }
-            if let Some(q) = r.cpu_quota {
-                bail!(
-                    "Conflicting options: Nano CPUs and CPU Quota cannot both be set \
-                     (--cpus {cpus_raw} and --cpu-quota {q}: give one or the other)"
-                );
-            }
-        }
-        if let Some(nano) = r.nano_cpus {
-            let n = caps.num_cpus as i64;
-            if !(10_000_000..=n * 1_000_000_000).contains(&nano) {
-                bail!(invalid(
-                    "--cpus",
-                    &cpus_raw,
-                    format!(
-                        "Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"
-                    )
-                ));
-            }
-        }
-        if let Some(p) = r.cpu_period {
-            if !(1000..=1_000_000).contains(&p) {
-                bail!(invalid(
-                    "--cpu-period",
-                    &shown(&self.cpu_period, Some(p as i64)),
-                    "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
-                ));
-            }
-        }
-        if let Some(q) = r.cpu_quota {
-            if q > 0 && q < 1000 {
-                bail!(invalid(
-                    "--cpu-quota",
-                    &shown(&self.cpu_quota, Some(q)),
-                    "CPU cfs quota can not be less than 1ms (i.e. 1000); -1 for unlimited"
-                ));
-            }
-        }
-        if let Some(cpus) = &r.cpuset_cpus {
-            check_cpuset("--cpuset-cpus", "cpus", "CPUs", cpus, &caps.cpuset_cpus)?;
-        }
-        if let Some(mems) = &r.cpuset_mems {
-            check_cpuset(
-                "--cpuset-mems",
-                "mems",
-                "memory nodes",
-                mems,
-                &caps.cpuset_mems,
-            )?;
-        }
-        let rt_flag = if r.cpu_rt_runtime.is_some() {
-            "--cpu-rt-runtime"
-        } else {
-            "--cpu-rt-period"
-        };
-        if (r.cpu_rt_period.is_some() || r.cpu_rt_runtime.is_some()) && !caps.cpu_realtime {
-            let raw = if r.cpu_rt_runtime.is_some() {
-                shown(&self.cpu_rt_runtime, r.cpu_rt_runtime)
-            } else {
-                shown(&self.cpu_rt_period, r.cpu_rt_period.map(|p| p as i64))
-            };
-            bail!(invalid(
-                rt_flag,
-                &raw,
-                match caps.layout {
-                    Layout::Unified => {
-                        "Your kernel does not support CPU real-time scheduler (cgroup v2 has no \
-                         real-time CPU controller)"
-                    }
-                    _ => "Your kernel does not support CPU real-time scheduler",
-                }
-            ));
-        }
-        if let (Some(p), Some(rt)) = (r.cpu_rt_period, r.cpu_rt_runtime) {
-            if rt > p as i64 {
-                bail!(invalid(
-                    "--cpu-rt-runtime",
-                    &shown(&self.cpu_rt_runtime, Some(rt)),
-                    format!("cpu-rt-runtime cannot be higher than cpu-rt-period ({p})")
-                ));
-            }
-        }
-        if let Some(rt) = r.cpu_rt_runtime.filter(|rt| *rt > 0) {
-            bail!(invalid(
-                "--cpu-rt-runtime",
-                &shown(&self.cpu_rt_runtime, Some(rt)),
-                "real-time CPU time is not supported: ebrun allots no real-time budget to its \
-                 parent cgroup (cpu.rt_runtime_us is 0 there, as with dockerd without \
-                 --cpu-rt-runtime); allowed: 0"
-            ));
-        }
-        // Block I/O.
-        if let Some(w) = r.blkio_weight {
-            if !(10..=1000).contains(&w) {
-                bail!(invalid(
-                    "--blkio-weight",
-                    &shown(&self.blkio_weight, Some(i64::from(w))),
-                    "Range of blkio weight is from 10 to 1000 (0 to disable)"
-                ));
-            }
-            if !caps.blkio_weight {
-                warnings.push(
-                    "Your kernel does not support Block I/O weight or the cgroup is not \
-                     mounted. Weight discarded."
-                        .to_string(),
-                );
-                r.blkio_weight = None;
-            }
-        }
-        Ok((r, warnings))
-    }
 }
 
 /// go-units `RAMInBytes`: `64m`, `1.5g`, `512k`, `100` (bytes), `64MiB`; binary multiples.
@@ -624,48 +390,6 @@ fn nano_cpus(value: &str) -> Result<i64> {
 }
 
 /// Docker's `parsers.ParseUintList`: `0-2,4`.
-fn parse_list(list: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in list.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let a: u32 = a.parse().ok()?;
-                let b: u32 = b.parse().ok()?;
-                if b < a {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.parse().ok()?),
-        }
-    }
-    Some(out)
-}
-
-fn check_cpuset(flag: &str, kind: &str, noun: &str, value: &str, available: &str) -> Result<()> {
-    let Some(wanted) = parse_list(value) else {
-        bail!(invalid(
-            flag,
-            value,
-            format!(
-                "Invalid value {value} for cpuset {kind}: invalid format: {value} \
-                 (a list like 0-1,3; available: {available})"
-            )
-        ));
-    };
-    let have = parse_list(available).unwrap_or_default();
-    if wanted.iter().any(|c| !have.contains(c)) {
-        bail!(invalid(
-            flag,
-            value,
-            format!(
-                "Requested {noun} are not available - requested {value}, available: {available}"
-            )
-        ));
-    }
-    Ok(())
-}
-
 /// `--device-read-bps /dev/vda:1mb` (rates with units) or `--device-read-iops /dev/vda:100`.
 fn throttles(flag: &str, values: &[String], bytes: bool) -> Result<Vec<ThrottleDevice>> {
     values
@@ -746,13 +470,5 @@ mod tests {
         assert_eq!(nano_cpus(".25").unwrap(), 250_000_000);
         assert!(nano_cpus("abc").is_err());
         assert!(nano_cpus("0.0000000001").is_err());
-    }
-
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(parse_list("0-1,3"), Some(vec![0, 1, 3]));
-        assert_eq!(parse_list("1"), Some(vec![1]));
-        assert_eq!(parse_list("a"), None);
-        assert_eq!(parse_list("3-1"), None);
     }
 }

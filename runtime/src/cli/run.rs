@@ -71,6 +71,12 @@ pub struct RunArgs {
     /// Security options (no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json).
     #[arg(long = "security-opt")]
     security_opt: Vec<String>,
+    /// Set meta data on a container (KEY=VALUE, or KEY for an empty value).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Read in a line delimited file of labels.
+    #[arg(long = "label-file", value_name = "FILE")]
+    label_file: Vec<PathBuf>,
     /// User namespace to use: `host` runs without daemon.json's userns-remap.
     #[arg(long)]
     userns: Option<String>,
@@ -147,12 +153,31 @@ impl RunArgs {
                 })?),
                 None => None,
             };
+        let mut label_lines = Vec::new();
+        for file in &self.label_file {
+            let text = std::fs::read_to_string(file).with_context(|| {
+                format!("invalid --label-file {}: cannot read it", file.display())
+            })?;
+            label_lines.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string),
+            );
+        }
+        label_lines.extend(self.label.iter().cloned());
+        let labels = label_lines
+            .iter()
+            .map(|l| container::parse_label(l))
+            .collect();
         Ok(RunSpec {
             image: self.image,
             platform,
             name: self.name,
             cmd: self.command,
-            entrypoint: self.entrypoint,
+            entrypoint: self
+                .entrypoint
+                .map(|e| if e.is_empty() { Vec::new() } else { vec![e] }),
             env,
             workdir: self.workdir,
             user: self.user,
@@ -168,6 +193,9 @@ impl RunArgs {
             resources: self.resources.to_resources()?,
             network: self.network.to_spec()?,
             mounts: self.volumes.to_requests()?,
+            labels,
+            stdin_once: false,
+            console_size: None,
         })
     }
 }

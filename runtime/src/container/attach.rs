@@ -5,7 +5,9 @@
 //! stdout, 2 for stderr. From a client: raw stdin bytes.
 
 use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use super::logs::Stream;
 use crate::Paths;
@@ -13,6 +15,52 @@ use crate::Paths;
 /// Where a container's attach socket lives (per boot, under the run dir).
 pub fn socket_path(paths: &Paths, id: &str) -> PathBuf {
     paths.run_dir().join("attach").join(format!("{id}.sock"))
+}
+
+/// The mark of a client waiting to attach to a container before its start.
+fn pending_path(paths: &Paths, id: &str) -> PathBuf {
+    paths.run_dir().join("attach").join(format!("{id}.pending"))
+}
+
+/// A client will attach before the start (the Engine API's attach to a created container):
+/// the next monitor waits for it before starting the process, so no output is missed.
+pub fn mark_pending(paths: &Paths, id: &str) -> std::io::Result<()> {
+    let path = pending_path(paths, id);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, b"")
+}
+
+/// The waiting client has gone (or connected).
+pub fn clear_pending(paths: &Paths, id: &str) {
+    let _ = std::fs::remove_file(pending_path(paths, id));
+}
+
+/// How long a monitor waits for a client marked pending.
+const PENDING_WAIT: Duration = Duration::from_secs(5);
+
+/// The monitor's side: when a client is marked pending, waits (up to [`PENDING_WAIT`]) for
+/// it to connect to `listener` (non-blocking), and returns it.
+pub fn accept_pending(paths: &Paths, id: &str, listener: &UnixListener) -> Vec<UnixStream> {
+    let path = pending_path(paths, id);
+    if !path.exists() {
+        return Vec::new();
+    }
+    let deadline = Instant::now() + PENDING_WAIT;
+    let mut accepted = Vec::new();
+    while Instant::now() < deadline && path.exists() {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                accepted.push(stream);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+    clear_pending(paths, id);
+    accepted
 }
 
 /// Encodes one frame.

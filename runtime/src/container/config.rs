@@ -48,6 +48,9 @@ pub struct ContainerConfig {
     /// its root is this range's first id on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userns: Option<crate::userns::Remap>,
+    /// `--label`: the image's labels and the user's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Host changes that live as long as the container; `rm` undoes them.
     pub changes: Vec<HostChange>,
 }
@@ -69,6 +72,13 @@ pub struct ProcessConfig {
     pub tty: bool,
     /// `-i`: keep stdin open (otherwise /dev/null).
     pub interactive: bool,
+    /// The terminal's first size (rows, columns): Docker's `ConsoleSize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<(u16, u16)>,
+    /// Docker's `StdinOnce`: the container's stdin closes when the attached client that
+    /// gave it closes its input (`docker run -i` with piped input).
+    #[serde(default)]
+    pub stdin_once: bool,
     /// Capabilities, no_new_privs, seccomp.
     #[serde(default)]
     pub security: SecuritySpec,

@@ -72,6 +72,8 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         hostname,
         tty: spec.tty,
         interactive: spec.interactive,
+        stdin_once: spec.stdin_once,
+        console_size: spec.console_size,
         security: spec.security.clone(),
     };
     spec.network.validate(paths)?;
@@ -166,6 +168,13 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
     std::fs::write(&resolv_file, host_resolv_conf()).map_err(io_err("write", &resolv_file))?;
     steps.step("rootfs");
 
+    // The image's labels, then the user's (same key wins), as Docker merges them.
+    let mut labels: std::collections::BTreeMap<String, String> = image_config
+        .and_then(|c| c.labels().clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    labels.extend(spec.labels.clone());
     let config = ContainerConfig {
         id: id.clone(),
         name,
@@ -183,6 +192,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         mounts,
         layers: images.layer_dirs(&image),
         userns,
+        labels,
         changes: journal.changes().to_vec(),
     };
     containers.save_state(&id, &ContainerState::default())?;

@@ -60,6 +60,22 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
                 "MaximumRetryCount": c.restart.max_retries(),
             },
             "ReadonlyRootfs": c.read_only,
+            "NetworkMode": c.network.mode.to_string(),
+            "PortBindings": port_bindings(c),
+            "Binds": crate::volumes::inspect::binds(&c.mounts),
+            "Privileged": c.process.security.privileged,
+            "Memory": c.resources.memory.unwrap_or(0),
+            "MemorySwap": c.resources.memory_swap.unwrap_or(0),
+            "MemoryReservation": c.resources.memory_reservation.unwrap_or(0),
+            "NanoCpus": c.resources.nano_cpus.unwrap_or(0),
+            "CpuShares": c.resources.cpu_shares.unwrap_or(0),
+            "CpuPeriod": c.resources.cpu_period.unwrap_or(0),
+            "CpuQuota": c.resources.cpu_quota.unwrap_or(0),
+            "CpusetCpus": c.resources.cpuset_cpus.clone().unwrap_or_default(),
+            "PidsLimit": c.resources.pids_limit,
+            "OomKillDisable": c.resources.oom_kill_disable.unwrap_or(false),
+            "Dns": c.network.dns,
+            "ExtraHosts": c.network.extra_hosts.iter().map(|h| format!("{}:{}", h.host, h.ip)).collect::<Vec<_>>(),
             "Tmpfs": crate::volumes::inspect::tmpfs_json(&c.mounts),
         },
         "GraphDriver": {
@@ -81,6 +97,12 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
             "Entrypoint": if c.entrypoint.is_empty() { Value::Null } else { json!(c.entrypoint) },
             "WorkingDir": c.process.cwd,
             "Image": c.image,
+            "Labels": c.labels,
+            "StdinOnce": c.process.stdin_once,
+            "AttachStdin": c.process.stdin_once,
+            "AttachStdout": !c.process.interactive || c.process.stdin_once,
+            "AttachStderr": !c.process.interactive || c.process.stdin_once,
+            "ExposedPorts": exposed_ports(c),
         },
         "Ebrun": {
             "Cgroups": s.cgroups,
@@ -88,4 +110,47 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
             "Meters": meters,
         }
     })
+}
+
+/// `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.
+fn port_bindings(c: &ContainerConfig) -> Value {
+    let mut map = serde_json::Map::new();
+    for p in &c.network.publish {
+        let key = format!("{}/{}", p.container_port, p.proto.as_str());
+        let host_port = match p.host_ports {
+            Some((a, b)) if a == b => a.to_string(),
+            Some((a, b)) => format!("{a}-{b}"),
+            None => String::new(),
+        };
+        let entry = json!({
+            "HostIp": p.host_ip.map(|i| i.to_string()).unwrap_or_default(),
+            "HostPort": host_port,
+        });
+        match map.get_mut(&key) {
+            Some(Value::Array(list)) => list.push(entry),
+            _ => {
+                map.insert(key, json!([entry]));
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+/// `Config.ExposedPorts`: published and `--expose`d ports.
+fn exposed_ports(c: &ContainerConfig) -> Value {
+    let mut map = serde_json::Map::new();
+    for p in &c.network.publish {
+        map.insert(
+            format!("{}/{}", p.container_port, p.proto.as_str()),
+            json!({}),
+        );
+    }
+    for e in &c.network.expose {
+        map.insert(e.to_string(), json!({}));
+    }
+    if map.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(map)
+    }
 }

@@ -2,6 +2,7 @@
 //! rename. Each works from another ebrun process than the one that started the container:
 //! it signals the container's init and watches the state its monitor records.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -48,7 +49,12 @@ pub fn start_existing(paths: &Paths, config: &ContainerConfig) -> Result<(), Con
         return Ok(());
     }
     mark_stopped_by_user(paths, &config.id, false)?;
-    spawn_monitor(paths, &config.id)
+    spawn_monitor(paths, &config.id).inspect_err(|_| {
+        // Docker removes a `--rm` container whose start failed.
+        if config.auto_remove {
+            super::remove::auto_remove(paths, config);
+        }
+    })
 }
 
 /// Waits until the container is no longer running; returns its exit code. Waits on the
@@ -78,6 +84,40 @@ pub fn wait_exit(
             std::thread::sleep(left.min(Duration::from_millis(1)));
         }
     }
+}
+
+/// `resize`: the size of the container's terminal (its init's stdin, a pty of the
+/// container's own devpts, reached through /proc).
+pub fn resize_tty(
+    paths: &Paths,
+    config: &ContainerConfig,
+    rows: u16,
+    cols: u16,
+) -> Result<(), ContainerError> {
+    let state = observe(paths, config)?;
+    if !is_running(&state) || !process_alive(state.pid, state.pid_start_time) {
+        return Err(not_running(config));
+    }
+    if !config.process.tty {
+        return Ok(());
+    }
+    let path = std::path::PathBuf::from(format!("/proc/{}/fd/0", state.pid));
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&path)
+        .map_err(|source| ContainerError::Io {
+            op: "open the container's terminal",
+            path: path.clone(),
+            source,
+        })?;
+    crate::process::set_winsize(std::os::fd::AsFd::as_fd(&terminal), rows, cols).map_err(|source| {
+        ContainerError::Process(crate::process::ProcessError::Sys {
+            op: "resize",
+            source,
+        })
+    })
 }
 
 /// `kill -s SIG`: signals the container's init. SIGKILL and SIGTERM count as a user stop.

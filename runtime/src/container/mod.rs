@@ -27,8 +27,12 @@ mod start;
 mod status_text;
 mod store;
 mod userns_dirs;
+mod wait;
 
-pub use attach::{copy_frames_to_stdio, socket_path as attach_socket_path};
+pub use attach::{
+    clear_pending as clear_pending_attach, copy_frames_to_stdio,
+    mark_pending as mark_pending_attach, read_frame, socket_path as attach_socket_path,
+};
 pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
 pub use broken::{kill_monitor, scan as scan_broken, Broken};
 pub use config::{
@@ -36,11 +40,12 @@ pub use config::{
 };
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};
-pub use id::short as short_id;
+pub use id::{new_id, short as short_id};
 pub use inspect::inspect_document;
 pub use kill::kill_processes;
 pub use lifecycle::{
-    kill_container, mark_stopped, rename, running, set_paused, start_existing, stop, wait_exit,
+    kill_container, mark_stopped, rename, resize_tty, running, set_paused, start_existing, stop,
+    wait_exit,
 };
 pub use logs::{log_path, tail as tail_logs, LogEntry, LogReader, Stream};
 pub use monitor::{run_monitor, spawn_monitor, MONITOR_COMMAND};
@@ -50,10 +55,11 @@ pub use remove::{remove, remove_container, remove_unreadable};
 pub use restart_policy::RestartPolicy;
 pub use restart_update::set_restart_policy;
 pub use run::{run_detached, run_foreground};
-pub use spec::RunSpec;
+pub use spec::{parse_label, RunSpec};
 pub(crate) use start::attach_meters;
 pub use status_text::{ellipsis, status_text};
 pub use store::ContainerStore;
+pub use wait::{wait_for, WaitCondition};
 
 /// Errors of the container module.
 #[derive(Debug, thiserror::Error)]

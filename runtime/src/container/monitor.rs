@@ -53,10 +53,12 @@ pub fn spawn_monitor(paths: &Paths, id: &str) -> Result<(), ContainerError> {
     let mut line = String::new();
     let stdout = child.stdout.take().expect("piped stdout");
     let _ = BufReader::new(stdout).read_line(&mut line);
+    // The process started is the monitor's first half, which ends at once (see
+    // `run_monitor`): reaped here, so a long-running caller keeps no zombie.
+    let _ = child.wait();
     if line.trim_end() == "ok" {
         return Ok(());
     }
-    let _ = child.wait();
     let (code, message) = line
         .trim_end()
         .strip_prefix("err ")
@@ -75,6 +77,20 @@ pub fn spawn_monitor(paths: &Paths, id: &str) -> Result<(), ContainerError> {
 /// The monitor process's main: returns its exit code. `ready` receives `ok` once the
 /// container's process has exec'ed, or `err <code> <message>`.
 pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
+    // The monitor outlives whoever started it, which may run for long (`ebrun serve`): the
+    // process it started exits here at once and the monitor goes on in a child, adopted by
+    // init (or a subreaper), never a zombie of its starter.
+    // SAFETY: the monitor is single-threaded here; the child only goes on with this code.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            // SAFETY: ending the first half without running destructors the child shares.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Child) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "fork of the monitor failed; it stays the starter's child")
+        }
+    }
     let _ = nix::unistd::setsid();
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes no pointers.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -83,9 +99,21 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
         let Ok(config) = store.lookup(id) else {
             return 1;
         };
+        // The attach socket is there before the process starts: a client that attached to
+        // the created container (the Engine API's attach before start) is let in first and
+        // sees all of its output; and before `run -d` returns, so an `attach` right behind
+        // it finds it.
+        let listener = bind_attach_socket(paths, id);
+        let early = listener
+            .as_ref()
+            .map(|l| super::attach::accept_pending(paths, id, l))
+            .unwrap_or_default();
         let started = match start(paths, &config, StdioMode::Piped) {
             Ok(s) => s,
             Err(e) => {
+                if listener.is_some() {
+                    let _ = std::fs::remove_file(socket_path(paths, id));
+                }
                 if let Some(mut r) = ready.take() {
                     let _ = writeln!(r, "err {} {}", e.exit_code(), e.one_line());
                 }
@@ -93,13 +121,14 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
                 return 1;
             }
         };
-        // `start` recorded this process as the monitor. The attach socket is there before
-        // `run -d` returns, so an `attach` right behind it finds it.
-        let listener = bind_attach_socket(paths, id);
         if let Some(mut r) = ready.take() {
             let _ = writeln!(r, "ok");
         }
-        let outcome = supervise(paths, id, started, listener);
+        let clients = Clients {
+            early,
+            stdin_once: config.process.stdin_once,
+        };
+        let outcome = supervise(paths, id, started, listener, clients);
         let Ok(mut state) = store.load_state(id) else {
             return 0;
         };
@@ -134,6 +163,20 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
     }
 }
 
+/// The attached clients a run begins with, and what their end of input means.
+struct Clients {
+    /// Clients that attached before the start.
+    early: Vec<UnixStream>,
+    /// Docker's `StdinOnce`: a client's end of input closes the container's stdin.
+    stdin_once: bool,
+}
+
+/// An attached client: output goes to it until it leaves; its input until it ends it.
+struct Client {
+    stream: UnixStream,
+    input_open: bool,
+}
+
 /// Relays the container's output to its log and attached clients until its init exits;
 /// returns the exit code Docker reports.
 fn supervise(
@@ -141,6 +184,7 @@ fn supervise(
     id: &str,
     mut started: Started,
     listener: Option<UnixListener>,
+    attached: Clients,
 ) -> Result<i32, ContainerError> {
     let dir = paths.container_dir(id);
     let mut log = LogWriter::open(&log_path(&dir, id)).map_err(|source| {
@@ -174,7 +218,14 @@ fn supervise(
         sources.extend(started.spawned.stdout.take().map(|f| (Stream::Stdout, f)));
         sources.extend(started.spawned.stderr.take().map(|f| (Stream::Stderr, f)));
     }
-    let mut clients: Vec<UnixStream> = Vec::new();
+    let mut clients: Vec<Client> = attached
+        .early
+        .into_iter()
+        .map(|stream| Client {
+            stream,
+            input_open: true,
+        })
+        .collect();
     let mut exit: Option<i32> = None;
     loop {
         if exit.is_none() {
@@ -190,8 +241,12 @@ fn supervise(
         if let Some(l) = &listener {
             fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
         }
-        for c in &clients {
-            fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+        // Clients whose input ended are not polled (their socket would stay readable).
+        let polled: Vec<usize> = (0..clients.len())
+            .filter(|i| clients[*i].input_open)
+            .collect();
+        for i in &polled {
+            fds.push(PollFd::new(clients[*i].stream.as_fd(), PollFlags::POLLIN));
         }
         // Once init is gone, wait only briefly for the last output.
         let timeout = if exit.is_some() {
@@ -215,6 +270,46 @@ fn supervise(
         if ready[0] {
             while let Ok(Some(_)) = signals.read_signal() {}
         }
+        // New clients first, so one that connected with the output already waiting gets it.
+        let base = 1 + sources.len();
+        if let Some(l) = &listener {
+            if ready[base] {
+                if let Ok((c, _)) = l.accept() {
+                    clients.push(Client {
+                        stream: c,
+                        input_open: true,
+                    });
+                }
+            }
+        }
+        let client_base = base + usize::from(listener.is_some());
+        let mut gone = Vec::new();
+        for (slot, i) in polled.iter().enumerate() {
+            if !ready.get(client_base + slot).copied().unwrap_or(false) {
+                continue;
+            }
+            let client = &mut clients[*i];
+            let mut buf = [0u8; 4096];
+            match client.stream.read(&mut buf) {
+                Ok(0) => {
+                    // The client ended its input (a half-close); it still gets the output.
+                    // With StdinOnce the container's input ends with it.
+                    client.input_open = false;
+                    if attached.stdin_once {
+                        stdin = None;
+                    }
+                }
+                Err(_) => gone.push(*i),
+                Ok(n) => {
+                    if let Some(s) = stdin.as_mut() {
+                        let _ = s.write_all(&buf[..n]);
+                    }
+                }
+            }
+        }
+        for i in gone.into_iter().rev() {
+            clients.remove(i);
+        }
         let mut closed = Vec::new();
         for (i, (stream, source)) in sources.iter_mut().enumerate() {
             if !ready[1 + i] {
@@ -226,36 +321,9 @@ fn supervise(
                 Ok(n) => {
                     let _ = log.write(*stream, &buf[..n]);
                     let bytes = frame(*stream, &buf[..n]);
-                    clients.retain_mut(|c| c.write_all(&bytes).is_ok());
+                    clients.retain_mut(|c| c.stream.write_all(&bytes).is_ok());
                 }
             }
-        }
-        let base = 1 + sources.len();
-        if let Some(l) = &listener {
-            if ready[base] {
-                if let Ok((c, _)) = l.accept() {
-                    clients.push(c);
-                }
-            }
-        }
-        let client_base = base + usize::from(listener.is_some());
-        let mut gone = Vec::new();
-        for (i, client) in clients.iter_mut().enumerate() {
-            if !ready.get(client_base + i).copied().unwrap_or(false) {
-                continue;
-            }
-            let mut buf = [0u8; 4096];
-            match client.read(&mut buf) {
-                Ok(0) | Err(_) => gone.push(i),
-                Ok(n) => {
-                    if let Some(s) = stdin.as_mut() {
-                        let _ = s.write_all(&buf[..n]);
-                    }
-                }
-            }
-        }
-        for i in gone.into_iter().rev() {
-            clients.remove(i);
         }
         for i in closed.into_iter().rev() {
             sources.remove(i);

@@ -276,6 +276,15 @@ pub fn spec_for(
     if let Some(adj) = config.resources.oom_score_adj {
         process = process.oom_score_adj(adj);
     }
+    if let (true, Some((rows, cols))) = (p.tty, p.console_size) {
+        process = process.console_size(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(u64::from(rows))
+                .width(u64::from(cols))
+                .build()
+                .map_err(|e| invalid("process.consoleSize", e))?,
+        );
+    }
     let process = process.build().map_err(|e| invalid("process", e))?;
 
     let mut mounts = kernel_mounts(security.privileged);

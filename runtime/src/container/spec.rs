@@ -14,8 +14,8 @@ pub struct RunSpec {
     pub name: Option<String>,
     /// CMD... after the image.
     pub cmd: Vec<String>,
-    /// `--entrypoint` (`Some("")` clears the image's entrypoint).
-    pub entrypoint: Option<String>,
+    /// `--entrypoint` (`Some(vec![])`, from `--entrypoint ""`, clears the image's).
+    pub entrypoint: Option<Vec<String>>,
     /// `-e KEY=VALUE` / `-e KEY` and `--env-file` lines, already resolved to `KEY=VALUE`.
     pub env: Vec<String>,
     /// `-w`
@@ -46,6 +46,18 @@ pub struct RunSpec {
     pub security: crate::process::SecuritySpec,
     /// `--userns=host`: no user namespace even with daemon.json's `userns-remap`.
     pub userns_host: bool,
+    /// `--label`, `--label-file`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Docker's `ConsoleSize` (rows, columns) with `-t`.
+    pub console_size: Option<(u16, u16)>,
+    /// Docker's `StdinOnce` (an attached client's end of input closes the stdin).
+    pub stdin_once: bool,
+}
+
+/// `--label KEY=VALUE` (or `KEY`, with an empty value) as Docker splits it.
+pub fn parse_label(entry: &str) -> (String, String) {
+    let (k, v) = entry.split_once('=').unwrap_or((entry, ""));
+    (k.to_string(), v.to_string())
 }
 
 /// Default PATH when neither the image nor the user sets one (Docker's).
@@ -61,8 +73,7 @@ pub(super) fn command(
         .unwrap_or_default();
     let image_cmd = image.and_then(|c| c.cmd().clone()).unwrap_or_default();
     let entrypoint = match &spec.entrypoint {
-        Some(e) if e.is_empty() => Vec::new(),
-        Some(e) => vec![e.clone()],
+        Some(e) => e.clone(),
         None => image_entrypoint,
     };
     let cmd = if !spec.cmd.is_empty() {
@@ -128,9 +139,9 @@ mod tests {
         spec.cmd = vec!["other".into()];
         assert_eq!(command(&spec, Some(&img)).1, vec!["other".to_string()]);
         spec.cmd.clear();
-        spec.entrypoint = Some("sh".into());
+        spec.entrypoint = Some(vec!["sh".into()]);
         assert_eq!(command(&spec, Some(&img)), (vec!["sh".into()], vec![]));
-        spec.entrypoint = Some(String::new());
+        spec.entrypoint = Some(Vec::new());
         assert_eq!(command(&spec, Some(&img)), (vec![], vec![]));
     }
 

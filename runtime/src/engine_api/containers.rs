@@ -1,10 +1,75 @@
-//! `GET /containers/json`: Docker's container summaries, from the store the CLI reads.
+//! `/containers/...`: the list (Docker's summaries, filtered), create, and each
+//! container's endpoints, from the store the CLI reads.
 
 use chrono::{DateTime, Utc};
+use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use super::request::Filters;
+use super::response::{self, Reply};
+use super::router::Call;
 use crate::container::{self, ContainerConfig, ContainerState, Status};
 use crate::Paths;
+
+/// Every `/containers` endpoint; None: not one of them.
+pub fn handle(call: &Call) -> Option<Reply> {
+    let segments = call.segments("/containers/");
+    Some(match (&call.method, segments.as_slice()) {
+        (&Method::GET, ["json"]) => {
+            let filters = match call.query.filters() {
+                Ok(f) => f,
+                Err(reply) => return Some(reply),
+            };
+            if let Err(reply) = filters.check(FILTERS) {
+                return Some(reply);
+            }
+            let limit = call.query.number::<i64>("limit").ok().flatten();
+            response::json(
+                StatusCode::OK,
+                &list(&call.paths, call.query.flag("all"), &filters, limit),
+            )
+        }
+        (&Method::POST, ["create"]) => super::create::create(call),
+        (_, [key]) => super::lifecycle::handle(call, key, "")?,
+        (_, [key, action]) => super::lifecycle::handle(call, key, action)?,
+        _ => return None,
+    })
+}
+
+/// The filters `containers/json` understands.
+const FILTERS: &[&str] = &[
+    "id", "name", "label", "status", "exited", "ancestor", "network", "volume", "before", "since",
+    "health", "publish", "expose", "is-task",
+];
+
+fn matches(c: &ContainerConfig, s: &ContainerState, f: &Filters) -> bool {
+    let any = |name: &str, ok: &dyn Fn(&str) -> bool| {
+        let wanted = f.values(name);
+        wanted.is_empty() || wanted.iter().any(|w| ok(w))
+    };
+    any("id", &|w| c.id.starts_with(w))
+        && any("name", &|w| c.name.contains(w.trim_start_matches('/')))
+        && f.labels_match(&c.labels)
+        && any("status", &|w| w == s.status.as_str())
+        && any("exited", &|w| {
+            s.status == Status::Exited && w.parse() == Ok(s.exit_code)
+        })
+        && any("ancestor", &|w| c.image == w || c.image_id.contains(w))
+        && any("network", &|w| {
+            c.network.mode.to_string() == w
+                || s.network
+                    .attachments
+                    .iter()
+                    .any(|a| a.network_name == w || a.network_id.starts_with(w))
+        })
+        && any("volume", &|w| {
+            c.mounts.iter().any(|m| {
+                m.name.as_deref() == Some(w)
+                    || m.destination == std::path::Path::new(w)
+                    || m.source == std::path::Path::new(w)
+            })
+        })
+}
 
 fn created_unix(config: &ContainerConfig) -> i64 {
     DateTime::parse_from_rfc3339(&config.created)
@@ -53,7 +118,7 @@ fn summary(config: &ContainerConfig, state: &ContainerState, now: DateTime<Utc>)
         "Command": config.process.args.join(" "),
         "Created": created_unix(config),
         "Ports": ports,
-        "Labels": {},
+        "Labels": config.labels,
         "State": state.status.as_str(),
         "Status": container::status_text(state, now),
         "HostConfig": {"NetworkMode": config.network.mode.to_string()},
@@ -62,15 +127,24 @@ fn summary(config: &ContainerConfig, state: &ContainerState, now: DateTime<Utc>)
     })
 }
 
-/// The containers, newest first: running (and paused, restarting) ones only unless `all`.
-pub fn list(paths: &Paths, all: bool) -> Value {
+/// The containers, newest first: running (and paused, restarting) ones only unless `all`
+/// (or a filter on the status asks for others), at most `limit` (all with `-1`).
+pub fn list(paths: &Paths, all: bool, filters: &Filters, limit: Option<i64>) -> Value {
+    let all = all
+        || limit.is_some_and(|l| l > 0)
+        || !filters.values("status").is_empty()
+        || !filters.values("exited").is_empty();
     let now = Utc::now();
     let mut found: Vec<(ContainerConfig, ContainerState)> = container::ContainerStore::new(paths)
         .list()
         .into_iter()
         .filter_map(|c| container::observe(paths, &c).ok().map(|s| (c, s)))
         .filter(|(_, s)| all || !matches!(s.status, Status::Created | Status::Exited))
+        .filter(|(c, s)| matches(c, s, filters))
         .collect();
     found.sort_by_key(|(c, _)| std::cmp::Reverse(created_unix(c)));
+    if let Some(n) = limit.filter(|l| *l > 0) {
+        found.truncate(n as usize);
+    }
     Value::Array(found.iter().map(|(c, s)| summary(c, s, now)).collect())
 }

@@ -6,12 +6,13 @@ use std::time::Duration;
 use hyper::StatusCode;
 use serde_json::json;
 
+use super::request::Query;
 use super::response::{self, Reply};
+use super::router::Call;
 use crate::container::{self, ContainerError, ContainerStore};
-use crate::Paths;
 
 /// Docker's status code for an error of the container module.
-fn status_of(e: &ContainerError) -> StatusCode {
+pub(super) fn status_of(e: &ContainerError) -> StatusCode {
     match e {
         ContainerError::NotFound(_) => StatusCode::NOT_FOUND,
         ContainerError::NameInUse { .. }
@@ -25,37 +26,20 @@ fn status_of(e: &ContainerError) -> StatusCode {
     }
 }
 
-fn error(e: ContainerError) -> Reply {
+pub(super) fn error(e: ContainerError) -> Reply {
     response::error(status_of(&e), e)
 }
 
-/// A query parameter's value.
-fn param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then_some(v)
-    })
-}
-
-fn flag(query: Option<&str>, name: &str) -> bool {
-    matches!(param(query, name), Some("1" | "true" | "True"))
-}
-
 /// `t=` seconds, else Docker's 10.
-fn grace(query: Option<&str>) -> Duration {
-    Duration::from_secs(param(query, "t").and_then(|t| t.parse().ok()).unwrap_or(10))
+fn grace(query: &Query) -> Duration {
+    Duration::from_secs(query.get("t").and_then(|t| t.parse().ok()).unwrap_or(10))
 }
 
 /// One container operation: `action` is the path after the id (`json`, `start`, ...; empty
 /// for DELETE). None: not an endpoint of this module.
-pub fn handle(
-    paths: &Paths,
-    method: &hyper::Method,
-    key: &str,
-    action: &str,
-    query: Option<&str>,
-) -> Option<Reply> {
+pub fn handle(call: &Call, key: &str, action: &str) -> Option<Reply> {
     use hyper::Method;
+    let (paths, method, query) = (&call.paths, &call.method, &call.query);
     let config = match ContainerStore::new(paths).lookup(key) {
         Ok(c) => c,
         Err(e) => return Some(error(e)),
@@ -83,7 +67,7 @@ pub fn handle(
                 .and_then(|()| container::start_existing(paths, &config)),
         ),
         (&Method::POST, "kill") => {
-            let name = param(query, "signal").unwrap_or("SIGKILL");
+            let name = query.get("signal").unwrap_or("SIGKILL");
             match crate::process::parse_signal(name) {
                 Some(signal) => done(container::kill_container(paths, &config, signal)),
                 None => response::error(StatusCode::BAD_REQUEST, format!("Invalid signal: {name}")),
@@ -91,19 +75,49 @@ pub fn handle(
         }
         (&Method::POST, "pause") => done(container::set_paused(paths, &config, true)),
         (&Method::POST, "unpause") => done(container::set_paused(paths, &config, false)),
-        (&Method::POST, "wait") => match container::wait_exit(paths, &config, None) {
-            Ok(code) => response::json(
-                StatusCode::OK,
-                &json!({"StatusCode": code.unwrap_or(0), "Error": null}),
-            ),
-            Err(e) => error(e),
+        (&Method::POST, "wait") => wait(paths, config.clone(), query),
+        (&Method::POST, "exec") => super::exec::create(call, key),
+        (&Method::GET, "logs") => super::logs::logs(paths, config.clone(), query),
+        (&Method::POST, "resize") => {
+            let (h, w) = match (query.number::<u16>("h"), query.number::<u16>("w")) {
+                (Ok(h), Ok(w)) => (h.unwrap_or(0), w.unwrap_or(0)),
+                (Err(r), _) | (_, Err(r)) => return Some(r),
+            };
+            match container::resize_tty(paths, &config, h, w) {
+                Ok(()) => response::empty(StatusCode::OK),
+                Err(e) => error(e),
+            }
+        }
+        (&Method::POST, "rename") => match query.get("name").filter(|n| !n.is_empty()) {
+            Some(name) => done(container::rename(paths, &config, name)),
+            None => response::error(StatusCode::BAD_REQUEST, "name cannot be empty"),
         },
         (&Method::DELETE, "") => done(container::remove_container(
             paths,
             &config,
-            flag(query, "force"),
-            flag(query, "v"),
+            query.flag("force"),
+            query.flag("v"),
         )),
         _ => return None,
+    })
+}
+
+/// `POST /containers/{id}/wait?condition=`: the headers at once (the docker CLI waits for
+/// them before it starts the container), the status when the condition is met.
+fn wait(paths: &crate::Paths, config: container::ContainerConfig, query: &Query) -> Reply {
+    let name = query.get("condition").unwrap_or("");
+    let Some(condition) = container::WaitCondition::parse(name) else {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid condition: {name:?} (allowed: not-running, next-exit, removed)"),
+        );
+    };
+    let paths = paths.clone();
+    response::streamed("application/json", move |out| {
+        let body = match container::wait_for(&paths, &config, condition) {
+            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
+        };
+        out.send_json(&body);
     })
 }

@@ -1,21 +1,35 @@
 //! The Docker Engine API on a unix socket, served by `ebrun serve` (ARCHITECTURE.md points 4
-//! and 9): the `docker` CLI and Docker's SDKs talk to ebrun. It owns nothing: every answer
-//! is read from the same store the `ebrun` CLI uses, through the same library.
+//! and 9): the `docker` CLI, docker-compose and Docker's SDKs talk to ebrun. It owns
+//! nothing: every answer is read from the same store the `ebrun` CLI uses, through the same
+//! library, and containers made here are translated to their OCI spec by the same module as
+//! `ebrun run`'s.
 //!
 //! Versions [`MIN_API_VERSION`] to [`API_VERSION`], negotiated as dockerd does (`/_ping`'s
 //! `Api-Version` header; `/vX.Y/` prefixes checked). Errors are Docker's `{"message": ...}`
 //! with its status codes.
-//!
-//! What is served so far: `_ping`, `version`, `info`, `containers/json`, `images/json`, and a
-//! container's `json`, `start`, `stop`, `restart`, `kill`, `pause`, `unpause`, `wait` and
-//! `DELETE`.
 
+// Handlers return `Result<_, Reply>`: an error is Docker's HTTP answer, built once where it
+// is found. Its size (a response head) does not matter on this path.
+#![allow(clippy::result_large_err)]
+
+mod attach;
 mod containers;
+mod create;
+mod create_body;
+mod exec;
+mod hijack;
+mod image_pull;
 mod images;
 mod lifecycle;
 mod listen;
+mod logs;
+mod networks;
+mod request;
 mod response;
+mod router;
+mod stdio_frames;
 mod system;
+mod volumes;
 
 pub use listen::{bind, default_socket, serve_unix};
 

@@ -63,6 +63,7 @@ pub fn as_container(state: &OciState, boot: &str) -> (ContainerConfig, Container
         mounts: Vec::new(),
         layers: Vec::new(),
         userns: None,
+        labels: Default::default(),
         changes: Vec::new(),
     };
     let status = match (state.started, state.paused) {

@@ -461,6 +461,10 @@ pub fn process_of(
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
         umask: user.umask(),
         terminal: p.terminal().unwrap_or(false),
+        console_size: p
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16)),
         stdin: true,
         capabilities,
         rlimits,

@@ -167,7 +167,8 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
 /// unless kept.
 fn stdio(ctx: &ChildContext<'_>) -> Result<(), Failure> {
     if let Some(console) = ctx.console {
-        let master = super::pty::open_in_container().map_err(fail(EXIT_RUNTIME, "terminal"))?;
+        let master = super::pty::open_in_container(ctx.launch.process.console_size)
+            .map_err(fail(EXIT_RUNTIME, "terminal"))?;
         super::pty::send_fd(console, master.as_raw_fd())
             .map_err(fail(EXIT_RUNTIME, "send terminal"))?;
         let _ = close(console);

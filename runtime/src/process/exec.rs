@@ -192,7 +192,8 @@ fn join_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failur
     nix::unistd::chdir("/").map_err(fail(EXIT_RUNTIME, "chdir /"))?;
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
     if let Some(console) = ctx.console {
-        let master = super::pty::open_in_container().map_err(fail(EXIT_RUNTIME, "terminal"))?;
+        let master = super::pty::open_in_container(ctx.spec.console_size)
+            .map_err(fail(EXIT_RUNTIME, "terminal"))?;
         super::pty::send_fd(console, master.as_raw_fd())
             .map_err(fail(EXIT_RUNTIME, "send terminal"))?;
     } else if !ctx.spec.stdin {

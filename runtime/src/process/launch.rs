@@ -140,6 +140,8 @@ pub struct ProcessSpec {
     pub umask: Option<u32>,
     /// A pseudo-terminal as stdin/stdout/stderr.
     pub terminal: bool,
+    /// The terminal's first size (rows, columns): OCI's `process.consoleSize`.
+    pub console_size: Option<(u16, u16)>,
     /// Keep stdin (otherwise /dev/null): Docker's `-i`; always for an OCI caller's stdio.
     pub stdin: bool,
     pub capabilities: Capabilities,

@@ -25,7 +25,7 @@ pub use exec::{exec_in, spawn_exec, ExecTarget};
 pub use exec_path::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 pub use exit_wait::wait_for_exit;
 pub use hooks::{run_hooks, Hook};
-pub use pty::{send_fd, RawMode};
+pub use pty::{send_fd, set_winsize, RawMode};
 pub use seccomp::SeccompProfile;
 pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
 pub use signals::parse_signal;

@@ -10,7 +10,7 @@ use nix::sys::termios::{self, SetArg, Termios};
 /// Creates the container's terminal on its own devpts instance (call in the child after the
 /// rootfs is set up, so `ttyname` inside resolves to /dev/pts/N) and makes it the controlling
 /// terminal and stdio. Returns the master, to be sent to the parent.
-pub(super) fn open_in_container() -> nix::Result<OwnedFd> {
+pub(super) fn open_in_container(size: Option<(u16, u16)>) -> nix::Result<OwnedFd> {
     use nix::fcntl::OFlag;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
     nix::pty::grantpt(&master)?;
@@ -21,6 +21,10 @@ pub(super) fn open_in_container() -> nix::Result<OwnedFd> {
         OFlag::O_RDWR | OFlag::O_NOCTTY,
         Mode::empty(),
     )?;
+    if let Some((rows, cols)) = size {
+        // The size the client's terminal has, before the process can ask for it.
+        set_winsize(slave.as_fd(), rows, cols)?;
+    }
     // SAFETY: TIOCSCTTY on a terminal fd we own, with a plain integer argument.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
         return Err(nix::Error::last());
@@ -80,6 +84,19 @@ pub(super) fn current_winsize(fd: BorrowedFd<'_>) -> Option<libc::winsize> {
     // SAFETY: TIOCGWINSZ writes one winsize into the valid struct we pass.
     unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) }.ok()?;
     Some(ws)
+}
+
+/// Sets the size of the terminal `fd` (either side of a pty): its foreground processes get
+/// SIGWINCH (`docker resize`, the Engine API's resize).
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> nix::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the valid struct we pass.
+    unsafe { tiocswinsz(fd.as_raw_fd(), &ws) }.map(|_| ())
 }
 
 /// Copies the user's terminal size to the container's terminal.

@@ -76,3 +76,20 @@ pub fn tmpfs_json(mounts: &[Mount]) -> Value {
         .collect();
     Value::Object(map)
 }
+
+/// `HostConfig.Binds` as `-v` writes them: `SOURCE:DEST[:ro]`, the volume's name as the
+/// source of a named volume (anonymous volumes and tmpfs are not listed).
+pub fn binds(mounts: &[Mount]) -> Vec<String> {
+    mounts
+        .iter()
+        .filter(|m| !m.anonymous && m.kind != MountType::Tmpfs)
+        .map(|m| {
+            let source = match (&m.kind, &m.name) {
+                (MountType::Volume, Some(name)) => name.clone(),
+                _ => m.source.display().to_string(),
+            };
+            let ro = if m.read_only { ":ro" } else { "" };
+            format!("{source}:{}{ro}", m.destination.display())
+        })
+        .collect()
+}

@@ -200,3 +200,23 @@ pub fn cgroup_bases() -> Vec<PathBuf> {
     }
     bases
 }
+
+/// A file of the container's cgroups: in the v1 directory of `controller`, or in the cgroup2
+/// directory on unified hosts.
+pub fn cgroup_file(inst: &Instance, name: &str, controller: &str, file: &str) -> PathBuf {
+    let cg = &inst.inspect(name)["Ebrun"]["Cgroups"];
+    if cg["layout"] == "unified" {
+        return PathBuf::from(cg["unified_dir"].as_str().unwrap()).join(file);
+    }
+    let dirs = cg["v1_dirs"].as_array().expect("v1 dirs");
+    let dir = dirs
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .find(|d| {
+            d.strip_prefix("/sys/fs/cgroup/")
+                .and_then(|rest| rest.split('/').next())
+                .is_some_and(|mount| mount.split(',').any(|c| c == controller))
+        })
+        .unwrap_or_else(|| panic!("no {controller} directory in {dirs:?}"));
+    PathBuf::from(dir).join(file)
+}

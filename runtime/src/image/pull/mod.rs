@@ -35,6 +35,7 @@ use super::reference::Reference;
 use super::{ImageError, ImageRecord, ImageStore};
 use crate::state::StateLock;
 use crate::Paths;
+pub use client::Credentials;
 use client::Registry;
 pub use progress::Output;
 
@@ -255,6 +256,18 @@ pub fn pull_platform(
     output: Output,
     platform: Option<&Platform>,
 ) -> Result<Pulled, PullError> {
+    pull_as(paths, reference, output, platform, None)
+}
+
+/// [`pull_platform`] with the client's credentials (the Engine API's `X-Registry-Auth`)
+/// instead of the ones `ebrun login` stored; `None`: the stored ones.
+pub fn pull_as(
+    paths: &Paths,
+    reference: &str,
+    output: Output,
+    platform: Option<&Platform>,
+    credentials: Option<Credentials>,
+) -> Result<Pulled, PullError> {
     let wanted_platform = platform.cloned().unwrap_or_else(Platform::host);
     let parsed = Reference::parse(reference)?;
     let progress = progress::Progress::new(output);
@@ -264,7 +277,10 @@ pub fn pull_platform(
     let r = parsed.with_default_tag();
     let store = ImageStore::open(paths)?;
     let insecure = insecure::is_insecure(r.domain(), &insecure::insecure_registries(paths)?);
-    let creds = credentials::lookup(r.domain())?;
+    let creds = match credentials {
+        Some(c) => Some(c),
+        None => credentials::lookup(r.domain())?,
+    };
     let registry = Registry::new(r.domain(), r.path(), insecure, creds);
     let wanted = r.digest().or(r.tag()).unwrap_or("latest").to_string();
     progress.line(&format!("{wanted}: Pulling from {}", r.path()));

@@ -1,18 +1,37 @@
 //! What a pull shows: a progress bar per layer on a terminal (indicatif), Docker's plain
-//! status lines otherwise (`<id>: Pulling fs layer`, `Download complete`, `Pull complete`).
+//! status lines otherwise (`<id>: Pulling fs layer`, `Download complete`, `Pull complete`),
+//! or, for the Engine API, the JSON messages `docker pull` renders
+//! (`{"status": ..., "id": ..., "progressDetail": {...}}`).
 
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// Receives the JSON progress messages of a pull (the Engine API's stream).
+pub type JsonSink = Arc<dyn Fn(serde_json::Value) + Send + Sync>;
+
 /// Where pull output goes: `docker pull` writes to stdout, `docker run` to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Output {
     Stdout,
     Stderr,
     /// `pull -q`: only the final image name (printed by the caller).
     Quiet,
+    /// Docker's JSON progress messages, for the Engine API.
+    Json(JsonSink),
+}
+
+impl Output {
+    /// One message as Docker's JSON stream has it: `ID: STATUS` lines carry the id apart.
+    fn json_line(text: &str) -> serde_json::Value {
+        match text.split_once(": ") {
+            Some((id, status)) if !id.contains(' ') && !matches!(id, "Digest" | "Status") => {
+                serde_json::json!({"status": status, "id": id})
+            }
+            _ => serde_json::json!({"status": text}),
+        }
+    }
 }
 
 /// The pull's display.
@@ -27,6 +46,9 @@ pub struct LayerProgress<'a> {
     progress: &'a Progress,
     id: String,
     bar: Option<ProgressBar>,
+    total: u64,
+    /// Bytes so far (for the JSON messages).
+    done: Mutex<u64>,
 }
 
 impl Progress {
@@ -34,7 +56,7 @@ impl Progress {
         let terminal = match output {
             Output::Stdout => std::io::stdout().is_terminal(),
             Output::Stderr => std::io::stderr().is_terminal(),
-            Output::Quiet => false,
+            Output::Quiet | Output::Json(_) => false,
         };
         let multi = terminal.then(|| {
             let target = match output {
@@ -57,7 +79,8 @@ impl Progress {
             let _ = m.println(text);
             return;
         }
-        match self.output {
+        match &self.output {
+            Output::Json(sink) => sink(Output::json_line(text)),
             Output::Stdout => {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{text}");
@@ -87,6 +110,8 @@ impl Progress {
             progress: self,
             id: id.to_string(),
             bar,
+            total,
+            done: Mutex::new(0),
         };
         if layer.bar.is_none() {
             self.line(&format!("{id}: Pulling fs layer"));
@@ -101,6 +126,9 @@ impl LayerProgress<'_> {
         if let Some(bar) = &self.bar {
             bar.set_position(bytes);
         }
+        if let Ok(mut done) = self.done.lock() {
+            *done = bytes;
+        }
         if bytes > 0 {
             self.status(&format!("Resuming at {bytes} bytes"));
         }
@@ -108,6 +136,20 @@ impl LayerProgress<'_> {
 
     /// `n` more bytes downloaded.
     pub fn inc(&self, n: u64) {
+        if let Output::Json(sink) = &self.progress.output {
+            let mut done = self.done.lock().expect("progress lock");
+            let before = *done;
+            *done += n;
+            // A message per 1% (or per 512 KiB of a layer of unknown size).
+            let step = (self.total / 100).max(512 * 1024);
+            if before / step != *done / step || *done == self.total {
+                sink(serde_json::json!({
+                    "status": "Downloading",
+                    "progressDetail": {"current": *done, "total": self.total},
+                    "id": self.id,
+                }));
+            }
+        }
         if let Some(bar) = &self.bar {
             if bar.position() == 0 {
                 bar.set_message("Downloading");
