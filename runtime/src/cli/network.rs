@@ -8,12 +8,13 @@ use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use ebrun::container::ContainerStore;
 use ebrun::format::display::Table;
 use ebrun::format::template::Template;
+use ebrun::network::connections::{connect_container, disconnect_container};
 use ebrun::network::endpoints::Endpoints;
-use ebrun::network::{self, CreateOptions, NetworkStore};
-use ebrun::undo::HostChange;
+use ebrun::network::{
+    self, networks, CreateOptions, FilterArgs, IpamConfig, NetworkFilter, PruneFilter,
+};
 
 use super::Context;
 
@@ -58,6 +59,9 @@ pub struct CreateArgs {
     /// Enable IPv6 networking.
     #[arg(long)]
     ipv6: bool,
+    /// Enable manual container attachment (recorded; every network is attachable).
+    #[arg(long)]
+    attachable: bool,
     /// Driver specific options (KEY=VALUE).
     #[arg(short = 'o', long = "opt")]
     opt: Vec<String>,
@@ -76,7 +80,7 @@ pub struct LsArgs {
     /// Do not truncate the output.
     #[arg(long = "no-trunc")]
     no_trunc: bool,
-    /// Filter output (name=, id=, driver=, label=KEY[=VALUE]).
+    /// Filter output (name=, id=, driver=, label=KEY[=VALUE], scope=, type=, dangling=).
     #[arg(short, long = "filter")]
     filter: Vec<String>,
     /// Format output with a Go template (or `json`).
@@ -131,6 +135,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short, long)]
     force: bool,
+    /// Provide filter values (until=, label=KEY[=VALUE], label!=KEY[=VALUE]).
+    #[arg(long = "filter")]
+    filter: Vec<String>,
 }
 
 pub fn network_command(ctx: &Context, cmd: NetworkCommand) -> Result<i32> {
@@ -156,54 +163,49 @@ fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>> 
         .collect()
 }
 
+/// `--subnet`, `--gateway` and `--ip-range` as IPAM configs: a gateway and a range go with
+/// the subnet of their address family.
+fn ipam_configs(a: &CreateArgs) -> Result<Vec<IpamConfig>> {
+    let v6 = |s: &str| s.contains(':');
+    let mut configs: Vec<IpamConfig> = a
+        .subnet
+        .iter()
+        .map(|s| IpamConfig {
+            subnet: s.clone(),
+            ..Default::default()
+        })
+        .collect();
+    for g in &a.gateway {
+        let c = configs
+            .iter_mut()
+            .find(|c| v6(&c.subnet) == v6(g) && c.gateway.is_empty())
+            .ok_or_else(|| {
+                anyhow!("invalid --gateway {g:?}: a gateway needs a --subnet of its family")
+            })?;
+        c.gateway = g.clone();
+    }
+    if let Some(r) = &a.ip_range {
+        let c = configs
+            .iter_mut()
+            .find(|c| !v6(&c.subnet))
+            .ok_or_else(|| anyhow!("invalid --ip-range {r:?}: an ip-range needs a --subnet"))?;
+        c.ip_range = r.clone();
+    }
+    Ok(configs)
+}
+
 fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
     let mut o = CreateOptions {
         name: a.name.clone(),
         driver: a.driver.clone(),
         internal: a.internal,
+        attachable: a.attachable,
         ipv6: a.ipv6,
         options: key_values("--opt", &a.opt)?,
         labels: key_values("--label", &a.label)?,
         ..Default::default()
     };
-    for s in &a.subnet {
-        match s.parse::<ipnet::IpNet>() {
-            Ok(ipnet::IpNet::V4(n)) if o.subnet.is_none() => o.subnet = Some(n),
-            Ok(ipnet::IpNet::V6(n)) if o.subnet_v6.is_none() => o.subnet_v6 = Some(n),
-            Ok(_) => {
-                return Err(anyhow!(
-                    "invalid --subnet {s:?}: at most one IPv4 and one IPv6 subnet"
-                ))
-            }
-            Err(_) => {
-                return Err(anyhow!(
-                    "invalid --subnet {s:?}: expected a subnet in CIDR format"
-                ))
-            }
-        }
-    }
-    for g in &a.gateway {
-        match g.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(ip)) if o.subnet.is_some() => o.gateway = Some(ip),
-            Ok(std::net::IpAddr::V6(ip)) if o.subnet_v6.is_some() => o.gateway_v6 = Some(ip),
-            Ok(_) => {
-                return Err(anyhow!(
-                    "invalid --gateway {g:?}: a gateway needs a --subnet of its family"
-                ))
-            }
-            Err(_) => return Err(anyhow!("invalid --gateway {g:?}: expected an IP address")),
-        }
-    }
-    if let Some(r) = &a.ip_range {
-        if o.subnet.is_none() {
-            return Err(anyhow!(
-                "invalid --ip-range {r:?}: an ip-range needs a --subnet"
-            ));
-        }
-        o.ip_range = Some(r.parse().map_err(|_| {
-            anyhow!("invalid --ip-range {r:?}: expected an IPv4 subnet in CIDR format")
-        })?);
-    }
+    o.set_ipam(&ipam_configs(&a)?)?;
     match network::create_network(&ctx.paths, &o) {
         Ok(n) => {
             println!("{}", n.id);
@@ -216,42 +218,17 @@ fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
     }
 }
 
-fn matches_filter(n: &network::NetworkRecord, filters: &[(String, String)]) -> bool {
-    filters.iter().all(|(k, v)| match k.as_str() {
-        "name" => n.name.contains(v.as_str()),
-        "id" => n.id.starts_with(v.as_str()),
-        "driver" => n.driver == *v,
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
-            None => n.labels.contains_key(v.as_str()),
-        },
-        "type" => (v == "builtin") == n.is_predefined(),
-        _ => true,
-    })
-}
-
 fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
-    let mut filters = Vec::new();
-    for f in &a.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("invalid --filter {f:?}: expected KEY=VALUE"))?;
-        if !matches!(k, "name" | "id" | "driver" | "label" | "type") {
-            return Err(anyhow!("invalid filter '{k}'"));
+    let filter = FilterArgs::from_flags(&a.filter).map_err(|e| anyhow!(e))?;
+    let shown = match NetworkFilter::new(filter)
+        .and_then(|f| Ok(f.apply(&ctx.paths, networks::list(&ctx.paths)?)))
+    {
+        Ok(shown) => shown,
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            return Ok(1);
         }
-        filters.push((k.to_string(), v.to_string()));
-    }
-    let store = NetworkStore::new(&ctx.paths);
-    let mut all = store.list();
-    if !all.iter().any(|n| n.name == "bridge") {
-        // The default network exists before its first container, as Docker's does.
-        let _lock = store.lock()?;
-        let config = network::daemon_config::DaemonConfig::load(&ctx.paths)?;
-        all.insert(0, network::networks::default_network(&ctx.paths, &config)?);
-    }
-    all.sort_by(|x, y| x.name.cmp(&y.name));
-    let shown: Vec<&network::NetworkRecord> =
-        all.iter().filter(|n| matches_filter(n, &filters)).collect();
+    };
     let id = |n: &network::NetworkRecord| {
         if a.no_trunc {
             n.id.clone()
@@ -260,7 +237,7 @@ fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
         }
     };
     if a.quiet {
-        for n in shown {
+        for n in &shown {
             println!("{}", id(n));
         }
         return Ok(0);
@@ -272,7 +249,7 @@ fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
             } else {
                 Some(Template::parse(f).map_err(|e| anyhow!(e))?)
             };
-            for n in shown {
+            for n in &shown {
                 let v = serde_json::json!({
                     "ID": id(n), "Name": n.name, "Driver": n.driver, "Scope": "local",
                     "IPv6": n.ipv6.to_string(), "Internal": n.internal.to_string(),
@@ -288,7 +265,7 @@ fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
         _ => {
             let mut t = Table::new();
             t.row(["NETWORK ID", "NAME", "DRIVER", "SCOPE"]);
-            for n in shown {
+            for n in &shown {
                 t.row([id(n), n.name.clone(), n.driver.clone(), "local".to_string()]);
             }
             print!("{}", t.render());
@@ -298,20 +275,11 @@ fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
 }
 
 fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
-    let store = NetworkStore::new(&ctx.paths);
     let eps = Endpoints::new(&ctx.paths).list();
     let mut out = Vec::new();
     let mut code = 0;
     for key in &a.networks {
-        let found = match store.lookup(key) {
-            Err(network::NetworkError::NotFound(_)) if key == "bridge" => {
-                let _lock = store.lock()?;
-                let config = network::daemon_config::DaemonConfig::load(&ctx.paths)?;
-                network::networks::default_network(&ctx.paths, &config)
-            }
-            r => r,
-        };
-        match found {
+        match networks::find(&ctx.paths, key) {
             Ok(n) => out.push(network::network_inspect(&n, &eps)),
             Err(e) => {
                 eprintln!("Error response from daemon: {e}");
@@ -348,14 +316,6 @@ fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
 }
 
 fn connect(ctx: &Context, a: ConnectArgs) -> Result<i32> {
-    let containers = ContainerStore::new(&ctx.paths);
-    let config = match containers.lookup(&a.container) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error response from daemon: {e}");
-            return Ok(1);
-        }
-    };
     let ip = (
         a.ip.as_deref()
             .map(|s| {
@@ -371,35 +331,8 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<i32> {
             })
             .transpose()?,
     );
-    let _lock = containers.lock()?;
-    let mut state = containers.load_state(&config.id)?;
-    // Recorded in the config for every later start (Docker's); a stopped container only
-    // gets the record.
-    let mut config = containers.lookup(&config.id)?;
-    let name = config.name.clone();
-    if let Err(e) = network::connections::record_connect(
-        &ctx.paths,
-        &mut config.network,
-        &name,
-        &a.network,
-        ip,
-        &a.alias,
-    ) {
-        eprintln!("Error response from daemon: {e}");
-        return Ok(1);
-    }
-    if state.pid <= 0 || state.status != ebrun::container::Status::Running {
-        containers.save_config(&config)?;
-        return Ok(0);
-    }
-    match network::connect(&ctx.paths, &a.network, &config.id, state.pid, ip, &a.alias) {
-        Ok((attachment, changes)) => {
-            state.network.attachments.push(attachment);
-            state.run_changes.extend(changes);
-            containers.save_state(&config.id, &state)?;
-            containers.save_config(&config)?;
-            Ok(0)
-        }
+    match connect_container(&ctx.paths, &a.network, &a.container, ip, &a.alias) {
+        Ok(()) => Ok(0),
         Err(e) => {
             eprintln!("Error response from daemon: {e}");
             Ok(1)
@@ -408,53 +341,8 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<i32> {
 }
 
 fn disconnect(ctx: &Context, a: DisconnectArgs) -> Result<i32> {
-    let containers = ContainerStore::new(&ctx.paths);
-    let config = match containers.lookup(&a.container) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error response from daemon: {e}");
-            return Ok(1);
-        }
-    };
-    let _lock = containers.lock()?;
-    let mut state = containers.load_state(&config.id)?;
-    let mut config = containers.lookup(&config.id)?;
-    let name = config.name.clone();
-    let recorded =
-        network::connections::record_disconnect(&ctx.paths, &mut config.network, &name, &a.network);
-    if state.pid <= 0 || state.status != ebrun::container::Status::Running {
-        // A stopped container: only the record changes.
-        return match recorded {
-            Ok(_) => {
-                containers.save_config(&config)?;
-                Ok(0)
-            }
-            Err(_) if a.force => Ok(0),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                Ok(1)
-            }
-        };
-    }
-    match network::disconnect(&ctx.paths, &a.network, &config.id) {
-        Ok(attachment) => {
-            if recorded.is_ok() {
-                containers.save_config(&config)?;
-            }
-            state
-                .network
-                .attachments
-                .retain(|x| x.network_id != attachment.network_id);
-            state.run_changes.retain(
-                |c| !matches!(c, HostChange::Veth { name, .. } if *name == attachment.host_veth),
-            );
-            containers.save_state(&config.id, &state)?;
-            Ok(0)
-        }
-        Err(e) if a.force => {
-            tracing::warn!(error = %e, "disconnect");
-            Ok(0)
-        }
+    match disconnect_container(&ctx.paths, &a.network, &a.container, a.force) {
+        Ok(()) => Ok(0),
         Err(e) => {
             eprintln!("Error response from daemon: {e}");
             Ok(1)
@@ -463,6 +351,7 @@ fn disconnect(ctx: &Context, a: DisconnectArgs) -> Result<i32> {
 }
 
 fn prune(ctx: &Context, a: PruneArgs) -> Result<i32> {
+    let filter = FilterArgs::from_flags(&a.filter).map_err(|e| anyhow!(e))?;
     if !a.force {
         print!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
         std::io::stdout().flush()?;
@@ -472,13 +361,13 @@ fn prune(ctx: &Context, a: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let store = NetworkStore::new(&ctx.paths);
-    let mut deleted = Vec::new();
-    for n in store.list().into_iter().filter(|n| !n.is_predefined()) {
-        if network::remove_network(&ctx.paths, &n.id).is_ok() {
-            deleted.push(n.name);
+    let deleted = match PruneFilter::new(filter).and_then(|f| networks::prune(&ctx.paths, &f)) {
+        Ok(deleted) => deleted,
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            return Ok(1);
         }
-    }
+    };
     if !deleted.is_empty() {
         println!("Deleted Networks:");
         for d in deleted {

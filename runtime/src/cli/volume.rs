@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use ebrun::container::ContainerStore;
 use ebrun::format::display::{human_size, Table};
 use ebrun::format::template::Template;
+use ebrun::network::FilterArgs;
 use ebrun::volumes::inspect::volume_json;
-use ebrun::volumes::{VolumeError, VolumeRecord, VolumeStore};
+use ebrun::volumes::{VolumeError, VolumeFilter, VolumePruneFilter, VolumeStore};
 
 use super::Context;
 
@@ -43,7 +44,7 @@ pub struct CreateArgs {
     /// Set metadata for a volume (KEY=VALUE).
     #[arg(long = "label")]
     label: Vec<String>,
-    /// Set driver specific options (none are supported).
+    /// Set driver specific options (KEY=VALUE; none are supported).
     #[arg(short = 'o', long = "opt")]
     opt: Vec<String>,
 }
@@ -87,7 +88,7 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short, long)]
     force: bool,
-    /// Provide filter values (label=KEY[=VALUE], label!=KEY[=VALUE]).
+    /// Provide filter values (label=KEY[=VALUE], label!=KEY[=VALUE], all=true).
     #[arg(long = "filter")]
     filter: Vec<String>,
 }
@@ -103,7 +104,7 @@ pub fn volume(ctx: &Context, cmd: VolumeCommand) -> Result<i32> {
     }
 }
 
-fn labels(values: &[String]) -> BTreeMap<String, String> {
+fn key_values(values: &[String]) -> BTreeMap<String, String> {
     values
         .iter()
         .map(|l| {
@@ -114,52 +115,27 @@ fn labels(values: &[String]) -> BTreeMap<String, String> {
 }
 
 fn create(store: &VolumeStore, args: CreateArgs) -> Result<i32> {
-    if args.driver != "local" {
-        bail!(
-            "invalid argument \"{}\" for \"--driver\" flag: only the \"local\" driver is supported",
-            args.driver
-        );
-    }
-    if let Some(o) = args.opt.first() {
-        bail!(
-            "invalid argument \"{o}\" for \"--opt\" flag: the local driver here takes no options"
-        );
-    }
-    let v = store.create(args.name.as_deref(), labels(&args.label))?;
+    let v = store.create_with(
+        args.name.as_deref(),
+        &args.driver,
+        &key_values(&args.opt),
+        key_values(&args.label),
+        false,
+    )?;
     println!("{}", v.name);
     Ok(0)
 }
 
-/// A label filter: `KEY` or `KEY=VALUE`.
-fn label_matches(v: &VolumeRecord, want: &str) -> bool {
-    match want.split_once('=') {
-        Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
-        None => v.labels.contains_key(want),
-    }
-}
-
 fn ls(ctx: &Context, store: &VolumeStore, args: LsArgs) -> Result<i32> {
     let containers = ContainerStore::new(&ctx.paths).list();
-    let mut volumes = store.list();
-    for f in &args.filter {
-        let Some((key, value)) = f.split_once('=') else {
-            bail!("invalid argument \"{f}\" for \"--filter\" flag: bad format of filter (expected name=value)");
-        };
-        match key {
-            "dangling" => {
-                let want = match value {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => bail!("invalid filter 'dangling={value}': expected true or false"),
-                };
-                volumes.retain(|v| store.users(&v.name, &containers).is_empty() == want);
-            }
-            "name" => volumes.retain(|v| v.name.contains(value)),
-            "label" => volumes.retain(|v| label_matches(v, value)),
-            "driver" => volumes.retain(|_| value == "local"),
-            _ => bail!("invalid filter '{key}' (allowed: dangling, name, label, driver)"),
+    let filter = FilterArgs::from_flags(&args.filter).map_err(|e| anyhow!(e))?;
+    let volumes = match VolumeFilter::new(filter) {
+        Ok(f) => f.apply(store, &containers),
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            return Ok(1);
         }
-    }
+    };
     if args.quiet {
         for v in &volumes {
             println!("{}", v.name);
@@ -186,7 +162,7 @@ fn ls(ctx: &Context, store: &VolumeStore, args: LsArgs) -> Result<i32> {
                     serde_json::json!({
                         "Name": v.name, "Driver": "local", "Scope": "local",
                         "Mountpoint": store.data_dir(&v.name),
-                        "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(","),
+                        "Labels": v.docker_labels().iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(","),
                         "Links": store.users(&v.name, &containers).len(),
                         "Size": "N/A",
                     })
@@ -259,16 +235,17 @@ fn rm(store: &VolumeStore, args: RmArgs) -> Result<i32> {
 }
 
 fn prune(store: &VolumeStore, args: PruneArgs) -> Result<i32> {
-    let mut keep_if: Vec<(bool, String)> = Vec::new();
-    for f in &args.filter {
-        if let Some(v) = f.strip_prefix("label!=") {
-            keep_if.push((true, v.to_string()));
-        } else if let Some(v) = f.strip_prefix("label=") {
-            keep_if.push((false, v.to_string()));
-        } else {
-            bail!("invalid filter '{f}' (allowed: label=KEY[=VALUE], label!=KEY[=VALUE])");
-        }
+    let mut filter = FilterArgs::from_flags(&args.filter).map_err(|e| anyhow!(e))?;
+    if args.all {
+        filter.add("all", "true");
     }
+    let filter = match VolumePruneFilter::new(filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            return Ok(1);
+        }
+    };
     if !args.force {
         let what = if args.all {
             "all local volumes not used by at least one container"
@@ -284,11 +261,7 @@ fn prune(store: &VolumeStore, args: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let (removed, freed) = store.prune(args.all, |v| {
-        keep_if
-            .iter()
-            .any(|(negate, l)| label_matches(v, l) == *negate)
-    })?;
+    let (removed, freed) = filter.prune(store)?;
     if !removed.is_empty() {
         println!("Deleted Volumes:");
         for name in &removed {

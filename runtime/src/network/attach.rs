@@ -485,7 +485,7 @@ pub fn connect(
     let nl = Netlink::new()?;
     let n = resolve_network(paths, &nl, &config, network)?;
     if record.attachments.iter().any(|a| a.network_id == n.id) {
-        return Err(NetworkError::Invalid(format!(
+        return Err(NetworkError::Forbidden(format!(
             "endpoint with name {} already exists in network {}",
             record.container_name, n.name
         )));

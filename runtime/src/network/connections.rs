@@ -1,7 +1,8 @@
 //! The networks a container is connected to beyond its `--network`, as recorded in its
-//! config: `ebrun network connect` / `disconnect` change the record (of a stopped container
-//! only the record; of a running one also its interfaces, see [`super::attach`]), and every
-//! start attaches what the record says, as Docker does.
+//! config: `network connect` / `disconnect` ([`connect_container`], [`disconnect_container`],
+//! for the CLI and the Engine API) change the record (of a stopped container only the
+//! record; of a running one also its interfaces, see [`super::attach`]), and every start
+//! attaches what the record says, as Docker does.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -10,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::spec::{NetworkMode, NetworkSpec};
 use super::store::{NetworkRecord, NetworkStore};
 use super::NetworkError;
+use crate::container::{ContainerError, ContainerStore, Status};
+use crate::undo::HostChange;
 use crate::Paths;
 
 /// One `network connect` of a container, kept in its [`NetworkSpec`].
@@ -47,7 +50,7 @@ pub fn record_connect(
     ip: (Option<Ipv4Addr>, Option<Ipv6Addr>),
     aliases: &[String],
 ) -> Result<NetworkRecord, NetworkError> {
-    let n = NetworkStore::new(paths).lookup(network)?;
+    let n = super::networks::find(paths, network)?;
     match &spec.mode {
         NetworkMode::Host => {
             return Err(NetworkError::Invalid(
@@ -72,7 +75,7 @@ pub fn record_connect(
     let attached = mode_network(paths, spec).is_some_and(|m| m.id == n.id)
         || spec.connected.iter().any(|c| c.network_id == n.id);
     if attached {
-        return Err(NetworkError::Invalid(format!(
+        return Err(NetworkError::Forbidden(format!(
             "endpoint with name {container} already exists in network {}",
             n.name
         )));
@@ -111,7 +114,7 @@ pub fn record_disconnect(
     container: &str,
     network: &str,
 ) -> Result<NetworkRecord, NetworkError> {
-    let n = NetworkStore::new(paths).lookup(network)?;
+    let n = super::networks::find(paths, network)?;
     if spec.mode == NetworkMode::Host {
         return Err(NetworkError::Invalid(
             "container cannot be disconnected from host network or connected to host network"
@@ -130,6 +133,77 @@ pub fn record_disconnect(
         "container {container} is not connected to network {}",
         n.name
     )))
+}
+
+/// `network connect NETWORK CONTAINER`: recorded in the container's config for every later
+/// start (Docker's); a running container also gets its interface now.
+pub fn connect_container(
+    paths: &Paths,
+    network: &str,
+    container: &str,
+    ip: (Option<Ipv4Addr>, Option<Ipv6Addr>),
+    aliases: &[String],
+) -> Result<(), ContainerError> {
+    let containers = ContainerStore::new(paths);
+    let id = containers.lookup(container)?.id;
+    let _lock = containers.lock()?;
+    let mut state = containers.load_state(&id)?;
+    let mut config = containers.lookup(&id)?;
+    let name = config.name.clone();
+    record_connect(paths, &mut config.network, &name, network, ip, aliases)?;
+    if state.pid <= 0 || state.status != Status::Running {
+        return containers.save_config(&config);
+    }
+    let (attachment, changes) = super::connect(paths, network, &id, state.pid, ip, aliases)?;
+    state.network.attachments.push(attachment);
+    state.run_changes.extend(changes);
+    containers.save_state(&id, &state)?;
+    containers.save_config(&config)
+}
+
+/// `network disconnect [--force] NETWORK CONTAINER`: the record and, of a running container,
+/// its interface. `force` ignores what is not connected.
+pub fn disconnect_container(
+    paths: &Paths,
+    network: &str,
+    container: &str,
+    force: bool,
+) -> Result<(), ContainerError> {
+    let containers = ContainerStore::new(paths);
+    let id = containers.lookup(container)?.id;
+    let _lock = containers.lock()?;
+    let mut state = containers.load_state(&id)?;
+    let mut config = containers.lookup(&id)?;
+    let name = config.name.clone();
+    let recorded = record_disconnect(paths, &mut config.network, &name, network);
+    if state.pid <= 0 || state.status != Status::Running {
+        // A stopped container: only the record changes.
+        return match recorded {
+            Ok(_) => containers.save_config(&config),
+            Err(_) if force => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    }
+    match super::disconnect(paths, network, &id) {
+        Ok(attachment) => {
+            if recorded.is_ok() {
+                containers.save_config(&config)?;
+            }
+            state
+                .network
+                .attachments
+                .retain(|x| x.network_id != attachment.network_id);
+            state.run_changes.retain(
+                |c| !matches!(c, HostChange::Veth { name, .. } if *name == attachment.host_veth),
+            );
+            containers.save_state(&id, &state)
+        }
+        Err(e) if force => {
+            tracing::warn!(error = %e, "disconnect");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What a start attaches: the spec for the first interface (eth0, with the default route)

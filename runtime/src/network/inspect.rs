@@ -154,7 +154,8 @@ pub fn inspect_settings(spec: &NetworkSpec, state: &NetworkState) -> Value {
     })
 }
 
-/// Docker's `network inspect` object.
+/// Docker's `network inspect` object (the Engine API's too; `GET /networks` lists each with
+/// no endpoints, as dockerd does).
 pub fn network_inspect(n: &NetworkRecord, endpoints: &[EndpointRecord]) -> Value {
     let mut config = Vec::new();
     if let Some(s) = n.subnet {
@@ -199,6 +200,7 @@ pub fn network_inspect(n: &NetworkRecord, endpoints: &[EndpointRecord]) -> Value
         "Created": n.created,
         "Scope": "local",
         "Driver": n.driver,
+        "EnableIPv4": true,
         "EnableIPv6": n.ipv6,
         "IPAM": {
             "Driver": "default",
@@ -206,7 +208,7 @@ pub fn network_inspect(n: &NetworkRecord, endpoints: &[EndpointRecord]) -> Value
             "Config": if n.is_bridge() { json!(config) } else { json!([]) },
         },
         "Internal": n.internal,
-        "Attachable": false,
+        "Attachable": n.attachable,
         "Ingress": false,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": false,

@@ -10,7 +10,9 @@
 //! - [`ports`]: choosing and checking host ports
 //! - [`dns`]: /etc/hosts and /etc/resolv.conf
 //! - [`attach`]: wiring a container to a network (run, connect, disconnect)
-//! - [`connections`]: the networks `network connect/disconnect` record for later starts
+//! - [`connections`]: `network connect/disconnect` of a container: the networks recorded for
+//!   later starts, and the interfaces of a running one
+//! - [`filter`]: Docker's filters of `network ls` and `network prune`
 //! - [`inspect`]: Docker's JSON and `ps`/`port` text
 //!
 //! Every host change of a container is journaled ([`crate::undo::HostChange`]):
@@ -23,6 +25,7 @@ pub mod connections;
 pub mod daemon_config;
 pub mod dns;
 pub mod endpoints;
+pub mod filter;
 pub mod firewall;
 pub mod inspect;
 pub mod ipam;
@@ -41,8 +44,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use attach::{connect, disconnect, setup};
+pub use filter::{FilterArgs, NetworkFilter, PruneFilter};
 pub use inspect::{inspect_settings, network_inspect, ports_column};
-pub use networks::{create as create_network, remove as remove_network, CreateOptions};
+pub use networks::{create as create_network, remove as remove_network, CreateOptions, IpamConfig};
 pub use spec::{ExtraHost, HostIp, NetworkMode, NetworkSpec, PortMapping, PortProto, Proto};
 pub use store::{NetworkRecord, NetworkStore};
 
@@ -63,6 +67,16 @@ pub enum NetworkError {
     Config(String),
     #[error("network {0} not found")]
     NotFound(String),
+    /// What Docker refuses with a 403: a pre-defined network, one with active endpoints, a
+    /// second endpoint of a container on one network.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A network of that name exists (Docker's 409).
+    #[error("network with name {0} already exists")]
+    NameExists(String),
+    /// A driver ebrun does not have (Docker's 404 for a plugin it cannot find).
+    #[error("plugin \"{0}\" not found")]
+    UnknownDriver(String),
     #[error("network {0} is ambiguous (more than one network has this id prefix)")]
     Ambiguous(String),
     #[error("{0}")]

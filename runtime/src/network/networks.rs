@@ -8,6 +8,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::daemon_config::DaemonConfig;
 use super::endpoints::Endpoints;
+use super::filter::PruneFilter;
 use super::firewall::Firewall;
 use super::netlink::{valid_ifname, IfAddr, Netlink};
 use super::store::{new_id, NetworkRecord, NetworkStore, OPT_BRIDGE_NAME, OPT_MASQUERADE, OPT_MTU};
@@ -235,7 +236,7 @@ pub fn sync_compat(paths: &Paths) -> Result<(), NetworkError> {
     super::iptables_compat::sync_forward_accepts(paths.prefix(), &bridges)
 }
 
-/// `ebrun network create` options.
+/// What `network create` asks for (the CLI's flags, the Engine API's `POST /networks/create`).
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub name: String,
@@ -246,9 +247,162 @@ pub struct CreateOptions {
     pub subnet_v6: Option<Ipv6Net>,
     pub gateway_v6: Option<std::net::Ipv6Addr>,
     pub internal: bool,
+    pub attachable: bool,
     pub ipv6: bool,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+}
+
+/// One of Docker's `IPAM.Config` entries as given (the API's JSON; the CLI's `--subnet`,
+/// `--gateway` and `--ip-range` of one address family). Empty strings are absent fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpamConfig {
+    pub subnet: String,
+    pub ip_range: String,
+    pub gateway: String,
+}
+
+/// Docker's wrapping of IPAM errors.
+fn ipam_error(errors: &[String]) -> NetworkError {
+    NetworkError::Invalid(format!("invalid network config:\n{}", errors.join("\n")))
+}
+
+impl CreateOptions {
+    /// Reads `configs` into the subnet, gateway and range fields: each must parse (Docker's
+    /// messages), with at most one IPv4 and one IPv6 subnet and ranges on IPv4 only. Whether
+    /// the values fit together is checked by [`create`].
+    pub fn set_ipam(&mut self, configs: &[IpamConfig]) -> Result<(), NetworkError> {
+        let mut errors = Vec::new();
+        for c in configs {
+            let Ok(subnet) = c.subnet.parse::<IpNet>() else {
+                errors.push(format!(
+                    "invalid subnet {}: invalid CIDR block notation",
+                    c.subnet
+                ));
+                continue;
+            };
+            let family = if subnet.addr().is_ipv4() {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
+            let gateway = match c.gateway.as_str() {
+                "" => None,
+                g => match g.parse::<IpAddr>() {
+                    Ok(ip) if ip.is_ipv4() == subnet.addr().is_ipv4() => Some(ip),
+                    Ok(_) => {
+                        errors.push(format!(
+                            "invalid gateway {g}: parent subnet is an {family} block"
+                        ));
+                        None
+                    }
+                    Err(_) => {
+                        errors.push(format!("invalid gateway {g}: invalid address"));
+                        None
+                    }
+                },
+            };
+            let range = match c.ip_range.as_str() {
+                "" => None,
+                r => match r.parse::<IpNet>() {
+                    Ok(IpNet::V4(n)) if subnet.addr().is_ipv4() => Some(n),
+                    Ok(IpNet::V4(_)) => {
+                        errors.push(format!(
+                            "invalid ip-range {r}: parent subnet is an {family} block"
+                        ));
+                        None
+                    }
+                    Ok(IpNet::V6(_)) => {
+                        errors.push(format!(
+                            "invalid ip-range {r}: ebrun supports ranges of IPv4 subnets only"
+                        ));
+                        None
+                    }
+                    Err(_) => {
+                        errors.push(format!("invalid ip-range {r}: invalid CIDR block notation"));
+                        None
+                    }
+                },
+            };
+            match subnet {
+                IpNet::V4(s) if self.subnet.is_none() => {
+                    self.subnet = Some(s);
+                    self.gateway = match gateway {
+                        Some(IpAddr::V4(g)) => Some(g),
+                        _ => None,
+                    };
+                    self.ip_range = range;
+                }
+                IpNet::V6(s) if self.subnet_v6.is_none() => {
+                    self.subnet_v6 = Some(s);
+                    self.gateway_v6 = match gateway {
+                        Some(IpAddr::V6(g)) => Some(g),
+                        _ => None,
+                    };
+                }
+                _ => errors.push(format!(
+                    "invalid subnet {}: ebrun supports one IPv4 and one IPv6 subnet per network",
+                    c.subnet
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ipam_error(&errors))
+        }
+    }
+}
+
+/// Docker's checks of a subnet given by the user and what is given inside it.
+fn check_ipam(o: &CreateOptions) -> Result<(), NetworkError> {
+    let mut errors = Vec::new();
+    if let Some(s) = o.subnet {
+        if s != s.trunc() {
+            errors.push(format!("invalid subnet {s}: it should be {}", s.trunc()));
+        }
+        if let Some(r) = o.ip_range {
+            if r.prefix_len() < s.prefix_len() {
+                errors.push(format!(
+                    "invalid ip-range {r}: CIDR block is bigger than its parent subnet {s}"
+                ));
+            }
+            if r != r.trunc() {
+                errors.push(format!("invalid ip-range {r}: it should be {}", r.trunc()));
+            }
+            if !s.trunc().contains(&r.network()) && !r.trunc().contains(&s.network()) {
+                errors.push(format!(
+                    "invalid ip-range {r}: parent subnet {s} doesn't contain ip-range"
+                ));
+            }
+        }
+        if let Some(g) = o.gateway {
+            if !s.contains(&g) {
+                errors.push(format!(
+                    "invalid gateway {g}: parent subnet {s} doesn't contain this address"
+                ));
+            } else if g == s.network() || g == s.broadcast() {
+                errors.push(format!(
+                    "invalid gateway {g}: not a host address of subnet {s}"
+                ));
+            }
+        }
+    }
+    if let Some(s) = o.subnet_v6 {
+        if s != s.trunc() {
+            errors.push(format!("invalid subnet {s}: it should be {}", s.trunc()));
+        }
+        if let Some(g) = o.gateway_v6.filter(|g| !s.contains(g)) {
+            errors.push(format!(
+                "invalid gateway {g}: parent subnet {s} doesn't contain this address"
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ipam_error(&errors))
+    }
 }
 
 fn valid_network_name(name: &str) -> bool {
@@ -257,8 +411,15 @@ fn valid_network_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-/// Creates a user network and its bridge.
+/// Creates a user network and its bridge (Docker's checks and error kinds: a pre-defined
+/// name is forbidden, a taken one a conflict, a driver other than `bridge` not found).
 pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, NetworkError> {
+    if NetworkRecord::predefined_name(&o.name) {
+        return Err(NetworkError::Forbidden(format!(
+            "operation is not permitted on predefined {} network",
+            o.name
+        )));
+    }
     if !valid_network_name(&o.name) {
         return Err(NetworkError::Invalid(format!(
             "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
@@ -266,10 +427,7 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
         )));
     }
     if !matches!(o.driver.as_str(), "" | "bridge") {
-        return Err(NetworkError::Invalid(format!(
-            "plugin \"{}\" not found: ebrun supports the bridge driver",
-            o.driver
-        )));
+        return Err(NetworkError::UnknownDriver(o.driver.clone()));
     }
     for (key, value) in &o.options {
         if ![OPT_BRIDGE_NAME, OPT_MTU, OPT_MASQUERADE].contains(&key.as_str()) {
@@ -283,13 +441,11 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
             )));
         }
     }
+    check_ipam(o)?;
     let store = NetworkStore::new(paths);
     let _lock = store.lock()?;
-    if matches!(o.name.as_str(), "bridge" | "host" | "none") || store.by_name(&o.name).is_some() {
-        return Err(NetworkError::Invalid(format!(
-            "network with name {} already exists",
-            o.name
-        )));
+    if store.by_name(&o.name).is_some() {
+        return Err(NetworkError::NameExists(o.name.clone()));
     }
     let id = new_id();
     let bridge = match o.options.get(OPT_BRIDGE_NAME) {
@@ -316,6 +472,7 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
     };
     let mut n = empty_record(id.clone(), &o.name, bridge);
     n.internal = o.internal;
+    n.attachable = o.attachable;
     n.mtu = mtu;
     n.options = o.options.clone();
     n.labels = o.labels.clone();
@@ -331,7 +488,6 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
     let taken = taken_subnets(&nl, &store, "")?;
     let subnet = match o.subnet {
         Some(s) => {
-            let s = s.trunc();
             if ipam::overlaps_any(IpNet::V4(s), &taken) {
                 return Err(NetworkError::Invalid(format!(
                     "invalid pool request: Pool overlaps with other one on this address space ({s})"
@@ -343,27 +499,12 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
             NetworkError::Invalid("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into())
         })?,
     };
-    if let Some(gw) = o.gateway {
-        if !subnet.contains(&gw) || gw == subnet.network() || gw == subnet.broadcast() {
-            return Err(NetworkError::Invalid(format!(
-                "invalid --gateway {gw}: not a host address of subnet {subnet}"
-            )));
-        }
-    }
-    if let Some(r) = o.ip_range {
-        if !subnet.contains(&r.trunc()) {
-            return Err(NetworkError::Invalid(format!(
-                "invalid --ip-range {r}: not inside subnet {subnet}"
-            )));
-        }
-    }
     n.subnet = Some(subnet);
     n.gateway = o.gateway.or_else(|| subnet.hosts().next());
-    n.ip_range = o.ip_range.map(|r| r.trunc());
+    n.ip_range = o.ip_range;
     if n.ipv6 {
         let s6 = match o.subnet_v6 {
             Some(s) => {
-                let s = s.trunc();
                 if ipam::overlaps_any(IpNet::V6(s), &taken) {
                     return Err(NetworkError::Invalid(format!(
                         "invalid pool request: Pool overlaps with other one on this address space ({s})"
@@ -387,7 +528,49 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
         let _ = sync_firewall(paths, false);
         return Err(e);
     }
+    crate::events::network(paths, "create", &n.id, &n.name, None);
     Ok(n)
+}
+
+/// Every network of the instance, sorted by name, the default `bridge` included: it exists
+/// before its first container, as Docker's does.
+pub fn list(paths: &Paths) -> Result<Vec<NetworkRecord>, NetworkError> {
+    let store = NetworkStore::new(paths);
+    let mut all = store.list();
+    if !all.iter().any(|n| n.name == "bridge") {
+        let _lock = store.lock()?;
+        let config = DaemonConfig::load(paths)?;
+        all.push(default_network(paths, &config)?);
+    }
+    all.sort_by(|x, y| x.name.cmp(&y.name));
+    Ok(all)
+}
+
+/// Docker's lookup of one network (name, id, unique id prefix), the default `bridge`
+/// included before its first container.
+pub fn find(paths: &Paths, key: &str) -> Result<NetworkRecord, NetworkError> {
+    let store = NetworkStore::new(paths);
+    match store.lookup(key) {
+        Err(NetworkError::NotFound(_)) if store.by_name("bridge").is_none() => {
+            let _lock = store.lock()?;
+            let config = DaemonConfig::load(paths)?;
+            default_network(paths, &config)?;
+            store.lookup(key)
+        }
+        r => r,
+    }
+}
+
+/// The live endpoints on network `id`: (container name, endpoint id).
+fn active_endpoints(paths: &Paths, id: &str) -> Vec<(String, String)> {
+    Endpoints::new(paths)
+        .list()
+        .into_iter()
+        .filter_map(|r| {
+            let a = r.attachments.iter().find(|a| a.network_id == id)?;
+            Some((r.container_name.clone(), a.endpoint_id.clone()))
+        })
+        .collect()
 }
 
 /// Removes a user network (refused while containers are attached).
@@ -397,22 +580,21 @@ pub fn remove(paths: &Paths, key: &str) -> Result<NetworkRecord, NetworkError> {
     super::reap_stale(paths);
     let n = store.lookup(key)?;
     if n.is_predefined() {
-        return Err(NetworkError::Invalid(format!(
+        return Err(NetworkError::Forbidden(format!(
             "{} is a pre-defined network and cannot be removed",
             n.name
         )));
     }
-    let users: Vec<String> = Endpoints::new(paths)
-        .list()
-        .into_iter()
-        .filter(|r| r.attachments.iter().any(|a| a.network_id == n.id))
-        .map(|r| r.container_name)
-        .collect();
+    let users = active_endpoints(paths, &n.id);
     if !users.is_empty() {
-        return Err(NetworkError::Invalid(format!(
-            "error while removing network: network {} has active endpoints (name:{:?})",
+        let endpoints: Vec<String> = users
+            .iter()
+            .map(|(name, ep)| format!("name:{name:?} id:{:?}", &ep[..ep.len().min(12)]))
+            .collect();
+        return Err(NetworkError::Forbidden(format!(
+            "error while removing network: network {} has active endpoints ({})",
             n.name,
-            users.join(", ")
+            endpoints.join(", ")
         )));
     }
     store.delete(&n)?;
@@ -421,7 +603,24 @@ pub fn remove(paths: &Paths, key: &str) -> Result<NetworkRecord, NetworkError> {
         Netlink::new()?.delete_link(&n.bridge)?;
     }
     sync_compat(paths)?;
+    crate::events::network(paths, "destroy", &n.id, &n.name, None);
     Ok(n)
+}
+
+/// `network prune`: removes the user networks no container is attached to that `filter`
+/// selects; returns their names. A network that cannot be removed is skipped, as by Docker.
+pub fn prune(paths: &Paths, filter: &PruneFilter) -> Result<Vec<String>, NetworkError> {
+    let mut deleted = Vec::new();
+    for n in NetworkStore::new(paths).list() {
+        if n.is_predefined() || !filter.selects(&n) {
+            continue;
+        }
+        match remove(paths, &n.id) {
+            Ok(_) => deleted.push(n.name),
+            Err(e) => tracing::debug!(network = %n.name, error = %e, "not pruned"),
+        }
+    }
+    Ok(deleted)
 }
 
 /// Deletes every bridge this instance created and its firewall table (`system teardown`).

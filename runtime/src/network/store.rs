@@ -56,6 +56,9 @@ pub struct NetworkRecord {
     pub ipv6: bool,
     #[serde(default)]
     pub internal: bool,
+    /// Docker's `Attachable` (recorded and reported; every ebrun network can be attached to).
+    #[serde(default)]
+    pub attachable: bool,
     #[serde(default)]
     pub mtu: Option<u32>,
     #[serde(default)]
@@ -78,7 +81,12 @@ impl NetworkRecord {
 
     /// Docker's scope and the predefined flag.
     pub fn is_predefined(&self) -> bool {
-        matches!(self.name.as_str(), "bridge" | "host" | "none")
+        Self::predefined_name(&self.name)
+    }
+
+    /// The names of Docker's pre-defined networks: `bridge`, `host`, `none`.
+    pub fn predefined_name(name: &str) -> bool {
+        matches!(name, "bridge" | "host" | "none")
     }
 }
 
@@ -155,9 +163,19 @@ impl NetworkStore {
     /// Every network: the stored ones plus `host` and `none`.
     pub fn list(&self) -> Vec<NetworkRecord> {
         let mut all = self.stored();
+        // `host` and `none` date from the default bridge (Go's zero time before it exists):
+        // clients parse the date.
+        let created = all
+            .iter()
+            .find(|n| n.name == "bridge")
+            .map(|n| n.created.clone())
+            .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
         for (name, driver) in [("host", "host"), ("none", "null")] {
             if !all.iter().any(|n| n.name == name) {
-                all.push(self.predefined(name, driver));
+                all.push(NetworkRecord {
+                    created: created.clone(),
+                    ..self.predefined(name, driver)
+                });
             }
         }
         all

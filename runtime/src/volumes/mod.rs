@@ -9,11 +9,13 @@
 //!   unless something else is mounted there); new volumes and bind sources are journaled
 //! - [`copy_up`]: a new empty volume starts with the image's files at its mount point
 //! - [`inspect`]: Docker's JSON for `volume inspect` and a container's `Mounts`
+//! - [`filter`]: Docker's filters of `volume ls` and `volume prune`
 //!
 //! The OCI translation (`container::oci_translate`) turns them into the spec's mounts, which
 //! the executor makes in the container's mount namespace.
 
 pub mod copy_up;
+pub mod filter;
 pub mod inspect;
 pub mod prepare;
 pub mod spec;
@@ -21,11 +23,12 @@ pub mod store;
 
 use std::path::PathBuf;
 
+pub use filter::{VolumeFilter, VolumePruneFilter};
 pub use prepare::{prepare, remove_anonymous};
 pub use spec::{
     BindRecursive, Mount, MountRequest, MountRequests, MountType, Propagation, VolumesFrom,
 };
-pub use store::{VolumeRecord, VolumeStore};
+pub use store::{VolumeRecord, VolumeStore, ANONYMOUS_LABEL};
 
 /// Errors of the volumes module.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,15 @@ pub enum VolumeError {
     InvalidName(String),
     #[error("get {0}: no such volume")]
     NotFound(String),
+    /// A volume driver other than `local` (Docker's 404 for a plugin it cannot find).
+    #[error("error looking up volume plugin {0}: plugin \"{0}\" not found")]
+    UnknownDriver(String),
+    /// Options of the local driver (`type`, `device`, `o`): none are supported here.
+    #[error("invalid option {0:?}: ebrun's local volume driver takes no options")]
+    UnsupportedOption(String),
+    /// A filter or its value that `volume ls` / `volume prune` do not take.
+    #[error("{0}")]
+    InvalidFilter(String),
     #[error("remove {name}: volume is in use - [{}]", users.join(", "))]
     InUse { name: String, users: Vec<String> },
     #[error("Duplicate mount point: {}", .0.display())]

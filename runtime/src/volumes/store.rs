@@ -28,6 +28,8 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// The content directory inside a volume's directory.
 pub const DATA_DIR: &str = "_data";
 const RECORD_FILE: &str = "volume.json";
+/// Docker's label of anonymous volumes (what `volume prune` removes without `--all`).
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
 /// `NAME/volume.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +42,17 @@ pub struct VolumeRecord {
     /// Made for a container (`-v /path`, image `VOLUME`), not named by the user.
     #[serde(default)]
     pub anonymous: bool,
+}
+
+impl VolumeRecord {
+    /// Its labels as Docker has them: an anonymous volume's include [`ANONYMOUS_LABEL`].
+    pub fn docker_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.labels.clone();
+        if self.anonymous {
+            labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+        }
+        labels
+    }
 }
 
 /// The managed volumes of one ebrun instance.
@@ -166,9 +179,29 @@ impl VolumeStore {
         name: Option<&str>,
         labels: BTreeMap<String, String>,
     ) -> Result<VolumeRecord, VolumeError> {
+        self.create_with(name, "local", &BTreeMap::new(), labels, false)
+    }
+
+    /// Docker's `volume create`: the `local` driver (or none named), no driver options, then
+    /// [`VolumeStore::create_locked`] (a random name when `None`; `anonymous` marks it for
+    /// plain `volume prune`).
+    pub fn create_with(
+        &self,
+        name: Option<&str>,
+        driver: &str,
+        options: &BTreeMap<String, String>,
+        labels: BTreeMap<String, String>,
+        anonymous: bool,
+    ) -> Result<VolumeRecord, VolumeError> {
+        if !matches!(driver, "" | "local") {
+            return Err(VolumeError::UnknownDriver(driver.to_string()));
+        }
+        if let Some(key) = options.keys().next() {
+            return Err(VolumeError::UnsupportedOption(key.clone()));
+        }
         let _lock = self.lock()?;
         self.sweep();
-        Ok(self.create_locked(name, labels, false)?.0)
+        Ok(self.create_locked(name, labels, anonymous)?.0)
     }
 
     /// The containers (ids) whose mounts include volume `name`.

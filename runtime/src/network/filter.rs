@@ -1,0 +1,319 @@
+//! Docker's filters of `network ls` and `network prune`, from `--filter KEY=VALUE` flags or
+//! the Engine API's `filters` JSON, with dockerd's rules and messages; and [`FilterArgs`],
+//! Docker's filter arguments, which the volume filters use too.
+
+use std::collections::BTreeMap;
+
+use chrono::DateTime;
+
+use super::endpoints::Endpoints;
+use super::store::NetworkRecord;
+use super::NetworkError;
+use crate::Paths;
+
+/// Docker's filter arguments (`filters.Args`): each key with its values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterArgs(BTreeMap<String, Vec<String>>);
+
+impl FilterArgs {
+    pub fn new(args: BTreeMap<String, Vec<String>>) -> Self {
+        FilterArgs(args)
+    }
+
+    /// `KEY=VALUE` flags, as the docker CLI reads `--filter`.
+    pub fn from_flags(flags: &[String]) -> Result<Self, String> {
+        let mut args = FilterArgs::default();
+        for f in flags {
+            let Some((key, value)) = f.split_once('=') else {
+                return Err(format!(
+                    "invalid argument \"{f}\" for \"--filter\" flag: bad format of filter (expected name=value)"
+                ));
+            };
+            args.add(key.trim().to_ascii_lowercase(), value.to_string());
+        }
+        Ok(args)
+    }
+
+    /// Adds a value to `key` (a value already there is not repeated).
+    pub fn add(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let values = self.0.entry(key.into()).or_default();
+        let value = value.into();
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+
+    pub fn values(&self, key: &str) -> &[String] {
+        self.0.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Docker's `Validate`: a key not in `accepted` is an "invalid filter".
+    pub fn validate(&self, accepted: &[&str]) -> Result<(), String> {
+        match self.0.keys().find(|k| !accepted.contains(&k.as_str())) {
+            Some(k) => Err(format!("invalid filter '{k}'")),
+            None => Ok(()),
+        }
+    }
+
+    /// Docker's `ExactMatch`: no values for `key`, or one equal to `source`.
+    pub fn exact(&self, key: &str, source: &str) -> bool {
+        let values = self.values(key);
+        values.is_empty() || values.iter().any(|v| v == source)
+    }
+
+    /// Docker's `Match`: no values for `key`, or one that is `source` or found in it (a
+    /// pattern: `^` and `$` anchor it, as in Docker's regular expressions).
+    pub fn matches(&self, key: &str, source: &str) -> bool {
+        let values = self.values(key);
+        values.is_empty() || values.iter().any(|v| v == source || pattern_in(v, source))
+    }
+
+    /// Docker's `MatchKVList`: every `KEY` or `KEY=VALUE` of `key` is among `labels`.
+    pub fn labels_match(&self, key: &str, labels: &BTreeMap<String, String>) -> bool {
+        let values = self.values(key);
+        if values.is_empty() {
+            return true;
+        }
+        values.iter().all(|want| match want.split_once('=') {
+            Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
+            None => labels.contains_key(want.as_str()),
+        })
+    }
+
+    /// Docker's label rule of prune and volume filters: `label` matches and, when given,
+    /// `label!` does not.
+    pub fn labels_select(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.labels_match("label", labels)
+            && !(self.contains("label!") && self.labels_match("label!", labels))
+    }
+
+    /// Docker's `GetBoolOrDefault`: `true`/`1` or `false`/`0`, else an invalid filter.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, String> {
+        let Some(values) = self.0.get(key) else {
+            return Ok(default);
+        };
+        let is_true = values.iter().any(|v| v == "true" || v == "1");
+        let is_false = values.iter().any(|v| v == "false" || v == "0");
+        if is_true == is_false {
+            return Err(format!("invalid filter '{key}=[{}]'", values.join(" ")));
+        }
+        Ok(is_true)
+    }
+}
+
+/// Whether `pattern` occurs in `source`: anywhere, or at its start (`^`) or end (`$`).
+fn pattern_in(pattern: &str, source: &str) -> bool {
+    let (start, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (end, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    match (start, end) {
+        (true, true) => source == p,
+        (true, false) => source.starts_with(p),
+        (false, true) => source.ends_with(p),
+        (false, false) => source.contains(p),
+    }
+}
+
+/// The keys `network ls` accepts.
+const LIST_KEYS: [&str; 7] = ["dangling", "driver", "id", "label", "name", "scope", "type"];
+
+/// `network ls` filters, checked as dockerd checks them.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkFilter {
+    args: FilterArgs,
+    dangling: Option<bool>,
+}
+
+impl NetworkFilter {
+    pub fn new(args: FilterArgs) -> Result<Self, NetworkError> {
+        args.validate(&LIST_KEYS).map_err(NetworkError::Invalid)?;
+        let dangling = match args.values("dangling") {
+            [] => None,
+            [one] => match one.as_str() {
+                "1" | "true" => Some(true),
+                "0" | "false" => Some(false),
+                _ => {
+                    return Err(NetworkError::Invalid(
+                        "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")".into(),
+                    ))
+                }
+            },
+            _ => {
+                return Err(NetworkError::Invalid(
+                    "got more than one value for filter key \"dangling\"".into(),
+                ))
+            }
+        };
+        if let Some(t) = args
+            .values("type")
+            .iter()
+            .find(|t| !matches!(t.as_str(), "builtin" | "custom"))
+        {
+            return Err(NetworkError::Invalid(format!(
+                "invalid filter: 'type'='{t}'"
+            )));
+        }
+        Ok(NetworkFilter { args, dangling })
+    }
+
+    /// Whether `n` passes; `in_use`: a running container is attached to it.
+    pub fn matches(&self, n: &NetworkRecord, in_use: bool) -> bool {
+        let a = &self.args;
+        a.exact("driver", &n.driver)
+            && a.matches("name", &n.name)
+            && a.matches("id", &n.id)
+            && a.labels_match("label", &n.labels)
+            && a.exact("scope", "local")
+            && self.dangling.is_none_or(|dangling| {
+                if dangling {
+                    !n.is_predefined() && !in_use
+                } else {
+                    n.is_predefined() || in_use
+                }
+            })
+            && (!a.contains("type")
+                || a.values("type")
+                    .iter()
+                    .any(|t| (t == "builtin") == n.is_predefined()))
+    }
+
+    /// The networks of `all` that pass.
+    pub fn apply(&self, paths: &Paths, all: Vec<NetworkRecord>) -> Vec<NetworkRecord> {
+        let endpoints = Endpoints::new(paths).list();
+        all.into_iter()
+            .filter(|n| {
+                let in_use = endpoints
+                    .iter()
+                    .any(|r| r.alive() && r.attachments.iter().any(|a| a.network_id == n.id));
+                self.matches(n, in_use)
+            })
+            .collect()
+    }
+}
+
+/// The keys `network prune` accepts.
+const PRUNE_KEYS: [&str; 3] = ["label", "label!", "until"];
+
+/// `network prune` filters: labels, and `until` (a time or a duration back from now).
+#[derive(Debug, Clone, Default)]
+pub struct PruneFilter {
+    args: FilterArgs,
+    /// Unix nanoseconds: networks created after it are kept.
+    until: Option<i64>,
+}
+
+impl PruneFilter {
+    pub fn new(args: FilterArgs) -> Result<Self, NetworkError> {
+        args.validate(&PRUNE_KEYS).map_err(NetworkError::Invalid)?;
+        let until = match args.values("until") {
+            [] => None,
+            [one] => {
+                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+                Some(
+                    crate::events::parse_time(one, now)
+                        .map_err(|e| NetworkError::Invalid(e.to_string()))?,
+                )
+            }
+            _ => {
+                return Err(NetworkError::Invalid(
+                    "more than one until filter specified".into(),
+                ))
+            }
+        };
+        Ok(PruneFilter { args, until })
+    }
+
+    /// Whether the filters select `n` (its use by containers is not looked at).
+    pub fn selects(&self, n: &NetworkRecord) -> bool {
+        let created = DateTime::parse_from_rfc3339(&n.created)
+            .ok()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(0);
+        self.until.is_none_or(|until| created <= until) && self.args.labels_select(&n.labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> FilterArgs {
+        let mut a = FilterArgs::default();
+        for (k, v) in pairs {
+            a.add(*k, *v);
+        }
+        a
+    }
+
+    fn network(name: &str, labels: &[(&str, &str)]) -> NetworkRecord {
+        NetworkRecord {
+            id: "3f2a9c".into(),
+            name: name.into(),
+            driver: "bridge".into(),
+            created: "2024-01-01T00:00:00Z".into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn list_filters_as_dockerd() {
+        let n = network("backend", &[("a", "b")]);
+        let ok = |pairs: &[(&str, &str)], in_use| {
+            NetworkFilter::new(args(pairs)).unwrap().matches(&n, in_use)
+        };
+        assert!(ok(&[("name", "back")], false));
+        assert!(ok(&[("name", "^back")], false));
+        assert!(!ok(&[("name", "^end")], false));
+        assert!(ok(&[("id", "9c")], false));
+        assert!(ok(&[("label", "a=b")], false));
+        assert!(!ok(&[("label", "a=c")], false));
+        assert!(ok(&[("type", "custom")], false));
+        assert!(!ok(&[("type", "builtin")], false));
+        assert!(ok(&[("dangling", "true")], false));
+        assert!(!ok(&[("dangling", "true")], true));
+        assert!(ok(&[("scope", "local"), ("driver", "bridge")], false));
+        assert!(!ok(&[("driver", "host")], false));
+        let err = |pairs: &[(&str, &str)]| NetworkFilter::new(args(pairs)).unwrap_err().to_string();
+        assert_eq!(err(&[("bogus", "x")]), "invalid filter 'bogus'");
+        assert_eq!(err(&[("type", "x")]), "invalid filter: 'type'='x'");
+        assert!(err(&[("dangling", "maybe")]).contains("must be \"true\""));
+        assert!(FilterArgs::from_flags(&["nokey".into()]).is_err());
+    }
+
+    #[test]
+    fn prune_filters_as_dockerd() {
+        let n = network("old", &[("keep", "yes")]);
+        let sel = |pairs: &[(&str, &str)]| PruneFilter::new(args(pairs)).unwrap().selects(&n);
+        assert!(sel(&[]));
+        assert!(sel(&[("until", "1h")]));
+        assert!(!sel(&[("until", "2023-01-01T00:00:00Z")]));
+        assert!(!sel(&[("label!", "keep")]));
+        assert!(sel(&[("label", "keep=yes")]));
+        assert!(!sel(&[("label", "other")]));
+        assert!(PruneFilter::new(args(&[("until", "1h"), ("until", "2h")])).is_err());
+        assert!(PruneFilter::new(args(&[("name", "x")])).is_err());
+    }
+
+    #[test]
+    fn bool_filters() {
+        assert_eq!(args(&[("all", "1")]).bool_or("all", false), Ok(true));
+        assert_eq!(args(&[]).bool_or("all", false), Ok(false));
+        assert_eq!(
+            args(&[("all", "yes")]).bool_or("all", false),
+            Err("invalid filter 'all=[yes]'".into())
+        );
+    }
+}
