@@ -67,7 +67,7 @@ fn the_docker_cli_sees_what_ebrun_made() {
             "--format",
             "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}}"
         ]),
-        format!("{} 1.50 1.41\n", env!("CARGO_PKG_VERSION"))
+        format!("{} 1.50 1.24\n", env!("CARGO_PKG_VERSION"))
     );
     assert_eq!(
         ok(&["ps", "--format", "{{.Names}} {{.State}} {{.Ports}}"]),
@@ -108,7 +108,7 @@ fn the_docker_cli_sees_what_ebrun_made() {
     let text = stdout(&out);
     assert!(text.ends_with("\n400"), "{text}");
     assert!(
-        text.contains("client version 1.12 is too old. Minimum supported API version is 1.41"),
+        text.contains("client version 1.12 is too old. Minimum supported API version is 1.24"),
         "{text}"
     );
     assert_eq!(ok(&["ps", "-q"]).lines().count(), 1);

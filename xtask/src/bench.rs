@@ -17,6 +17,8 @@ use serde_json::Value;
 use crate::util::{self, TempDir};
 use crate::{image, oci};
 
+#[path = "bench_api.rs"]
+mod api;
 #[path = "bench_ctr.rs"]
 mod ctr;
 #[path = "bench_lifecycle.rs"]
@@ -43,7 +45,8 @@ pub struct Args {
     pub meter_rounds: usize,
     /// Only these sections (repeatable): run (run --rm against crun/runc), oci (one bundle
     /// through `ebrun oci run`, crun and runc), ctr (ctr run --rm with ebrun-oci and runc),
-    /// lifecycle, meters (storm and iperf), storm, iperf, pull, network, serve. Default: all.
+    /// lifecycle, api (the docker CLI on ebrun's and podman's Engine API), meters (storm and
+    /// iperf), storm, iperf, pull, network, serve. Default: all.
     #[arg(long, value_enum)]
     pub only: Vec<Section>,
 }
@@ -57,6 +60,8 @@ pub enum Section {
     /// `ctr run --rm` through containerd's runc shim with ebrun-oci and with runc.
     Ctr,
     Lifecycle,
+    /// The Engine API (docker CLI) against podman's compatible API service.
+    Api,
     /// Both meter benchmarks (storm and iperf).
     Meters,
     /// The context-switch storm only.
@@ -498,6 +503,14 @@ pub fn run(args: Args) -> Result<()> {
     if let Err(e) = &lifecycle {
         println!("lifecycle benchmark FAILED: {e:#}");
     }
+    let api = if wanted(Section::Api) {
+        api::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = &api {
+        println!("Engine API benchmark FAILED: {e:#}");
+    }
     let ctr = if wanted(Section::Ctr) {
         ctr::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup)
     } else {
@@ -533,6 +546,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if ctr.is_err() {
         failed.push("ctr");
+    }
+    if api.is_err() {
+        failed.push("api");
     }
     if wanted(Section::Pull) {
         if let Err(e) = pull::run(&ebrun, args.runs, args.warmup) {

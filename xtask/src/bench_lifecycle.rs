@@ -16,11 +16,11 @@ use super::{hybrid_cgroups, ms, stats, time_once};
 use crate::image;
 use crate::util::{self, TempDir};
 
-fn sh(script: String) -> Vec<OsString> {
+pub(super) fn sh(script: String) -> Vec<OsString> {
     vec!["sh".into(), "-c".into(), script.into()]
 }
 
-fn quote(p: &Path) -> String {
+pub(super) fn quote(p: &Path) -> String {
     format!("'{}'", p.display())
 }
 
@@ -73,7 +73,7 @@ impl Bundles {
 }
 
 /// One measured command and its median.
-fn measure(name: &str, cmd: &[OsString], runs: usize, warmup: usize) -> Result<f64> {
+pub(super) fn measure(name: &str, cmd: &[OsString], runs: usize, warmup: usize) -> Result<f64> {
     for _ in 0..warmup {
         time_once(cmd)?;
     }
@@ -89,7 +89,7 @@ fn measure(name: &str, cmd: &[OsString], runs: usize, warmup: usize) -> Result<f
     Ok(s.median.as_secs_f64())
 }
 
-fn verdict(what: &str, ratio: f64, max: f64) {
+pub(super) fn verdict(what: &str, ratio: f64, max: f64) {
     let pass = if ratio <= max { "PASS" } else { "FAIL" };
     println!("{what:<44} = {ratio:>6.2}x  target <= {max}x  {pass}");
 }

@@ -46,6 +46,9 @@ const PACKAGES: &[&str] = &[
     // The network tests' outside host fetches with curl and talks UDP with python3.
     "curl",
     "python3",
+    // The Engine API's clients: Debian's docker-compose and the Python Docker SDK.
+    "docker-compose",
+    "python3-docker",
     "iperf3",
     // `ebrun serve` tests: promtool lints /metrics, a real Prometheus runs the dashboards' queries.
     "prometheus",

@@ -3,19 +3,16 @@
 //! shown; without `--until` it keeps streaming until interrupted, as Docker does.
 
 use std::io::Write;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 
-use ebrun::events::{parse_time, Event, EventJournal, Filters};
+use ebrun::events::{parse_time, Event, Filters};
 use ebrun::format::template::Template;
 
 use super::Context;
 
 /// How often a follower looks for new events.
-const POLL: Duration = Duration::from_millis(100);
-
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Show all events created since timestamp (RFC 3339, Unix seconds, or a duration ago
@@ -88,46 +85,21 @@ pub fn events(ctx: &Context, args: EventsArgs) -> Result<i32> {
     }
     let filters = Filters::parse(&args.filter)?;
     let output = Output::parse(args.format.as_deref())?;
-    let journal = EventJournal::new(&ctx.paths);
-    let (mut stored, mut cursor) = journal.read_all_and_follow()?;
-    let in_range = |e: &Event| {
-        since.is_none_or(|s| e.time_nano >= s) && until.is_none_or(|u| e.time_nano <= u)
-    };
     let mut out = std::io::stdout().lock();
-    let mut print = |e: &Event| -> Result<bool> {
-        if in_range(e) && filters.matches(e) {
-            // A closed pipe ends the stream quietly.
-            if writeln!(out, "{}", output.render(e)?).is_err() || out.flush().is_err() {
-                return Ok(false);
+    let mut failed = None;
+    ebrun::events::follow(&ctx.paths, since, until, &filters, |e| {
+        let line = match output.render(e) {
+            Ok(l) => l,
+            Err(err) => {
+                failed = Some(err);
+                return false;
             }
-        }
-        Ok(true)
-    };
-    if since.is_some() {
-        // Kills recorded late (found in the kernel's ring) keep their own time.
-        stored.sort_by_key(|e| e.time_nano);
-        for e in &stored {
-            if !print(e)? {
-                return Ok(0);
-            }
-        }
-    }
-    loop {
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        if until.is_some_and(|u| now > u) {
-            // One last look, for events up to the end of the range.
-            for e in journal.read_new(&mut cursor)? {
-                if !print(&e)? {
-                    return Ok(0);
-                }
-            }
-            return Ok(0);
-        }
-        for e in journal.read_new(&mut cursor)? {
-            if !print(&e)? {
-                return Ok(0);
-            }
-        }
-        std::thread::sleep(POLL);
+        };
+        // A closed pipe ends the stream quietly.
+        writeln!(out, "{line}").is_ok() && out.flush().is_ok()
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(0),
     }
 }

@@ -47,10 +47,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "EBRUN_ROOT", default_value = ebrun::paths::DEFAULT_ROOT)]
     pub root: std::path::PathBuf,
 
-    /// Log level (error, warn, info, debug, trace).
+    /// Log level (error, warn, info, debug, trace). No short `-l`: that is `run -l`
+    /// (`--label`), as in Docker.
     #[arg(
         long = "log-level",
-        short = 'l',
         global = true,
         env = "EBRUN_LOG",
         default_value = "warn"

@@ -18,8 +18,8 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 
-use ebrun::cgroups::{host_memory, CgroupStats};
-use ebrun::container::{short_id, ContainerConfig, ContainerStore, Status};
+use ebrun::cgroups::host_memory;
+use ebrun::container::{self, short_id, ContainerConfig, ContainerStore, StatsSample};
 use ebrun::format::display::{format_g, human_size, Table};
 use ebrun::format::template::Template;
 
@@ -49,23 +49,11 @@ pub struct StatsArgs {
 const DEFAULT_FORMAT: &str =
     "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
-/// One container's counters at one instant.
-#[derive(Debug, Clone, Default)]
-struct Sample {
-    running: bool,
-    cgroup: CgroupStats,
-    /// Host CPU time (all CPUs) in nanoseconds, from /proc/stat.
-    system_ns: u64,
-    online_cpus: u64,
-    net_rx: u64,
-    net_tx: u64,
-}
-
 /// A container being watched: how the user named it, its config, its last sample.
 struct Watched {
     key: String,
     config: ContainerConfig,
-    last: Option<Sample>,
+    last: Option<StatsSample>,
 }
 
 pub fn stats(ctx: &Context, args: StatsArgs) -> Result<i32> {
@@ -120,7 +108,7 @@ pub fn stats(ctx: &Context, args: StatsArgs) -> Result<i32> {
         let mut rows = Vec::new();
         let first_round = watched.iter().all(|w| w.last.is_none());
         for w in watched.iter_mut() {
-            let now = sample(&store, &w.config);
+            let now = container::sample_stats(&ctx.paths, &w.config);
             if let Some(prev) = &w.last {
                 rows.push(row_value(w, prev, &now, args.no_trunc));
             }
@@ -170,7 +158,11 @@ fn refresh_list(store: &ContainerStore, watched: &mut Vec<Watched>, all: bool) {
     configs.sort_by(|a, b| a.created.cmp(&b.created));
     let current: Vec<ContainerConfig> = configs
         .into_iter()
-        .filter(|c| all || store.load_state(&c.id).is_ok_and(|s| is_live(s.status)))
+        .filter(|c| {
+            all || store
+                .load_state(&c.id)
+                .is_ok_and(|s| container::is_live(s.status))
+        })
         .collect();
     watched.retain(|w| current.iter().any(|c| c.id == w.config.id));
     for c in current {
@@ -182,47 +174,6 @@ fn refresh_list(store: &ContainerStore, watched: &mut Vec<Watched>, all: bool) {
             });
         }
     }
-}
-
-fn sample(store: &ContainerStore, config: &ContainerConfig) -> Sample {
-    let Ok(state) = store.load_state(&config.id) else {
-        return Sample::default();
-    };
-    let running = is_live(state.status) && state.pid > 0;
-    let Some(cgroups) = state.cgroups.as_ref().filter(|_| running) else {
-        return Sample::default();
-    };
-    let mut cgroup = cgroups.stats();
-    // The two CPU counters back to back, so that both deltas cover the same interval.
-    let (system_ns, online_cpus) = system_cpu();
-    cgroup.cpu_usage_ns = cgroups.cpu_usage_ns();
-    let (net_rx, net_tx) = net_bytes(state.pid);
-    Sample {
-        running,
-        cgroup,
-        system_ns,
-        online_cpus,
-        net_rx,
-        net_tx,
-    }
-}
-
-/// Running or paused (a process that uses resources).
-fn is_live(status: Status) -> bool {
-    !matches!(status, Status::Created | Status::Exited)
-}
-
-/// Docker's CPU %: container CPU delta over host CPU delta, times the online CPUs.
-fn cpu_percent(prev: &Sample, now: &Sample) -> f64 {
-    let cpu_delta = now
-        .cgroup
-        .cpu_usage_ns
-        .saturating_sub(prev.cgroup.cpu_usage_ns) as f64;
-    let system_delta = now.system_ns.saturating_sub(prev.system_ns) as f64;
-    if !now.running || !prev.running || system_delta <= 0.0 || cpu_delta <= 0.0 {
-        return 0.0;
-    }
-    cpu_delta / system_delta * now.online_cpus as f64 * 100.0
 }
 
 /// go-units `BytesSize`: binary units, `%.4g` (`1.5MiB`, `7.63GiB`).
@@ -237,7 +188,7 @@ fn bytes_size(bytes: u64) -> String {
     format!("{}{}", format_g(size, 4), UNITS[i])
 }
 
-fn row_value(w: &Watched, prev: &Sample, now: &Sample, no_trunc: bool) -> Value {
+fn row_value(w: &Watched, prev: &StatsSample, now: &StatsSample, no_trunc: bool) -> Value {
     let id = if no_trunc {
         w.config.id.clone()
     } else {
@@ -266,7 +217,7 @@ fn row_value(w: &Watched, prev: &Sample, now: &Sample, no_trunc: bool) -> Value 
                 human_size(c.blkio_write)
             ),
             c.pids.to_string(),
-            format!("{:.2}%", cpu_percent(prev, now)),
+            format!("{:.2}%", now.cpu_percent(prev)),
         )
     } else {
         (
@@ -305,63 +256,6 @@ fn header_value() -> Value {
     })
 }
 
-/// Host CPU time in nanoseconds (user+nice+system+idle+iowait+irq+softirq of /proc/stat's
-/// `cpu` line, as Docker sums it) and the number of online CPUs.
-fn system_cpu() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|t| *t > 0)
-        .unwrap_or(100) as u64;
-    let mut total = 0;
-    let mut cpus = 0;
-    for line in text.lines() {
-        let mut fields = line.split_whitespace();
-        match fields.next() {
-            Some("cpu") => {
-                total = fields
-                    .take(7)
-                    .filter_map(|f| f.parse::<u64>().ok())
-                    .sum::<u64>();
-            }
-            Some(name) if name.starts_with("cpu") => cpus += 1,
-            _ => {}
-        }
-    }
-    (total * (1_000_000_000 / ticks), cpus.max(1))
-}
-
-/// Bytes received and sent on the interfaces of `pid`'s network namespace, loopback
-/// excluded; zero when the container shares the host's network namespace.
-fn net_bytes(pid: i32) -> (u64, u64) {
-    let ns = |p: String| std::fs::read_link(p).ok();
-    let theirs = ns(format!("/proc/{pid}/ns/net"));
-    if theirs.is_none() || theirs == ns("/proc/self/ns/net".into()) {
-        return (0, 0);
-    }
-    let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
-    let mut rx = 0;
-    let mut tx = 0;
-    for line in text.lines().skip(2) {
-        let Some((iface, counters)) = line.split_once(':') else {
-            continue;
-        };
-        if iface.trim() == "lo" {
-            continue;
-        }
-        let f: Vec<u64> = counters
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        if f.len() >= 9 {
-            rx += f[0];
-            tx += f[8];
-        }
-    }
-    (rx, tx)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,19 +266,5 @@ mod tests {
         assert_eq!(bytes_size(1536 * 1024), "1.5MiB");
         assert_eq!(bytes_size(64 << 20), "64MiB");
         assert_eq!(bytes_size(24_276_000_000), "22.61GiB");
-    }
-
-    #[test]
-    fn cpu_percent_formula() {
-        let prev = Sample {
-            running: true,
-            system_ns: 1_000_000_000,
-            online_cpus: 2,
-            ..Default::default()
-        };
-        let mut now = prev.clone();
-        now.system_ns += 2_000_000_000; // 1 s of wall time on 2 CPUs
-        now.cgroup.cpu_usage_ns = 500_000_000; // half a CPU
-        assert!((cpu_percent(&prev, &now) - 50.0).abs() < 1e-9);
     }
 }

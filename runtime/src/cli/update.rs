@@ -6,7 +6,7 @@
 use anyhow::{bail, Result};
 use clap::Args;
 
-use ebrun::container::{self, ContainerStore, RestartPolicy, Status};
+use ebrun::container::{self, ContainerStore, RestartPolicy};
 
 use super::resource_flags::ResourceFlags;
 use super::Context;
@@ -58,29 +58,7 @@ pub fn update(ctx: &Context, args: UpdateArgs) -> Result<i32> {
             let Some((given, merged)) = resources else {
                 return Ok(());
             };
-            let _lock = store.lock()?;
-            let state = store.load_state(&config.id)?;
-            // Running or paused: a live process whose cgroups are there to change.
-            let live = !matches!(state.status, Status::Created | Status::Exited)
-                && state.pid > 0
-                && state
-                    .cgroups
-                    .as_ref()
-                    .is_some_and(|c| c.dirs().all(|d| d.exists()));
-            if let (true, Some(cgroups)) = (live, &state.cgroups) {
-                cgroups.apply(&merged)?;
-                if given.oom_score_adj.is_some() {
-                    for dir in cgroups.dirs() {
-                        for pid in procs(dir) {
-                            // A process may exit meanwhile: only the survivors matter.
-                            let _ = given.apply_to_process(pid);
-                        }
-                    }
-                }
-            }
-            let mut config = store.lookup(&config.id)?;
-            config.resources = merged.clone();
-            store.save_config(&config)?;
+            container::update_resources(&ctx.paths, &config, &given, &merged)?;
             Ok(())
         })();
         match result {
@@ -95,12 +73,4 @@ pub fn update(ctx: &Context, args: UpdateArgs) -> Result<i32> {
         }
     }
     Ok(code)
-}
-
-fn procs(dir: &std::path::Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
 }

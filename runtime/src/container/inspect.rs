@@ -49,9 +49,9 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
         "Mounts": crate::volumes::inspect::mounts_json(&c.mounts),
         // Docker blanks the addresses and ports of a stopped container.
         "NetworkSettings": if matches!(s.status, Status::Running | Status::Paused | Status::Restarting) {
-            crate::network::inspect_settings(&c.network, &s.network)
+            crate::network::inspect_settings(&c.network, &s.network, &c.id)
         } else {
-            crate::network::inspect_settings(&c.network, &Default::default())
+            crate::network::inspect_settings(&c.network, &Default::default(), &c.id)
         },
         "HostConfig": {
             "AutoRemove": c.auto_remove,
@@ -61,6 +61,7 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
             },
             "ReadonlyRootfs": c.read_only,
             "NetworkMode": c.network.mode.to_string(),
+            "LogConfig": {"Type": "json-file", "Config": {}},
             "PortBindings": port_bindings(c),
             "Binds": crate::volumes::inspect::binds(&c.mounts),
             "Privileged": c.process.security.privileged,

@@ -24,8 +24,11 @@ mod restart_update;
 mod run;
 mod spec;
 mod start;
+mod stats;
 mod status_text;
 mod store;
+mod top;
+mod update;
 mod userns_dirs;
 mod wait;
 
@@ -57,8 +60,11 @@ pub use restart_update::set_restart_policy;
 pub use run::{run_detached, run_foreground};
 pub use spec::{parse_label, RunSpec};
 pub(crate) use start::attach_meters;
+pub use stats::{is_live, sample_stats, system_cpu, StatsSample};
 pub use status_text::{ellipsis, status_text};
 pub use store::ContainerStore;
+pub use top::{top, Top};
+pub use update::update_resources;
 pub use wait::{wait_for, WaitCondition};
 
 /// Errors of the container module.

@@ -30,6 +30,7 @@ pub fn handle(call: &Call) -> Option<Reply> {
             )
         }
         (&Method::POST, ["create"]) => super::create::create(call),
+        (&Method::POST, ["prune"]) => prune(call),
         (_, [key]) => super::lifecycle::handle(call, key, "")?,
         (_, [key, action]) => super::lifecycle::handle(call, key, action)?,
         _ => return None,
@@ -147,4 +148,44 @@ pub fn list(paths: &Paths, all: bool, filters: &Filters, limit: Option<i64>) -> 
         found.truncate(n as usize);
     }
     Value::Array(found.iter().map(|(c, s)| summary(c, s, now)).collect())
+}
+
+/// `POST /containers/prune?filters=`: removes the stopped containers (labels and `until`
+/// filter which).
+fn prune(call: &Call) -> Reply {
+    let filters = match call.query.filters() {
+        Ok(f) => f,
+        Err(reply) => return reply,
+    };
+    if let Err(reply) = filters.check(&["label", "until"]) {
+        return reply;
+    }
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let mut until = None;
+    for u in filters.values("until") {
+        match crate::events::parse_time(u, now) {
+            Ok(t) => until = Some(t / 1_000_000_000),
+            Err(e) => return response::error(StatusCode::BAD_REQUEST, e),
+        }
+    }
+    let mut deleted = Vec::new();
+    for c in container::ContainerStore::new(&call.paths).list() {
+        let Ok(state) = container::observe(&call.paths, &c) else {
+            continue;
+        };
+        let stopped = matches!(state.status, Status::Created | Status::Exited);
+        if !stopped
+            || !filters.labels_match(&c.labels)
+            || until.is_some_and(|u| created_unix(&c) > u)
+        {
+            continue;
+        }
+        if container::remove_container(&call.paths, &c, false, false).is_ok() {
+            deleted.push(c.id);
+        }
+    }
+    response::json(
+        StatusCode::OK,
+        &json!({"ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": 0}),
+    )
 }

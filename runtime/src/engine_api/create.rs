@@ -188,7 +188,7 @@ fn refuse_unsupported(hc: &HostConfig) -> Result<(), Reply> {
     }
 }
 
-fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, Reply> {
+pub fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, Reply> {
     let p = &hc.restart_policy;
     let text = match (p.name.as_str(), p.maximum_retry_count) {
         ("", _) => "no".to_string(),
@@ -212,6 +212,19 @@ fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, Reply> {
 /// The limits, with 0 meaning "not set" as in Docker's body, checked by the rules `ebrun
 /// run` uses.
 fn resources(hc: &HostConfig) -> Result<(Resources, Vec<String>), Reply> {
+    let r = requested_resources(hc)?;
+    check_limits(
+        r.clone(),
+        &GivenText::of_values(&r),
+        &HostCaps::detect(),
+        false,
+    )
+    .map_err(bad)
+}
+
+/// The limits a body sets (0: not set), before the rules are checked (an update checks
+/// them merged with the container's).
+pub fn requested_resources(hc: &HostConfig) -> Result<Resources, Reply> {
     let pos = |v: i64| (v != 0).then_some(v);
     let throttled = !hc.blkio_device_read_bps.is_empty()
         || !hc.blkio_device_write_bps.is_empty()
@@ -251,13 +264,7 @@ fn resources(hc: &HostConfig) -> Result<(Resources, Vec<String>), Reply> {
             hc.memory_swappiness.unwrap_or_default()
         )));
     }
-    check_limits(
-        r.clone(),
-        &GivenText::of_values(&r),
-        &HostCaps::detect(),
-        false,
-    )
-    .map_err(bad)
+    Ok(r)
 }
 
 /// `80/tcp` (a `PortBindings` or `ExposedPorts` key).

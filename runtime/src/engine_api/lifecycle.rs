@@ -77,6 +77,26 @@ pub fn handle(call: &Call, key: &str, action: &str) -> Option<Reply> {
         (&Method::POST, "unpause") => done(container::set_paused(paths, &config, false)),
         (&Method::POST, "wait") => wait(paths, config.clone(), query),
         (&Method::POST, "exec") => super::exec::create(call, key),
+        (&Method::GET, "stats") => super::stats::stats(paths, config.clone(), query),
+        (&Method::GET, "changes") => {
+            response::json(StatusCode::OK, &super::changes::changes(paths, &config))
+        }
+        (&Method::GET, "top") => {
+            let ps_args: Vec<String> = query
+                .get("ps_args")
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            match container::top(paths, &config, &ps_args) {
+                Ok(top) => response::json(
+                    StatusCode::OK,
+                    &json!({"Titles": top.titles(), "Processes": top.processes()}),
+                ),
+                Err(e) => error(e),
+            }
+        }
+        (&Method::POST, "update") => update(call, &config),
         (&Method::GET, "logs") => super::logs::logs(paths, config.clone(), query),
         (&Method::POST, "resize") => {
             let (h, w) = match (query.number::<u16>("h"), query.number::<u16>("w")) {
@@ -120,4 +140,45 @@ fn wait(paths: &crate::Paths, config: container::ContainerConfig, query: &Query)
         };
         out.send_json(&body);
     })
+}
+
+/// `POST /containers/{id}/update`: new limits (checked merged with the current ones, by the
+/// rules `ebrun update` uses) and restart policy.
+fn update(call: &Call, config: &container::ContainerConfig) -> Reply {
+    let hc: super::create_body::HostConfig = match super::request::json_body(&call.body) {
+        Ok(b) => b,
+        Err(reply) => return reply,
+    };
+    let given = match super::create::requested_resources(&hc) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let mut merged = config.resources.clone();
+    merged.merge(&given);
+    let (merged, warnings) = match crate::cgroups::check_limits(
+        merged,
+        &crate::cgroups::GivenText::of_values(&given),
+        &crate::cgroups::HostCaps::detect(),
+        true,
+    ) {
+        Ok(r) => r,
+        Err(e) => return response::error(StatusCode::BAD_REQUEST, e),
+    };
+    if !hc.restart_policy.name.is_empty() {
+        let policy = match super::create::restart_policy(&hc) {
+            Ok(p) => p,
+            Err(reply) => return reply,
+        };
+        if let Err(e) =
+            container::set_restart_policy(&ContainerStore::new(&call.paths), &config.id, policy)
+        {
+            return error(e);
+        }
+    }
+    if !given.is_empty() {
+        if let Err(e) = container::update_resources(&call.paths, config, &given, &merged) {
+            return error(e);
+        }
+    }
+    response::json(StatusCode::OK, &json!({"Warnings": warnings}))
 }

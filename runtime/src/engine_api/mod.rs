@@ -13,9 +13,12 @@
 #![allow(clippy::result_large_err)]
 
 mod attach;
+mod body_reader;
+mod changes;
 mod containers;
 mod create;
 mod create_body;
+mod events;
 mod exec;
 mod hijack;
 mod image_pull;
@@ -27,6 +30,7 @@ mod networks;
 mod request;
 mod response;
 mod router;
+mod stats;
 mod stdio_frames;
 mod system;
 mod volumes;
@@ -36,4 +40,4 @@ pub use listen::{bind, default_socket, serve_unix};
 /// The newest API version served (the docker CLI of these machines speaks it).
 pub const API_VERSION: &str = "1.50";
 /// The oldest API version served.
-pub const MIN_API_VERSION: &str = "1.41";
+pub const MIN_API_VERSION: &str = "1.24";

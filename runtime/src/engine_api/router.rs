@@ -19,7 +19,11 @@ pub struct Call {
     pub path: String,
     pub query: Query,
     pub headers: HeaderMap,
+    /// The body, read whole (JSON bodies, up to [`request::MAX_JSON_BODY`]); empty for
+    /// the streamed ones.
     pub body: Bytes,
+    /// The body as it arrives, for the endpoints that take a stream ([`streams_body`]).
+    pub body_stream: std::sync::Mutex<Option<super::body_reader::BodyReader>>,
     /// The API version the client asked for (the newest when it named none).
     pub version: (u32, u32),
 }
@@ -87,6 +91,19 @@ fn not_found() -> Reply {
     response::error(StatusCode::NOT_FOUND, "page not found")
 }
 
+/// Endpoints whose body is a stream (a tar of any size), read as it arrives.
+fn streams_body(method: &Method, path: &str) -> bool {
+    (method == Method::POST && path == "/images/load")
+        || (method == Method::PUT && path.starts_with("/containers/") && path.ends_with("/archive"))
+}
+
+impl Call {
+    /// The streamed body (once).
+    pub fn take_body_stream(&self) -> Option<super::body_reader::BodyReader> {
+        self.body_stream.lock().ok()?.take()
+    }
+}
+
 /// Hijacked endpoints: the connection becomes the container's (or exec's) stdio.
 fn hijacked(method: &Method, path: &str) -> bool {
     method == Method::POST
@@ -102,9 +119,16 @@ pub async fn handle(mut req: Request<Incoming>, paths: Paths) -> Result<Reply, I
     let method = req.method().clone();
     let upgrade = hijacked(&method, &endpoint).then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
-    let body = match request::read_body(body, request::MAX_JSON_BODY).await {
-        Ok(b) => b,
-        Err(reply) => return Ok(reply),
+    let (body, body_stream) = if streams_body(&method, &endpoint) {
+        (
+            Bytes::new(),
+            Some(super::body_reader::BodyReader::spawn(body)),
+        )
+    } else {
+        match request::read_body(body, request::MAX_JSON_BODY).await {
+            Ok(b) => (b, None),
+            Err(reply) => return Ok(reply),
+        }
     };
     let call = Call {
         paths,
@@ -113,12 +137,16 @@ pub async fn handle(mut req: Request<Incoming>, paths: Paths) -> Result<Reply, I
         query: Query::parse(parts.uri.query()),
         headers: parts.headers,
         body,
+        body_stream: std::sync::Mutex::new(body_stream),
         version,
     };
-    if let Some(upgrade) = upgrade {
-        return Ok(super::hijack::handle(call, upgrade).await);
-    }
-    Ok(blocking(move || dispatch(&call).unwrap_or_else(not_found)).await)
+    let (method, path) = (call.method.clone(), call.path.clone());
+    let reply = match upgrade {
+        Some(upgrade) => super::hijack::handle(call, upgrade).await,
+        None => blocking(move || dispatch(&call).unwrap_or_else(not_found)).await,
+    };
+    tracing::debug!(%method, %path, status = reply.status().as_u16(), "API request");
+    Ok(reply)
 }
 
 /// The endpoint modules, by path.
@@ -133,6 +161,7 @@ fn dispatch(call: &Call) -> Option<Reply> {
             StatusCode::OK,
             &super::system::info(&call.paths),
         )),
+        (&Method::GET, "/events") => Some(super::events::events(call)),
         _ if path.starts_with("/containers/") || path == "/containers" => {
             super::containers::handle(call)
         }

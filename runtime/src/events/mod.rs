@@ -18,6 +18,7 @@
 
 mod event;
 mod filter;
+mod follow;
 mod hooks;
 mod journal;
 mod oom;
@@ -26,6 +27,7 @@ mod time;
 
 pub use event::{Actor, Event, EventType};
 pub use filter::Filters;
+pub use follow::follow;
 pub use hooks::{container, container_died, container_started, network, remove_started, volume};
 pub use journal::{EventJournal, JournalCursor};
 pub use oom::drain_oom_kills;

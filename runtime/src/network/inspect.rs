@@ -74,8 +74,32 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// Docker's `NetworkSettings` object for `inspect`.
-pub fn inspect_settings(spec: &NetworkSpec, state: &NetworkState) -> Value {
+/// A container's aliases on a network as dockerd shows them: on user-defined networks its
+/// short id comes with them (docker-compose looks for it).
+fn aliases_json(network: &str, aliases: &[String], container_id: &str) -> Value {
+    let mut all = aliases.to_vec();
+    let short = &container_id[..container_id.len().min(12)];
+    if network != "bridge" && !short.is_empty() && !all.iter().any(|a| a == short) {
+        all.push(short.to_string());
+    }
+    if all.is_empty() {
+        Value::Null
+    } else {
+        json!(all)
+    }
+}
+
+/// An endpoint of a container that is not running: configured, without addresses.
+fn idle_endpoint(aliases: Value) -> Value {
+    json!({"IPAMConfig": null, "Links": null, "Aliases": aliases,
+        "MacAddress": "", "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+        "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "DriverOpts": null, "DNSNames": null})
+}
+
+/// Docker's `NetworkSettings` object for `inspect`. A container that is not running shows
+/// the networks it will join, without addresses, as dockerd does.
+pub fn inspect_settings(spec: &NetworkSpec, state: &NetworkState, container_id: &str) -> Value {
     let mut ports: BTreeMap<String, Value> = BTreeMap::new();
     for p in spec.expose.iter() {
         ports.entry(p.to_string()).or_insert(Value::Null);
@@ -101,7 +125,7 @@ pub fn inspect_settings(spec: &NetworkSpec, state: &NetworkState) -> Value {
             json!({
                 "IPAMConfig": null,
                 "Links": null,
-                "Aliases": if a.aliases.is_empty() { Value::Null } else { json!(a.aliases) },
+                "Aliases": aliases_json(&a.network_name, &a.aliases, container_id),
                 "MacAddress": a.mac_address,
                 "DriverOpts": null,
                 "NetworkID": a.network_id,
@@ -121,10 +145,21 @@ pub fn inspect_settings(spec: &NetworkSpec, state: &NetworkState) -> Value {
             "host" | "none" => Some(state.mode.clone()),
             _ => None,
         } {
-            networks.insert(name, json!({"IPAMConfig": null, "Links": null, "Aliases": null,
-                "MacAddress": "", "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                "DriverOpts": null, "DNSNames": null}));
+            networks.insert(name, idle_endpoint(Value::Null));
+        } else if state.mode.is_empty() {
+            // Not running: the networks it is configured for.
+            if let Some(name) = spec.mode.network_name().filter(|_| !spec.mode_disconnected) {
+                networks.insert(
+                    name.to_string(),
+                    idle_endpoint(aliases_json(name, &spec.aliases, container_id)),
+                );
+            }
+            for c in &spec.connected {
+                networks.insert(
+                    c.network_name.clone(),
+                    idle_endpoint(aliases_json(&c.network_name, &c.aliases, container_id)),
+                );
+            }
         }
     }
     // The top-level address fields describe the default bridge only, as in Docker.
@@ -190,10 +225,9 @@ pub fn network_inspect(n: &NetworkRecord, endpoints: &[EndpointRecord]) -> Value
             );
         }
     }
-    let mut options = n.options.clone();
-    if n.is_bridge() && !options.contains_key(super::store::OPT_BRIDGE_NAME) {
-        options.insert(super::store::OPT_BRIDGE_NAME.into(), n.bridge.clone());
-    }
+    // The options given at create only, as dockerd shows them: docker-compose recreates a
+    // network whose options differ from its file's.
+    let options = n.options.clone();
     json!({
         "Name": n.name,
         "Id": n.id,
@@ -284,7 +318,7 @@ mod tests {
 
     #[test]
     fn settings_have_docker_keys() {
-        let v = inspect_settings(&NetworkSpec::default(), &state(false));
+        let v = inspect_settings(&NetworkSpec::default(), &state(false), "0123456789abcdef");
         assert_eq!(v["IPAddress"], "172.17.0.2");
         assert_eq!(v["Ports"]["80/tcp"][0]["HostPort"], "8080");
         assert!(v["Networks"]["bridge"].is_object());
