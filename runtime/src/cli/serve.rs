@@ -10,6 +10,8 @@ use clap::Args;
 
 use ebrun::serve::{ServeOptions, DEFAULT_METRICS_ADDR};
 
+use ebrun::engine_api::{Endpoint, TlsFiles};
+
 use super::Context;
 
 #[derive(Debug, Args)]
@@ -24,10 +26,23 @@ pub struct ServeArgs {
     /// How often metrics are pushed over OTLP (e.g. 10s, 500ms).
     #[arg(long = "otlp-interval", default_value = "10s", value_name = "DURATION")]
     otlp_interval: String,
-    /// Serve the Docker Engine API on this socket (unix:///PATH; repeatable). Default:
-    /// unix:///run/<prefix>/docker.sock (/run/ebrun/docker.sock for the default root).
-    #[arg(long = "api", value_name = "unix:///PATH")]
+    /// Serve the Docker Engine API here (unix:///PATH, or tcp://IP:PORT on loopback or with
+    /// --tlsverify; repeatable). Default: unix:///run/<prefix>/docker.sock
+    /// (/run/ebrun/docker.sock for the default root).
+    #[arg(long = "api", value_name = "URL")]
     api: Vec<String>,
+    /// Serve TCP endpoints with TLS and require client certificates signed by --tlscacert.
+    #[arg(long = "tlsverify")]
+    tlsverify: bool,
+    /// The CA that signs the client certificates (with --tlsverify).
+    #[arg(long = "tlscacert", value_name = "FILE")]
+    tlscacert: Option<std::path::PathBuf>,
+    /// The server's TLS certificate (PEM) for TCP endpoints.
+    #[arg(long = "tlscert", value_name = "FILE")]
+    tlscert: Option<std::path::PathBuf>,
+    /// The server's TLS key (PEM) for TCP endpoints.
+    #[arg(long = "tlskey", value_name = "FILE")]
+    tlskey: Option<std::path::PathBuf>,
 }
 
 /// `10s`, `500ms`, `1m`.
@@ -56,21 +71,39 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> Result<i32> {
             args.otlp_interval
         );
     };
-    let mut api_sockets = Vec::new();
-    for url in &args.api {
-        match url.strip_prefix("unix://") {
-            Some(path) if path.starts_with('/') => api_sockets.push(std::path::PathBuf::from(path)),
-            _ => bail!(
-                "invalid --api {url:?}: expected unix:///PATH (tcp:// needs TLS, which ebrun serve does not do yet)"
-            ),
+    let tls = match (&args.tlscert, &args.tlskey) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: if args.tlsverify {
+                match &args.tlscacert {
+                    Some(ca) => Some(ca.clone()),
+                    None => bail!(
+                        "--tlsverify needs --tlscacert (the CA that signs client certificates)"
+                    ),
+                }
+            } else {
+                None
+            },
+        }),
+        (None, None) if args.tlsverify || args.tlscacert.is_some() => {
+            bail!("--tlsverify and --tlscacert need --tlscert and --tlskey (the server's certificate and key)")
         }
+        (None, None) => None,
+        _ => bail!("--tlscert and --tlskey go together"),
+    };
+    let mut api_endpoints = Vec::new();
+    for url in &args.api {
+        api_endpoints.push(Endpoint::parse(url, tls.as_ref()).map_err(anyhow::Error::msg)?);
     }
-    if api_sockets.is_empty() {
-        api_sockets.push(ebrun::engine_api::default_socket(&ctx.paths));
+    if api_endpoints.is_empty() {
+        api_endpoints.push(Endpoint::Unix(ebrun::engine_api::default_socket(
+            &ctx.paths,
+        )));
     }
     let options = ServeOptions {
         metrics_addr,
-        api_sockets,
+        api_endpoints,
         otlp_endpoint: args.otlp_endpoint,
         otlp_interval,
         oom_poll: Duration::from_secs(1),

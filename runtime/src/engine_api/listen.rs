@@ -5,8 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hyper_util::rt::TokioIo;
-use tokio::net::UnixListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::Paths;
 
@@ -50,6 +51,23 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// Serves one connection (hijackable: attach, exec) until it ends.
+fn serve_connection<IO>(io: IO, paths: Paths)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| super::router::handle(req, paths.clone()));
+    tokio::spawn(async move {
+        if let Err(e) = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades()
+            .await
+        {
+            tracing::debug!(error = %e, "API connection");
+        }
+    });
+}
+
 /// Serves the Engine API on `listener` (bound at `path`) until `stop` turns true; the
 /// socket file goes with it.
 pub async fn serve_unix(
@@ -60,28 +78,42 @@ pub async fn serve_unix(
 ) {
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept on the API socket");
-                        continue;
-                    }
-                };
-                let paths = paths.clone();
-                let service = hyper::service::service_fn(move |req| super::router::handle(req, paths.clone()));
-                tokio::spawn(async move {
-                    if let Err(e) = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades()
-                        .await
-                    {
-                        tracing::debug!(error = %e, "API connection");
-                    }
-                });
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => serve_connection(stream, paths.clone()),
+                Err(e) => tracing::warn!(error = %e, "accept on the API socket"),
+            },
             _ = stop.changed() => break,
         }
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// Serves the Engine API on a TCP listener (TLS when `tls` is given) until `stop` turns
+/// true. A client that fails the handshake is dropped; the others go on.
+pub async fn serve_tcp(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    paths: Paths,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match &tls {
+                    None => serve_connection(stream, paths.clone()),
+                    Some(acceptor) => {
+                        let (acceptor, paths) = (acceptor.clone(), paths.clone());
+                        tokio::spawn(async move {
+                            match acceptor.accept(stream).await {
+                                Ok(tls_stream) => serve_connection(tls_stream, paths),
+                                Err(e) => tracing::info!(%peer, error = %e, "TLS handshake refused"),
+                            }
+                        });
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "accept on the API's TCP port"),
+            },
+            _ = stop.changed() => break,
+        }
+    }
 }

@@ -18,6 +18,7 @@ mod changes;
 mod containers;
 mod create;
 mod create_body;
+mod endpoint;
 mod events;
 mod exec;
 mod hijack;
@@ -33,9 +34,12 @@ mod router;
 mod stats;
 mod stdio_frames;
 mod system;
+mod tls;
 mod volumes;
 
-pub use listen::{bind, default_socket, serve_unix};
+pub use endpoint::{Endpoint, TlsFiles};
+pub use listen::{bind, default_socket, serve_tcp, serve_unix};
+pub use tls::acceptor as tls_acceptor;
 
 /// The newest API version served (the docker CLI of these machines speaks it).
 pub const API_VERSION: &str = "1.50";

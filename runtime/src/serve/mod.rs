@@ -28,8 +28,8 @@ pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9449";
 pub struct ServeOptions {
     /// Where `GET /metrics` listens.
     pub metrics_addr: SocketAddr,
-    /// Unix sockets the Docker Engine API is served on.
-    pub api_sockets: Vec<std::path::PathBuf>,
+    /// Where the Docker Engine API is served: unix sockets, TCP (loopback or TLS).
+    pub api_endpoints: Vec<crate::engine_api::Endpoint>,
     /// Base URL of an OTLP/HTTP receiver (`/v1/metrics` and `/v1/traces` are appended).
     pub otlp_endpoint: Option<String>,
     /// How often metrics are pushed over OTLP.
@@ -53,6 +53,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot serve the Engine API on tcp://{addr}: {message}")]
+    ApiTcp { addr: SocketAddr, message: String },
     #[error("start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("OTLP endpoint {endpoint}: {message}")]
@@ -107,30 +109,32 @@ pub fn run(
         if let Some(t) = &telemetry {
             tasks.push(tokio::spawn(t.clone().run(stop_rx.clone())));
         }
-        // Every socket bound before any is served: a failure leaves no socket file behind.
-        let mut listeners = Vec::new();
-        for path in &options.api_sockets {
-            match crate::engine_api::bind(path) {
-                Ok(listener) => listeners.push((listener, path.clone())),
-                Err(source) => {
-                    for (_, bound) in &listeners {
-                        let _ = std::fs::remove_file(bound);
-                    }
-                    return Err(ServeError::ApiSocket {
-                        path: path.clone(),
-                        source,
-                    });
+        // Every endpoint bound before any is served: a failure leaves no socket file behind.
+        let listeners = match bind_api(&options.api_endpoints).await {
+            Ok(l) => l,
+            Err(e) => return Err(e),
+        };
+        for listener in listeners {
+            tasks.push(match listener {
+                ApiListener::Unix(listener, path) => {
+                    tracing::info!(socket = %path.display(), "serving the Engine API");
+                    tokio::spawn(crate::engine_api::serve_unix(
+                        listener,
+                        path,
+                        paths.clone(),
+                        stop_rx.clone(),
+                    ))
                 }
-            }
-        }
-        for (listener, path) in listeners {
-            tracing::info!(socket = %path.display(), "serving the Engine API");
-            tasks.push(tokio::spawn(crate::engine_api::serve_unix(
-                listener,
-                path,
-                paths.clone(),
-                stop_rx.clone(),
-            )));
+                ApiListener::Tcp(listener, tls) => {
+                    tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "serving the Engine API");
+                    tokio::spawn(crate::engine_api::serve_tcp(
+                        listener,
+                        tls,
+                        paths.clone(),
+                        stop_rx.clone(),
+                    ))
+                }
+            });
         }
         tracing::info!(addr = %bound, "serving metrics");
         ready(bound);
@@ -176,4 +180,63 @@ async fn wait_for_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// A bound Engine API endpoint.
+enum ApiListener {
+    Unix(tokio::net::UnixListener, std::path::PathBuf),
+    Tcp(tokio::net::TcpListener, Option<tokio_rustls::TlsAcceptor>),
+}
+
+/// Binds every endpoint, or none: on a failure the sockets already made are removed.
+async fn bind_api(
+    endpoints: &[crate::engine_api::Endpoint],
+) -> Result<Vec<ApiListener>, ServeError> {
+    use crate::engine_api::Endpoint;
+    let mut bound = Vec::new();
+    let undo = |bound: &[ApiListener]| {
+        for l in bound {
+            if let ApiListener::Unix(_, path) = l {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    };
+    for e in endpoints {
+        let listener = match e {
+            Endpoint::Unix(path) => crate::engine_api::bind(path)
+                .map(|l| ApiListener::Unix(l, path.clone()))
+                .map_err(|source| ServeError::ApiSocket {
+                    path: path.clone(),
+                    source,
+                }),
+            Endpoint::Tcp { addr, tls } => {
+                let acceptor = tls
+                    .as_ref()
+                    .map(crate::engine_api::tls_acceptor)
+                    .transpose()
+                    .map_err(|message| ServeError::ApiTcp {
+                        addr: *addr,
+                        message,
+                    });
+                match acceptor {
+                    Ok(acceptor) => tokio::net::TcpListener::bind(addr)
+                        .await
+                        .map(|l| ApiListener::Tcp(l, acceptor))
+                        .map_err(|e| ServeError::ApiTcp {
+                            addr: *addr,
+                            message: e.to_string(),
+                        }),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match listener {
+            Ok(l) => bound.push(l),
+            Err(e) => {
+                undo(&bound);
+                return Err(e);
+            }
+        }
+    }
+    Ok(bound)
 }
