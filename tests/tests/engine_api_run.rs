@@ -199,6 +199,18 @@ fn detached_containers_serve_ports_logs_and_exec_through_the_api() {
         "{last}"
     );
 
+    // system df: one image, two containers (one running).
+    let df = docker.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}}",
+    ]);
+    assert!(
+        df.contains("Images 1 1") && df.contains("Containers 2 1"),
+        "{df}"
+    );
+
     // A client that leaves a follow stream early does not stop the server.
     let _ = Command::new("curl")
         .args(["-s", "--max-time", "1", "--unix-socket"])

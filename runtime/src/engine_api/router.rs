@@ -162,6 +162,10 @@ fn dispatch(call: &Call) -> Option<Reply> {
             &super::system::info(&call.paths),
         )),
         (&Method::GET, "/events") => Some(super::events::events(call)),
+        (&Method::GET, "/system/df") => Some(response::json(
+            StatusCode::OK,
+            &super::system::df(&call.paths),
+        )),
         _ if path.starts_with("/containers/") || path == "/containers" => {
             super::containers::handle(call)
         }
