@@ -402,3 +402,115 @@ fn docker_pull_from_a_loopback_registry_streams_progress() {
     );
     serve.stop();
 }
+
+#[test]
+fn volumes_and_user_networks_through_docker_run() {
+    let inst = Instance::with_busybox();
+    let serve = Serve::start(&inst, &[]);
+    let docker = DockerCli::new(&inst);
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::write(host_dir.path().join("in.txt"), "from the host\n").unwrap();
+    let bind = format!("{}:/hostdir:ro", host_dir.path().display());
+    // A named volume, a read-only bind and an anonymous volume (the image's VOLUME or -v PATH).
+    docker.ok(&["volume", "create", "shared"]);
+    docker.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "shared:/data",
+        "-v",
+        &bind,
+        "-v",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /hostdir/in.txt > /data/copy && ! touch /hostdir/nope 2>/dev/null",
+    ]);
+    assert!(
+        !host_dir.path().join("nope").exists(),
+        "the bind was writable"
+    );
+    assert_eq!(
+        docker.ok(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "writer:ro",
+            "busybox",
+            "cat",
+            "/data/copy"
+        ]),
+        "from the host\n"
+    );
+    let mounts = docker.ok(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}",
+        "writer",
+    ]);
+    assert!(
+        mounts.contains("volume:/data")
+            && mounts.contains("bind:/hostdir")
+            && mounts.contains("volume:/scratch"),
+        "{mounts}"
+    );
+    // A user network with its subnet and gateway; containers on it find each other by name.
+    docker.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.244.2.0/24",
+        "--gateway",
+        "10.244.2.1",
+        "apinet",
+    ]);
+    docker.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--net",
+        "apinet",
+        "--ip",
+        "10.244.2.10",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let out = docker.ok(&[
+        "run",
+        "--rm",
+        "--net=apinet",
+        "busybox",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://srv/hostname",
+    ]);
+    assert!(!out.trim().is_empty(), "{out}");
+    assert_eq!(
+        docker.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.apinet.IPAddress}}",
+            "srv"
+        ]),
+        "10.244.2.10\n"
+    );
+    // rm -v removes the anonymous volume, not the named one.
+    let before = docker.ok(&["volume", "ls", "-q"]).lines().count();
+    docker.ok(&["rm", "-f", "-v", "writer", "srv"]);
+    let after = docker.ok(&["volume", "ls", "-q"]);
+    assert_eq!(after.lines().count(), before - 1, "{after}");
+    assert!(after.contains("shared"));
+    docker.ok(&["network", "rm", "apinet"]);
+    docker.ok(&["volume", "rm", "shared"]);
+    serve.stop();
+}

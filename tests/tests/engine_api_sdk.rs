@@ -49,6 +49,19 @@ raw.close()
 c.kill()
 c.remove(force=True)
 
+# the detach keys end an attachment and leave the container running.
+c = client.containers.create("busybox", "cat", stdin_open=True)
+c.start()
+s = c.attach_socket(params={"stdin": 1, "stdout": 1, "stream": 1, "detachKeys": "ctrl-x"})
+raw = s._sock
+raw.sendall(b"\x18")
+raw.settimeout(10)
+assert raw.recv(100) == b"", "the attachment did not end"
+raw.close()
+c.reload()
+assert c.status == "running", c.status
+c.remove(force=True)
+
 # a stats stream: documents a second apart, with what docker stats computes from.
 c = client.containers.run("busybox", ["sleep", "30"], detach=True)
 stats = c.stats(stream=True, decode=True)
