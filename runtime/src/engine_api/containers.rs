@@ -26,7 +26,13 @@ pub fn handle(call: &Call) -> Option<Reply> {
             let limit = call.query.number::<i64>("limit").ok().flatten();
             response::json(
                 StatusCode::OK,
-                &list(&call.paths, call.query.flag("all"), &filters, limit),
+                &list(
+                    &call.paths,
+                    call.query.flag("all"),
+                    call.query.flag("size"),
+                    &filters,
+                    limit,
+                ),
             )
         }
         (&Method::POST, ["create"]) => super::create::create(call),
@@ -80,6 +86,7 @@ fn created_unix(config: &ContainerConfig) -> i64 {
 
 /// One summary, as dockerd's `types.Container`.
 fn summary(config: &ContainerConfig, state: &ContainerState, now: DateTime<Utc>) -> Value {
+    let empty_network = Default::default();
     let up = matches!(state.status, Status::Running | Status::Paused);
     let ports: Vec<Value> = if up {
         state
@@ -123,14 +130,18 @@ fn summary(config: &ContainerConfig, state: &ContainerState, now: DateTime<Utc>)
         "State": state.status.as_str(),
         "Status": container::status_text(state, now),
         "HostConfig": {"NetworkMode": config.network.mode.to_string()},
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {"Networks": crate::network::inspect_settings(
+            &config.network,
+            if up { &state.network } else { &empty_network },
+            &config.id,
+        )["Networks"].clone()},
         "Mounts": mounts,
     })
 }
 
 /// The containers, newest first: running (and paused, restarting) ones only unless `all`
 /// (or a filter on the status asks for others), at most `limit` (all with `-1`).
-pub fn list(paths: &Paths, all: bool, filters: &Filters, limit: Option<i64>) -> Value {
+pub fn list(paths: &Paths, all: bool, size: bool, filters: &Filters, limit: Option<i64>) -> Value {
     let all = all
         || limit.is_some_and(|l| l > 0)
         || !filters.values("status").is_empty()
@@ -147,7 +158,20 @@ pub fn list(paths: &Paths, all: bool, filters: &Filters, limit: Option<i64>) -> 
     if let Some(n) = limit.filter(|l| *l > 0) {
         found.truncate(n as usize);
     }
-    Value::Array(found.iter().map(|(c, s)| summary(c, s, now)).collect())
+    Value::Array(
+        found
+            .iter()
+            .map(|(c, s)| {
+                let mut v = summary(c, s, now);
+                if size {
+                    v["SizeRw"] = json!(super::system::disk_usage(
+                        &paths.container_dir(&c.id).join("upper")
+                    ));
+                }
+                v
+            })
+            .collect(),
+    )
 }
 
 /// `POST /containers/prune?filters=`: removes the stopped containers (labels and `until`

@@ -93,7 +93,7 @@ pub fn info(paths: &Paths) -> Value {
 }
 
 /// Bytes under `dir` (files counted once per inode).
-fn disk_usage(dir: &std::path::Path) -> u64 {
+pub fn disk_usage(dir: &std::path::Path) -> u64 {
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
