@@ -3,28 +3,10 @@
 //! `ebrun` CLI made, negotiates its API version, and gets Docker's errors.
 
 use ebrun_tests::common::{stderr, stdout, Instance};
+use ebrun_tests::docker_cli::DockerCli;
 use ebrun_tests::serve_support::Serve;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// `docker ARGS` against `socket`, with a client configuration of its own (never the
-/// user's contexts).
-fn docker(socket: &Path, config: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
-        .env("DOCKER_CONFIG", config)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run the docker CLI")
-}
-
-fn socket_of(inst: &Instance) -> PathBuf {
-    PathBuf::from("/run")
-        .join(inst.prefix())
-        .join("docker.sock")
-}
 
 #[test]
 fn the_docker_cli_sees_what_ebrun_made() {
@@ -45,10 +27,10 @@ fn the_docker_cli_sees_what_ebrun_made() {
     ]);
     inst.ok(&["run", "--name", "done", "busybox", "true"]);
     let serve = Serve::start(&inst, &[]);
-    let socket = socket_of(&inst);
-    let config = tempfile::tempdir().unwrap();
+    let docker = DockerCli::new(&inst);
+    let socket = docker.socket().to_path_buf();
     let ok = |args: &[&str]| {
-        let out = docker(&socket, config.path(), args);
+        let out = docker.run(args);
         assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));
         stdout(&out)
     };
@@ -95,7 +77,7 @@ fn the_docker_cli_sees_what_ebrun_made() {
     );
 
     // What is not served yet is Docker's 404, and the server goes on serving.
-    let out = docker(&socket, config.path(), &["plugin", "ls"]);
+    let out = docker.run(&["plugin", "ls"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("page not found"), "{}", stderr(&out));
     // A client older than the oldest version served gets Docker's 400.
@@ -123,9 +105,8 @@ fn the_docker_cli_runs_a_containers_lifecycle_through_ebrun() {
     let inst = Instance::with_busybox();
     inst.ok(&["run", "-d", "--name", "life", "busybox", "sleep", "600"]);
     let serve = Serve::start(&inst, &[]);
-    let socket = socket_of(&inst);
-    let config = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| docker(&socket, config.path(), args);
+    let docker = DockerCli::new(&inst);
+    let run = |args: &[&str]| docker.run(args);
     let ok = |args: &[&str]| {
         let out = run(args);
         assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));

@@ -164,7 +164,7 @@ pub fn list(paths: &Paths, all: bool, size: bool, filters: &Filters, limit: Opti
             .map(|(c, s)| {
                 let mut v = summary(c, s, now);
                 if size {
-                    v["SizeRw"] = json!(super::system::disk_usage(
+                    v["SizeRw"] = json!(crate::volumes::store::disk_usage(
                         &paths.container_dir(&c.id).join("upper")
                     ));
                 }

@@ -21,15 +21,6 @@ fn str_slice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::
     })
 }
 
-/// `null` as the type's default (Docker's clients send `null` for empty maps and lists).
-fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CreateBody {
@@ -40,28 +31,28 @@ pub struct CreateBody {
     pub tty: bool,
     pub open_stdin: bool,
     pub stdin_once: bool,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub env: Vec<String>,
     #[serde(deserialize_with = "str_slice")]
     pub cmd: Option<Vec<String>>,
     #[serde(deserialize_with = "str_slice")]
     pub entrypoint: Option<Vec<String>>,
     pub image: String,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub volumes: BTreeMap<String, serde_json::Value>,
     pub working_dir: String,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub exposed_ports: BTreeMap<String, serde_json::Value>,
     pub network_disabled: bool,
     pub mac_address: String,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub labels: BTreeMap<String, String>,
     pub stop_signal: String,
     pub stop_timeout: Option<i64>,
     pub healthcheck: Option<serde_json::Value>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub host_config: HostConfig,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub networking_config: NetworkingConfig,
 }
 
@@ -92,7 +83,7 @@ pub struct BindOptions {
 #[serde(rename_all = "PascalCase", default)]
 pub struct VolumeOptions {
     pub no_copy: bool,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub labels: BTreeMap<String, String>,
     pub subpath: String,
 }
@@ -128,36 +119,36 @@ pub struct ThrottleBody {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub binds: Vec<String>,
     pub network_mode: String,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub restart_policy: RestartPolicyBody,
     pub auto_remove: bool,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub volumes_from: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub mounts: Vec<MountBody>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub cap_add: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub cap_drop: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub dns: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub dns_options: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub dns_search: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub extra_hosts: Vec<String>,
     pub privileged: bool,
     pub publish_all_ports: bool,
     pub readonly_rootfs: bool,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub security_opt: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub tmpfs: BTreeMap<String, String>,
     pub userns_mode: String,
     pub oom_score_adj: i32,
@@ -178,26 +169,26 @@ pub struct HostConfig {
     pub cpuset_mems: String,
     pub pids_limit: Option<i64>,
     pub blkio_weight: u16,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub blkio_device_read_bps: Vec<ThrottleBody>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub blkio_device_write_bps: Vec<ThrottleBody>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub blkio_device_read_i_ops: Vec<ThrottleBody>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub blkio_device_write_i_ops: Vec<ThrottleBody>,
     // What ebrun does not do yet: refused when set (see `unsupported`).
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub ulimits: Vec<serde_json::Value>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub sysctls: BTreeMap<String, String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub devices: Vec<serde_json::Value>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub device_requests: Vec<serde_json::Value>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub group_add: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub links: Vec<String>,
     pub pid_mode: String,
     pub ipc_mode: String,
@@ -205,7 +196,7 @@ pub struct HostConfig {
     pub uts_mode: String,
     pub shm_size: i64,
     /// `[rows, columns]` of the client's terminal (`-t`).
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub console_size: Vec<u16>,
     pub init: Option<bool>,
     pub cgroup_parent: String,
@@ -223,7 +214,7 @@ pub struct LogConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkingConfig {
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub endpoints_config: BTreeMap<String, Option<EndpointBody>>,
 }
 
@@ -232,7 +223,7 @@ pub struct NetworkingConfig {
 pub struct EndpointBody {
     #[serde(rename = "IPAMConfig")]
     pub ipam_config: Option<IpamBody>,
-    #[serde(deserialize_with = "or_default")]
+    #[serde(deserialize_with = "super::request::nullable")]
     pub aliases: Vec<String>,
     pub mac_address: String,
 }

@@ -36,17 +36,13 @@ struct ExecConfig {
     attach_stderr: bool,
     detach_keys: String,
     tty: bool,
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "super::request::nullable")]
     env: Vec<String>,
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "super::request::nullable")]
     cmd: Vec<String>,
     privileged: bool,
     user: String,
     working_dir: String,
-}
-
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// An exec instance's file.

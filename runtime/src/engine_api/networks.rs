@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use hyper::{Method, StatusCode};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::request::json_body;
@@ -58,32 +58,23 @@ fn invalid(message: impl Into<String>) -> Refusal {
     (StatusCode::BAD_REQUEST, message.into())
 }
 
-/// A JSON `null` as the field's default, as Go's decoder takes it.
-fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// `POST /networks/create`'s body (Docker's `network.CreateRequest`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CreateRequest {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     name: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     driver: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     scope: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     internal: bool,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     attachable: bool,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     ingress: bool,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     config_only: bool,
     #[serde(default)]
     config_from: Option<Value>,
@@ -91,11 +82,15 @@ struct CreateRequest {
     enable_ipv4: Option<bool>,
     #[serde(default, rename = "EnableIPv6")]
     enable_ipv6: Option<bool>,
-    #[serde(default, rename = "IPAM", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "IPAM",
+        deserialize_with = "super::request::nullable"
+    )]
     ipam: Ipam,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     options: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     labels: BTreeMap<String, String>,
     // CheckDuplicate is deprecated by Docker and ignored: names are always checked.
 }
@@ -103,24 +98,32 @@ struct CreateRequest {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Ipam {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     driver: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     options: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     config: Vec<IpamEntry>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct IpamEntry {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     subnet: String,
-    #[serde(default, rename = "IPRange", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "IPRange",
+        deserialize_with = "super::request::nullable"
+    )]
     ip_range: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     gateway: String,
-    #[serde(default, rename = "AuxiliaryAddresses", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "AuxiliaryAddresses",
+        deserialize_with = "super::request::nullable"
+    )]
     aux_addresses: BTreeMap<String, String>,
 }
 
@@ -258,30 +261,46 @@ fn inspect(call: &Call, key: &str) -> Reply {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ConnectRequest {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     container: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     endpoint_config: EndpointConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct EndpointConfig {
-    #[serde(default, rename = "IPAMConfig", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "IPAMConfig",
+        deserialize_with = "super::request::nullable"
+    )]
     ipam_config: EndpointIpam,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     aliases: Vec<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     mac_address: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct EndpointIpam {
-    #[serde(default, rename = "IPv4Address", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "IPv4Address",
+        deserialize_with = "super::request::nullable"
+    )]
     ipv4: String,
-    #[serde(default, rename = "IPv6Address", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "IPv6Address",
+        deserialize_with = "super::request::nullable"
+    )]
     ipv6: String,
-    #[serde(default, rename = "LinkLocalIPs", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "LinkLocalIPs",
+        deserialize_with = "super::request::nullable"
+    )]
     link_local: Vec<String>,
 }
 
@@ -324,9 +343,9 @@ fn connect(call: &Call, network: &str) -> Reply {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct DisconnectRequest {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     container: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     force: bool,
 }
 

@@ -7,6 +7,7 @@ use http_body_util::{BodyExt as _, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::StatusCode;
 use serde::de::DeserializeOwned;
+use serde::Deserialize as _;
 
 use super::response::{self, Reply};
 
@@ -118,6 +119,16 @@ impl Filters {
                 None => labels.contains_key(want.as_str()),
             })
     }
+}
+
+/// A JSON `null` as the field's type default, as Go's decoder (and so Docker's clients)
+/// takes it: `#[serde(deserialize_with = "super::request::nullable")]`.
+pub fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The request body, up to `limit` bytes; a larger one is a 413 with Docker's shape.

@@ -92,27 +92,6 @@ pub fn info(paths: &Paths) -> Value {
     })
 }
 
-/// Bytes under `dir` (files counted once per inode).
-pub fn disk_usage(dir: &std::path::Path) -> u64 {
-    let mut seen = std::collections::HashSet::new();
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if seen.insert(std::os::unix::fs::MetadataExt::ino(&m)) {
-                total += m.len();
-            }
-        }
-    }
-    total
-}
-
 /// `GET /system/df`: images, containers (their writable layer) and volumes with what they
 /// use, as `docker system df` shows them.
 pub fn df(paths: &Paths) -> Value {
@@ -150,7 +129,7 @@ pub fn df(paths: &Paths) -> Value {
                 "ImageID": c.image_id,
                 "Command": c.process.args.join(" "),
                 "State": state.as_ref().map(|s| s.status.as_str()).unwrap_or("exited"),
-                "SizeRw": disk_usage(&paths.container_dir(&c.id).join("upper")),
+                "SizeRw": crate::volumes::store::disk_usage(&paths.container_dir(&c.id).join("upper")),
                 "Labels": c.labels,
             })
         })
@@ -167,7 +146,7 @@ pub fn df(paths: &Paths) -> Value {
                 .count();
             let size = doc["Mountpoint"]
                 .as_str()
-                .map(|p| disk_usage(std::path::Path::new(p)))
+                .map(|p| crate::volumes::store::disk_usage(std::path::Path::new(p)))
                 .unwrap_or(0);
             doc["UsageData"] = json!({"Size": size, "RefCount": users});
             doc

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use hyper::{Method, StatusCode};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::request::json_body;
@@ -32,26 +32,17 @@ fn error(e: VolumeError) -> Reply {
     response::error(status_of(&e), e)
 }
 
-/// A JSON `null` as the field's default, as Go's decoder takes it.
-fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// `POST /volumes/create`'s body (Docker's `volume.CreateOptions`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CreateRequest {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     name: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     driver: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     driver_opts: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::request::nullable")]
     labels: BTreeMap<String, String>,
     #[serde(default)]
     cluster_volume_spec: Option<Value>,
