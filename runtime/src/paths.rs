@@ -18,6 +18,17 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// This instance's ebrun as a command (`ebrun --root ROOT`) for the helper processes
+    /// ebrun starts (monitors, exec, archive). It is run from /proc/self/exe: that stays the
+    /// binary this process runs even when the file on disk was replaced meanwhile (an
+    /// upgrade or a rebuild under a long-running `ebrun serve`).
+    pub fn ebrun_command(&self) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("/proc/self/exe");
+        cmd.arg0("ebrun").arg("--root").arg(self.root());
+        cmd
+    }
+
     /// Paths for the instance rooted at `root` (made absolute; not created).
     pub fn new(root: impl AsRef<Path>) -> Self {
         let root = std::path::absolute(root.as_ref()).unwrap_or_else(|_| root.as_ref().into());

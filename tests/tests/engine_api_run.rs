@@ -248,6 +248,26 @@ fn limits_through_the_api_reach_the_cgroup_and_an_oom_kill_is_reported() {
         ]),
         "67108864 500000000\n"
     );
+    // docker stats shows the limit and the process.
+    let stats = docker.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+        "lim",
+    ]);
+    assert!(
+        stats.starts_with("lim ") && stats.contains("/ 64MiB 1"),
+        "{stats}"
+    );
+    // docker update changes the live cgroup.
+    docker.ok(&["update", "-m", "96m", "--memory-swap", "-1", "lim"]);
+    let limit = std::fs::read_to_string(&mem)
+        .or_else(|_| {
+            std::fs::read_to_string(cgroup_file(&inst, "lim", "memory", "memory.limit_in_bytes"))
+        })
+        .unwrap();
+    assert_eq!(limit.trim(), "100663296");
     let out = docker.run(&[
         "run",
         "--name",
@@ -273,6 +293,21 @@ fn limits_through_the_api_reach_the_cgroup_and_an_oom_kill_is_reported() {
         ]),
         "true 137\n"
     );
+    // The kill is an event, with the die that follows (the CLI sends --until in whole
+    // seconds: past the second the events happened in).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let events = docker.ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "container=oom",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(events.contains("oom") && events.contains("die"), "{events}");
     docker.ok(&["rm", "-f", "lim", "oom"]);
     serve.stop();
 }

@@ -226,3 +226,38 @@ fn stopping_serve_stops_no_container_and_a_new_serve_answers_at_once() {
     docker.ok(&["rm", "-f", "ticker"]);
     serve.stop();
 }
+
+#[test]
+fn a_serve_whose_binary_was_replaced_still_starts_containers() {
+    // An upgrade (or a rebuild) replaces the file a long-running serve was started from.
+    let inst = Instance::with_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("ebrun");
+    std::fs::copy(ebrun_tests::common::ebrun_bin(), &copy).unwrap();
+    let port = free_port();
+    let mut serve = Command::new(&copy)
+        .arg("--root")
+        .arg(inst.root())
+        .args(["serve", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let docker = DockerCli::new(&inst);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !docker.socket().exists() {
+        assert!(Instant::now() < deadline, "serve never bound its socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::remove_file(&copy).unwrap();
+    let out = docker.run(&["run", "--rm", "busybox", "echo", "still runs"]);
+    assert_eq!(stdout(&out), "still runs\n", "{}", stderr(&out));
+    docker.ok(&["run", "-d", "--name", "kept", "busybox", "sleep", "60"]);
+    assert_eq!(
+        docker.ok(&["exec", "kept", "echo", "exec too"]),
+        "exec too\n"
+    );
+    docker.ok(&["rm", "-f", "kept"]);
+    let _ = serve.kill();
+    let _ = serve.wait();
+}

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -32,14 +32,8 @@ pub const MONITOR_COMMAND: &str = "container-monitor";
 
 /// Starts a monitor for container `id` and waits until its first start succeeded or failed.
 pub fn spawn_monitor(paths: &Paths, id: &str) -> Result<(), ContainerError> {
-    let exe = std::env::current_exe().map_err(|source| ContainerError::Io {
-        op: "find the ebrun binary",
-        path: "/proc/self/exe".into(),
-        source,
-    })?;
-    let mut child = Command::new(exe)
-        .arg("--root")
-        .arg(paths.root())
+    let mut child = paths
+        .ebrun_command()
         .args([MONITOR_COMMAND, id])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hyper::upgrade::OnUpgrade;
@@ -282,9 +282,8 @@ fn launch(
     detach: bool,
     size: Option<&[u16]>,
 ) -> std::io::Result<Launched> {
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("--root").arg(paths.root()).arg("exec");
+    let mut cmd = paths.ebrun_command();
+    cmd.arg("exec");
     let c = &r.config;
     if c.attach_stdin && !detach {
         cmd.arg("-i");
