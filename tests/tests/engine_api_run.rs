@@ -219,7 +219,12 @@ fn detached_containers_serve_ports_logs_and_exec_through_the_api() {
         .output();
     assert_eq!(docker.ok(&["ps", "-q"]).lines().count(), 1);
 
-    docker.ok(&["rm", "-f", "web", "talk"]);
+    docker.ok(&["rename", "talk", "chatter"]);
+    assert_eq!(
+        inst.ok(&["inspect", "-f", "{{.Name}}", "chatter"]),
+        "/chatter\n"
+    );
+    docker.ok(&["rm", "-f", "web", "chatter"]);
     assert_eq!(inst.ok(&["ps", "-aq"]), "");
     serve.stop();
 }

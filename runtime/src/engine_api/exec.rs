@@ -78,6 +78,27 @@ fn load(paths: &Paths, id: &str) -> Option<ExecRecord> {
     serde_json::from_slice(&std::fs::read(record_path(paths, id)).ok()?).ok()
 }
 
+/// Forgets the exec instances of containers that are gone (dockerd drops a container's
+/// execs with it); done when a new instance is made.
+fn forget_orphans(paths: &Paths) {
+    let Ok(entries) = std::fs::read_dir(dir(paths)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let orphan = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ExecRecord>(&b).ok())
+            .is_none_or(|r| !r.running && !paths.container_dir(&r.container_id).exists());
+        if orphan {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 fn no_such_exec(id: &str) -> Reply {
     response::error(
         StatusCode::NOT_FOUND,
@@ -119,6 +140,7 @@ pub fn create(call: &Call, key: &str) -> Reply {
         }
         Err(e) => return super::lifecycle::error(e),
     }
+    forget_orphans(&call.paths);
     let record = ExecRecord {
         id: crate::container::new_id(),
         container_id: c.id.clone(),
