@@ -291,7 +291,7 @@ fn rmi_removes_image_and_unused_layers() {
     );
     let out = inst.run(&["rmi", "-f", short]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("image is being used by container 0123456789ab"));
+    assert!(stderr(&out).contains("image is being used by stopped container 0123456789ab"));
     std::fs::remove_dir_all(&cdir).unwrap();
 
     // The last tag: untagged, deleted, and its layers with it.

@@ -1,8 +1,9 @@
-//! `ebrun image import|load|ls|rm|inspect|prune`, `ebrun images`, `ebrun rmi`: thin front ends
-//! over [`ebrun::image`], printing what Docker prints.
+//! `ebrun image import|load|save|ls|rm|inspect|prune|tag|history|push`, `ebrun images`,
+//! `ebrun rmi`, `ebrun tag`, `ebrun history`, `ebrun push`: thin front ends over
+//! [`ebrun::image`] (the Engine API calls the same functions), printing what Docker prints.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -11,8 +12,12 @@ use serde_json::{json, Value};
 
 use ebrun::format::display::{self, Table};
 use ebrun::format::template::Template;
-use ebrun::image::reference::{familiar_match, Reference};
-use ebrun::image::{inspect, ImageError, ImageRecord, ImageStore};
+use ebrun::image::filter::{FilterArgs, ListFilter, PruneFilter};
+use ebrun::image::history::{self, MISSING};
+use ebrun::image::pull::Output;
+use ebrun::image::reference::Reference;
+use ebrun::image::usage::container_using;
+use ebrun::image::{inspect, push, ImageError, ImageRecord, ImageStore};
 
 use super::Context;
 
@@ -38,6 +43,12 @@ pub enum ImageCommand {
     Inspect(InspectArgs),
     /// Remove unused images.
     Prune(PruneArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(TagArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
 }
 
 /// `ebrun image import PATH [NAME[:TAG]]`
@@ -110,9 +121,61 @@ pub struct PruneArgs {
     /// Remove all images no container uses, not just dangling ones.
     #[arg(short, long)]
     pub all: bool,
+    /// Provide filter values (e.g. `until=<timestamp>`, `label=KEY[=VALUE]`, `label!=KEY`).
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Do not prompt for confirmation.
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `ebrun tag` / `ebrun image tag`
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// SOURCE_IMAGE[:TAG], an id or id prefix.
+    pub source: String,
+    /// TARGET_IMAGE[:TAG]
+    pub target: String,
+}
+
+/// `ebrun history` / `ebrun image history`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Format output: `table`, `table TEMPLATE`, `json`, or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format (`-H=false`: bytes and RFC 3339).
+    #[arg(
+        short = 'H',
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub human: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The image.
+    pub image: String,
+}
+
+/// `ebrun push` / `ebrun image push`
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tags of the repository.
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Suppress verbose output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// NAME[:TAG]
+    pub image: String,
 }
 
 /// Dispatches `ebrun image <sub>`.
@@ -125,6 +188,9 @@ pub fn image_command(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Rm(args) => rmi(ctx, args),
         ImageCommand::Inspect(args) => inspect_images(ctx, args),
         ImageCommand::Prune(args) => prune(ctx, args),
+        ImageCommand::Tag(args) => tag(ctx, args),
+        ImageCommand::History(args) => history(ctx, args),
+        ImageCommand::Push(args) => push(ctx, args),
     }
 }
 
@@ -245,57 +311,18 @@ fn header_value() -> Value {
     })
 }
 
-/// Parsed `--filter`s of `images`.
-#[derive(Default)]
-struct Filters {
-    dangling: Option<bool>,
-    references: Vec<String>,
-    labels: Vec<(String, Option<String>)>,
-    before: Option<Option<DateTime<Utc>>>,
-    since: Option<Option<DateTime<Utc>>>,
-}
-
-fn parse_filters(store: &ImageStore, args: &ImagesArgs) -> Result<Filters, String> {
-    let mut f = Filters::default();
-    if let Some(r) = &args.reference {
-        f.references.push(r.clone());
-    }
-    for raw in &args.filter {
-        let (key, value) = raw
-            .split_once('=')
-            .ok_or_else(|| format!("bad format of filter (expected name=value): {raw}"))?;
-        match key {
-            "dangling" => {
-                f.dangling = Some(match value.to_lowercase().as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(format!("invalid filter 'dangling={value}'")),
-                })
-            }
-            "reference" => f.references.push(value.to_string()),
-            "label" => f.labels.push(match value.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (value.to_string(), None),
-            }),
-            "before" | "since" => {
-                let image = store.resolve(value).map_err(|e| e.to_string())?;
-                let t = Some(image.created_at());
-                if key == "before" {
-                    f.before = t;
-                } else {
-                    f.since = t;
-                }
-            }
-            _ => return Err(format!("invalid filter '{key}'")),
-        }
-    }
-    Ok(f)
-}
-
 /// `ebrun images` / `ebrun image ls`.
 pub fn images(ctx: &Context, args: ImagesArgs) -> Result<i32> {
     let store = open_store(ctx)?;
-    let filters = match parse_filters(&store, &args) {
+    let filter = FilterArgs::from_flags(&args.filter)
+        .map_err(ImageError::from_message)
+        .and_then(|mut f| {
+            if let Some(r) = &args.reference {
+                f.add("reference", r.clone());
+            }
+            ListFilter::new(&store, f)
+        });
+    let filter = match filter {
         Ok(f) => f,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -304,46 +331,16 @@ pub fn images(ctx: &Context, args: ImagesArgs) -> Result<i32> {
     };
     let now = Utc::now();
     let trunc = !args.no_trunc;
-    let list = store.list()?;
+    let list = filter.apply(store.list()?);
     let mut rows = Vec::new();
     for image in &list {
-        if filters.dangling.is_some_and(|d| d != image.is_dangling()) {
-            continue;
-        }
-        let labels = image
-            .exec_config()
-            .and_then(|c| c.labels().clone())
-            .unwrap_or_default();
-        if !filters.labels.iter().all(|(k, v)| match v {
-            Some(v) => labels.get(k) == Some(v),
-            None => labels.contains_key(k),
-        }) {
-            continue;
-        }
-        if let Some(before) = filters.before {
-            if image.created_at() >= before {
-                continue;
-            }
-        }
-        if let Some(since) = filters.since {
-            if image.created_at() <= since {
-                continue;
-            }
-        }
         let parse = |list: &[String]| -> Vec<Reference> {
             list.iter()
                 .filter_map(|s| Reference::parse(s).ok())
-                .filter(|r| {
-                    filters.references.is_empty()
-                        || filters.references.iter().any(|p| familiar_match(p, r))
-                })
                 .collect()
         };
         let tags = parse(&image.repo_tags);
         let digests = parse(&image.repo_digests);
-        if !filters.references.is_empty() && tags.is_empty() && digests.is_empty() {
-            continue;
-        }
         rows.extend(rows_of(image, &tags, &digests, args.digests));
     }
 
@@ -399,34 +396,10 @@ pub fn images(ctx: &Context, args: ImagesArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The id of a container using `image_id`: scans `<root>/containers/*/config.json` for a
-/// top-level `"image_id"` equal to it.
-fn container_using(containers_dir: &Path, image_id: &str) -> Option<String> {
-    let entries = std::fs::read_dir(containers_dir).ok()?;
-    for entry in entries.flatten() {
-        let Ok(bytes) = std::fs::read(entry.path().join("config.json")) else {
-            continue;
-        };
-        let Ok(config) = serde_json::from_slice::<Value>(&bytes) else {
-            continue;
-        };
-        if config.get("image_id").and_then(Value::as_str) == Some(image_id) {
-            let id = config
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| entry.file_name().to_string_lossy().into_owned());
-            return Some(id);
-        }
-    }
-    None
-}
-
 /// `ebrun rmi` / `ebrun image rm`: Docker's lines; `Error: ...` and exit 1 for failures.
 pub fn rmi(ctx: &Context, args: RmiArgs) -> Result<i32> {
     let store = open_store(ctx)?;
-    let containers = ctx.paths.containers_dir();
-    let in_use = |id: &str| container_using(&containers, id);
+    let in_use = |id: &str| container_using(&ctx.paths, id);
     let mut code = 0;
     for image in &args.images {
         match store.remove(image, args.force, &in_use) {
@@ -499,7 +472,7 @@ fn inspect_images(ctx: &Context, args: InspectArgs) -> Result<i32> {
 /// `ebrun image prune`.
 fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     if !args.force {
-        let what = if args.all {
+        let what = if args.all || args.filter.iter().any(|f| f == "dangling=false") {
             "WARNING! This will remove all images without at least one container associated to them."
         } else {
             "WARNING! This will remove all dangling images."
@@ -512,14 +485,28 @@ fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
+    let filter = FilterArgs::from_flags(&args.filter)
+        .map_err(ImageError::from_message)
+        .and_then(|mut f| {
+            if args.all {
+                f.add("dangling", "false");
+            }
+            PruneFilter::new(f)
+        });
+    let filter = match filter {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            return Ok(EXIT_FAILURE);
+        }
+    };
     let store = open_store(ctx)?;
-    let containers = ctx.paths.containers_dir();
-    let report = store.prune(args.all, &|id: &str| container_using(&containers, id))?;
+    let report = store.prune(&filter, &|id: &str| container_using(&ctx.paths, id))?;
     let mut out = std::io::stdout().lock();
-    if !report.lines.is_empty() {
+    if !report.deleted.is_empty() {
         writeln!(out, "Deleted Images:")?;
-        for line in &report.lines {
-            writeln!(out, "{line}")?;
+        for d in &report.deleted {
+            writeln!(out, "{}", d.prune_line())?;
         }
         writeln!(out)?;
     }
@@ -529,4 +516,139 @@ fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
         display::human_size(report.reclaimed)
     )?;
     Ok(0)
+}
+
+/// `ebrun tag SOURCE TARGET`: no output; Docker's errors and exit 1.
+pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
+    let result = ebrun::image::tag_target(&args.target)
+        .and_then(|target| ImageStore::open(&ctx.paths)?.tag(&args.source, &target))
+        .map(|_| ());
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            Ok(EXIT_FAILURE)
+        }
+    }
+}
+
+/// `ebrun history IMAGE`: Docker's table (IMAGE, CREATED, CREATED BY, SIZE, COMMENT).
+pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
+    let image = match open_store(ctx)?.resolve(&args.image) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("Error response from daemon: {}", e.no_such());
+            return Ok(EXIT_FAILURE);
+        }
+    };
+    let trunc = !args.no_trunc;
+    let now = Utc::now();
+    let items = history::history(&image);
+    let mut out = std::io::stdout().lock();
+    let short = |id: &str| -> String {
+        if id == MISSING || !trunc {
+            id.to_string()
+        } else {
+            id.trim_start_matches("sha256:").chars().take(12).collect()
+        }
+    };
+    if args.quiet {
+        for item in &items {
+            writeln!(out, "{}", short(&item.id))?;
+        }
+        return Ok(0);
+    }
+    let value = |item: &history::HistoryItem| {
+        let created_by = item.created_by.replace('\t', " ");
+        let created_by = if trunc && created_by.chars().count() > 45 {
+            format!("{}…", created_by.chars().take(44).collect::<String>())
+        } else {
+            created_by
+        };
+        json!({
+            "ID": short(&item.id),
+            "CreatedSince": if args.human {
+                display::since(item.created, now)
+            } else {
+                item.created.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)).unwrap_or_default()
+            },
+            "CreatedAt": item.created.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)).unwrap_or_default(),
+            "CreatedBy": created_by,
+            "Size": if args.human { display::human_size(item.size) } else { item.size.to_string() },
+            "Comment": item.comment,
+        })
+    };
+    let format = match args.format.as_deref() {
+        None | Some("") | Some("table") => {
+            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
+        }
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) => f.to_string(),
+    };
+    let (is_table, body) = match format.strip_prefix("table") {
+        Some(rest) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
+            (true, rest.trim_start_matches([' ', '\t']).to_string())
+        }
+        _ => (false, format.clone()),
+    };
+    let template = match Template::parse(&body.replace("\\t", "\t").replace("\\n", "\n")) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(EXIT_FAILURE);
+        }
+    };
+    let render = |v: &Value| template.execute(v).map_err(|e| anyhow::anyhow!(e));
+    if is_table {
+        let mut table = Table::new();
+        table.line(&render(&json!({
+            "ID": "IMAGE",
+            "CreatedSince": "CREATED",
+            "CreatedAt": "CREATED AT",
+            "CreatedBy": "CREATED BY",
+            "Size": "SIZE",
+            "Comment": "COMMENT",
+        }))?);
+        for item in &items {
+            table.line(&render(&value(item))?);
+        }
+        write!(out, "{}", table.render())?;
+    } else {
+        for item in &items {
+            writeln!(out, "{}", render(&value(item))?)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `ebrun push NAME[:TAG]`: Docker's progress on stdout, exit 1 on failure.
+pub fn push(ctx: &Context, args: PushArgs) -> Result<i32> {
+    let name = match Reference::parse(&args.image) {
+        Ok(r) if !args.all_tags && r.tag().is_none() && r.digest().is_none() => {
+            println!("Using default tag: latest");
+            r.with_default_tag().familiar()
+        }
+        Ok(_) => args.image.clone(),
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(EXIT_FAILURE);
+        }
+    };
+    let output = if args.quiet {
+        Output::Quiet
+    } else {
+        Output::Stdout
+    };
+    match push::push(&ctx.paths, &name, output, None) {
+        Ok(_) => {
+            if args.quiet {
+                println!("{}", args.image);
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(EXIT_FAILURE)
+        }
+    }
 }

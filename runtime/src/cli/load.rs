@@ -26,16 +26,8 @@ pub struct LoadArgs {
 /// Docker's `load` output: notices, then `Loaded image: NAME` per name (or the id).
 pub fn print_loaded(outcome: &ImportOutcome) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    for notice in &outcome.notices {
-        writeln!(out, "{notice}")?;
-    }
-    for loaded in &outcome.loaded {
-        if loaded.names.is_empty() {
-            writeln!(out, "Loaded image ID: {}", loaded.image.id)?;
-        }
-        for name in &loaded.names {
-            writeln!(out, "Loaded image: {name}")?;
-        }
+    for line in outcome.messages() {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }

@@ -6,9 +6,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{bail, Result};
 use clap::Args;
 
-use ebrun::image::pull::client::{Credentials, Registry};
-use ebrun::image::pull::{credentials, insecure};
-use ebrun::image::reference::DEFAULT_DOMAIN;
+use ebrun::image::pull::client::Credentials;
+use ebrun::image::pull::credentials::{self, registry_domain};
 
 use super::Context;
 
@@ -31,19 +30,6 @@ pub struct LoginArgs {
 pub struct LogoutArgs {
     /// The registry (default: Docker Hub).
     server: Option<String>,
-}
-
-/// `https://host:port/...` -> `host:port`; Docker Hub's aliases -> `docker.io`.
-fn registry_domain(server: Option<&str>) -> String {
-    let s = server.unwrap_or(DEFAULT_DOMAIN);
-    let s = s
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let host = s.split('/').next().unwrap_or(s);
-    match host {
-        "index.docker.io" | "registry-1.docker.io" => DEFAULT_DOMAIN.to_string(),
-        h => h.to_string(),
-    }
 }
 
 fn prompt(text: &str) -> Result<String> {
@@ -87,9 +73,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> Result<i32> {
         bail!("Error: Non-null Username Required");
     }
     let creds = Credentials { username, password };
-    let insecure = insecure::is_insecure(&domain, &insecure::insecure_registries(&ctx.paths)?);
-    let registry = Registry::new(&domain, "", insecure, Some(creds.clone()));
-    if let Err(e) = registry.check_login() {
+    if let Err(e) = credentials::check_login(&ctx.paths, Some(&domain), &creds) {
         eprintln!("Error response from daemon: {e}");
         return Ok(1);
     }

@@ -15,7 +15,7 @@ use super::router::Call;
 use crate::image::pull::{self, Credentials, Output, PullError};
 
 /// `X-Registry-Auth`: base64url JSON with `username` and `password` (`e30=`, `{}`, is none).
-fn credentials(call: &Call) -> Result<Option<Credentials>, Reply> {
+pub(super) fn credentials(call: &Call) -> Result<Option<Credentials>, Reply> {
     let Some(header) = call.headers.get("X-Registry-Auth") else {
         return Ok(None);
     };

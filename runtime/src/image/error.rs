@@ -30,6 +30,11 @@ pub enum ImageError {
     #[error("invalid reference format: {reason}")]
     InvalidReference { reference: String, reason: String },
 
+    /// A request that is wrong as such (a filter dockerd would refuse, a tag with a digest),
+    /// worded as Docker words it.
+    #[error("{message}")]
+    InvalidArgument { message: String },
+
     /// Docker's `conflict: ...` errors of `rmi` (the message is complete Docker wording).
     #[error("conflict: {message}")]
     Conflict { message: String },
@@ -129,6 +134,23 @@ impl ImageError {
         ImageError::Malformed {
             what: what.into(),
             reason: reason.to_string(),
+        }
+    }
+
+    /// An [`ImageError::InvalidArgument`] with Docker's `message`.
+    pub fn from_message(message: String) -> Self {
+        ImageError::InvalidArgument { message }
+    }
+
+    /// A [`ImageError::NotFound`] worded `No such image: X` (what `rmi`, `image inspect`,
+    /// `tag`, `history` and `save` say); other errors as they are.
+    pub fn no_such(self) -> Self {
+        match self {
+            ImageError::NotFound { reference, .. } => ImageError::NotFound {
+                reference,
+                local: false,
+            },
+            other => other,
         }
     }
 

@@ -142,8 +142,9 @@ pub fn inspect(store: &ImageStore, image: &ImageRecord) -> ImageInspect {
                 ZERO_TIME.to_string()
             } else {
                 image
-                    .loaded_at
+                    .last_tag_time
                     .clone()
+                    .or_else(|| image.loaded_at.clone())
                     .unwrap_or_else(|| ZERO_TIME.to_string())
             },
         },

@@ -5,8 +5,13 @@
 //! - [`ImageStore::import`] reads any of the three formats (detected from the content),
 //!   verifies every blob digest and every layer's diff id, and commits atomically.
 //! - [`ImageStore::resolve`] finds an image by name (Docker's normalization), id or id prefix.
-//! - [`ImageStore::remove`] is `docker rmi`.
-//! - [`ImageStore::save`] is `docker save` (from the layer blobs kept at import and pull).
+//! - [`ImageStore::remove`] is `docker rmi`, [`ImageStore::prune`] `docker image prune`
+//!   ([`filter`] holds Docker's filters of `images` and `prune`; [`usage`] tells which
+//!   container uses an image).
+//! - [`ImageStore::tag`] is `docker tag`; [`history::history`] `docker history`.
+//! - [`ImageStore::save`] is `docker save` (from the layer blobs kept at import and pull);
+//!   `docker load` is [`ImageStore::import_reader`] with [`ImportOutcome::messages`].
+//! - [`pull`] pulls from registries and checks logins; [`push`] pushes to them.
 //! - [`ImageStore::layer_dirs`] gives the overlayfs lowerdirs of an image.
 //! - [`inspect::inspect`] is the JSON `docker image inspect` shows.
 //!
@@ -16,16 +21,21 @@
 pub mod compression;
 pub mod digest;
 mod error;
+pub mod filter;
+pub mod history;
 pub mod import;
 pub mod inspect;
 pub mod layer_unpack;
 pub mod platform;
 pub mod pull;
+pub mod push;
 mod record;
 pub mod reference;
 mod remove;
 pub mod save;
 pub mod store;
+mod tag;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -35,6 +45,7 @@ pub use import::{ImportOutcome, LoadedImage};
 pub use platform::Platform;
 pub use record::ImageRecord;
 pub use reference::Reference;
-pub use remove::PruneReport;
-pub use save::SaveReport;
+pub use remove::{Deletion, InUse, PruneReport};
+pub use save::{SaveArchive, SaveReport};
 pub use store::ImageStore;
+pub use tag::{repo_tag, target as tag_target};

@@ -35,6 +35,9 @@ pub struct ImageRecord {
     /// When this image was imported (RFC 3339).
     #[serde(default)]
     pub loaded_at: Option<String>,
+    /// When `tag` last named it (RFC 3339): Docker's `Metadata.LastTagTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tag_time: Option<String>,
 }
 
 impl ImageRecord {

@@ -5,17 +5,57 @@
 //!   image is deleted (`Deleted: sha256:...`) with every layer no other image uses.
 //! - By id (or id prefix): all references are removed and the image deleted, unless it has
 //!   several tags (`... (must be forced) - image is referenced in multiple repositories`).
-//! - An image a container uses (`in_use(id)` returns the container's id) is never deleted, as
+//! - An image a container uses (`in_use(id)`, see [`super::usage`]) is never deleted, as
 //!   its layers are the container's lowerdirs. Untagging its last tag needs `force`
 //!   (`conflict: unable to remove repository reference "busybox" (must force) - container
 //!   <id> is using its referenced image <id>`), and then leaves it dangling, as Docker does
 //!   with an image of a running container. Deleting it by id is refused even with `force`.
+//!
+//! `prune` is Docker's `ImagesPrune`: each selected image no container uses loses its
+//! references one by one (as `rmi NAME` would), or is deleted by id when it has none.
 
+use std::fmt;
+
+use serde::Serialize;
 use tracing::info;
 
+use super::filter::PruneFilter;
 use super::reference::Reference;
 use super::store::{Matched, Repositories};
+use super::usage::ImageUser;
 use super::{ImageError, ImageRecord, ImageStore};
+
+/// One thing `rmi` or `prune` did, serialized as the Engine API's `{"Untagged": "..."}` /
+/// `{"Deleted": "..."}` items; shown as Docker's CLI shows them (`Untagged: busybox:latest`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Deletion {
+    /// A reference removed (familiar form).
+    Untagged(String),
+    /// An image id, or a layer's diff id.
+    Deleted(String),
+}
+
+impl fmt::Display for Deletion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Deletion::Untagged(r) => write!(f, "Untagged: {r}"),
+            Deletion::Deleted(id) => write!(f, "Deleted: {id}"),
+        }
+    }
+}
+
+impl Deletion {
+    /// As `docker image prune` prints it: `untagged: busybox:latest`, `deleted: sha256:...`.
+    pub fn prune_line(&self) -> String {
+        match self {
+            Deletion::Untagged(r) => format!("untagged: {r}"),
+            Deletion::Deleted(id) => format!("deleted: {id}"),
+        }
+    }
+}
+
+/// Who uses an image: `image id -> a container made from it`.
+pub type InUse<'a> = &'a dyn Fn(&str) -> Option<ImageUser>;
 
 fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
@@ -44,25 +84,18 @@ fn is_single_reference(refs: &[Reference]) -> bool {
 }
 
 impl ImageStore {
-    /// Removes `reference` with Docker's `rmi` semantics (see the module docs) and returns the
-    /// lines Docker prints (`Untagged: ...`, `Deleted: sha256:...`). `in_use(image_id)` returns
-    /// the id of a container using the image, if any. A missing image is
-    /// [`ImageError::NotFound`] worded `No such image: X`.
+    /// Removes `reference` with Docker's `rmi` semantics (see the module docs) and returns
+    /// what it did, in Docker's order. `in_use(image_id)` names a container using the image,
+    /// if any. A missing image is [`ImageError::NotFound`] worded `No such image: X`.
     pub fn remove(
         &self,
         reference: &str,
         force: bool,
-        in_use: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Vec<String>, ImageError> {
+        in_use: InUse,
+    ) -> Result<Vec<Deletion>, ImageError> {
         let _lock = self.lock()?;
         self.sweep_temp();
-        let (record, matched) = self.lookup(reference).map_err(|e| match e {
-            ImageError::NotFound { reference, .. } => ImageError::NotFound {
-                reference,
-                local: false,
-            },
-            other => other,
-        })?;
+        let (record, matched) = self.lookup(reference).map_err(ImageError::no_such)?;
         let id = record.id.clone();
         let mut repos = self.read_repositories()?;
         let mut lines = Vec::new();
@@ -71,19 +104,19 @@ impl ImageStore {
         let quiet = match matched {
             Matched::Name(r) => {
                 if !force && is_single_reference(&refs) {
-                    if let Some(container) = in_use(&id) {
+                    if let Some(user) = in_use(&id) {
                         return Err(ImageError::Conflict {
                             message: format!(
                                 "unable to remove repository reference {reference:?} (must force) - \
                                  container {} is using its referenced image {}",
-                                short(&container),
+                                short(&user.container),
                                 short(&id)
                             ),
                         });
                     }
                 }
                 repos.remove(&r);
-                lines.push(format!("Untagged: {}", r.familiar()));
+                lines.push(Deletion::Untagged(r.familiar()));
                 let mut remaining = repos.refs_of(&id);
                 if r.digest().is_none() {
                     let tag_left_in_repo = remaining
@@ -95,7 +128,7 @@ impl ImageStore {
                             .filter(|o| o.digest().is_some() && o.name() == r.name())
                         {
                             repos.remove(o);
-                            lines.push(format!("Untagged: {}", o.familiar()));
+                            lines.push(Deletion::Untagged(o.familiar()));
                         }
                         remaining = repos.refs_of(&id);
                     }
@@ -108,12 +141,12 @@ impl ImageStore {
             }
             Matched::Id => {
                 if is_single_reference(&refs) {
-                    if let Some(container) = in_use(&id) {
-                        return Err(used_conflict(&id, &container));
+                    if let Some(user) = in_use(&id) {
+                        return Err(used_conflict(&id, &user));
                     }
                     for r in &refs {
                         repos.remove(r);
-                        lines.push(format!("Untagged: {}", r.familiar()));
+                        lines.push(Deletion::Untagged(r.familiar()));
                     }
                 }
                 false
@@ -130,17 +163,17 @@ impl ImageStore {
         repos: &mut Repositories,
         force: bool,
         quiet: bool,
-        in_use: &dyn Fn(&str) -> Option<String>,
-        lines: &mut Vec<String>,
+        in_use: InUse,
+        lines: &mut Vec<Deletion>,
     ) -> Result<(), ImageError> {
         let id = &record.id;
-        if let Some(container) = in_use(id) {
+        if let Some(user) = in_use(id) {
             if quiet {
                 // Untagged by name with force: the image stays, dangling, for its container.
                 self.write_repositories(repos)?;
                 return Ok(());
             }
-            return Err(used_conflict(id, &container));
+            return Err(used_conflict(id, &user));
         }
         let remaining = repos.refs_of(id);
         if !remaining.is_empty() {
@@ -154,14 +187,14 @@ impl ImageStore {
             }
             for r in &remaining {
                 repos.remove(r);
-                lines.push(format!("Untagged: {}", r.familiar()));
+                lines.push(Deletion::Untagged(r.familiar()));
             }
         }
         self.write_repositories(repos)?;
         self.delete_record(record.hex())?;
-        lines.push(format!("Deleted: {id}"));
+        lines.push(Deletion::Deleted(id.clone()));
         for layer in self.collect_garbage()? {
-            lines.push(format!("Deleted: {layer}"));
+            lines.push(Deletion::Deleted(layer));
         }
         info!("deleted image {id}");
         Ok(())
@@ -171,23 +204,21 @@ impl ImageStore {
 /// What [`ImageStore::prune`] removed.
 #[derive(Debug, Clone, Default)]
 pub struct PruneReport {
-    /// Docker's lines: `untagged: busybox:latest`, `deleted: sha256:...`.
-    pub lines: Vec<String>,
+    /// References removed and images and layers deleted, in order.
+    pub deleted: Vec<Deletion>,
     /// Bytes of layer content freed.
     pub reclaimed: u64,
 }
 
 impl ImageStore {
-    /// `docker image prune`: deletes dangling images (with `all`, every image) that no
-    /// container uses, and the layers only they used.
-    pub fn prune(
-        &self,
-        all: bool,
-        in_use: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<PruneReport, ImageError> {
+    /// `docker image prune`: removes the images `filter` selects that no container uses
+    /// (dangling ones, or with `dangling=false` every one), and the layers only they used.
+    /// An image that cannot go (a conflict) is left alone, as dockerd leaves it.
+    pub fn prune(&self, filter: &PruneFilter, in_use: InUse) -> Result<PruneReport, ImageError> {
         let mut report = PruneReport::default();
+        let repos = self.read_repositories()?;
         for image in self.list()? {
-            if (!all && !image.is_dangling()) || in_use(&image.id).is_some() {
+            if !filter.selects(&image) || in_use(&image.id).is_some() {
                 continue;
             }
             let sizes: std::collections::HashMap<String, u64> = image
@@ -196,32 +227,40 @@ impl ImageStore {
                 .cloned()
                 .zip(image.layer_sizes.iter().copied())
                 .collect();
-            let lines = match self.remove(&image.id, true, in_use) {
-                Ok(lines) => lines,
-                // Removed meanwhile by someone else: nothing to prune.
-                Err(ImageError::NotFound { .. }) => continue,
-                Err(e) => return Err(e),
+            let refs = repos.refs_of(&image.id);
+            let targets: Vec<String> = if refs.is_empty() {
+                vec![image.hex().to_string()]
+            } else if !filter.dangling_only || refs.iter().all(|r| r.digest().is_some()) {
+                refs.iter().map(Reference::familiar).collect()
+            } else {
+                continue;
             };
-            for line in lines {
-                if let Some(layer) = line.strip_prefix("Deleted: ") {
-                    report.reclaimed += sizes.get(layer).copied().unwrap_or(0);
+            for target in targets {
+                let deleted = match self.remove(&target, false, in_use) {
+                    Ok(deleted) => deleted,
+                    // Gone meanwhile, or kept by a conflict: dockerd skips it too.
+                    Err(ImageError::NotFound { .. } | ImageError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
+                for d in &deleted {
+                    if let Deletion::Deleted(layer) = d {
+                        report.reclaimed += sizes.get(layer).copied().unwrap_or(0);
+                    }
                 }
-                report.lines.push(
-                    line.replacen("Untagged:", "untagged:", 1)
-                        .replacen("Deleted:", "deleted:", 1),
-                );
+                report.deleted.extend(deleted);
             }
         }
         Ok(report)
     }
 }
 
-fn used_conflict(id: &str, container: &str) -> ImageError {
+fn used_conflict(id: &str, user: &ImageUser) -> ImageError {
     ImageError::Conflict {
         message: format!(
-            "unable to delete {} (cannot be forced) - image is being used by container {}",
+            "unable to delete {} (cannot be forced) - image is being used by {} container {}",
             short(id),
-            short(container)
+            if user.running { "running" } else { "stopped" },
+            short(&user.container)
         ),
     }
 }

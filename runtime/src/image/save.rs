@@ -66,16 +66,63 @@ pub struct SaveReport {
     pub images: Vec<String>,
 }
 
+/// A `docker save` archive ready to write: every name resolved, every file it needs open
+/// (so the Engine API answers "No such image" before it sends anything).
+pub struct SaveArchive {
+    plan: Plan,
+    images: Vec<String>,
+}
+
+impl SaveArchive {
+    /// Writes the archive to `out` (flushed at the end).
+    pub fn write(&self, out: &mut dyn Write) -> Result<SaveReport, ImageError> {
+        self.plan.write(out)?;
+        Ok(SaveReport {
+            images: self.images.clone(),
+        })
+    }
+}
+
 impl ImageStore {
+    /// Resolves `names` (names, `NAME` for every tag of a repository, ids, id prefixes) and
+    /// opens what their archive needs. With `platform`, each image must be of it (Docker's
+    /// `save --platform`).
+    pub fn prepare_save(
+        &self,
+        names: &[String],
+        platform: Option<&super::Platform>,
+    ) -> Result<SaveArchive, ImageError> {
+        let selected = self.select(names)?;
+        if let Some(wanted) = platform {
+            if let Some(other) = selected
+                .iter()
+                .find(|s| !wanted.matches(&s.record.platform()))
+            {
+                return Err(ImageError::NotFound {
+                    reference: format!(
+                        "{} (it is {}, not {wanted})",
+                        other
+                            .tags
+                            .first()
+                            .map(Reference::familiar)
+                            .unwrap_or_else(|| other.record.id.clone()),
+                        other.record.platform()
+                    ),
+                    local: false,
+                });
+            }
+        }
+        let plan = self.plan(&selected)?;
+        Ok(SaveArchive {
+            plan,
+            images: selected.iter().map(|s| s.record.id.clone()).collect(),
+        })
+    }
+
     /// Writes the `docker save` archive of `names` (names, `NAME` for every tag of a
     /// repository, ids, id prefixes) to `out`.
     pub fn save(&self, names: &[String], out: &mut dyn Write) -> Result<SaveReport, ImageError> {
-        let selected = self.select(names)?;
-        let plan = self.plan(&selected)?;
-        plan.write(out)?;
-        Ok(SaveReport {
-            images: selected.iter().map(|s| s.record.id.clone()).collect(),
-        })
+        self.prepare_save(names, None)?.write(out)
     }
 
     /// [`ImageStore::save`] into `path`, through a temporary file beside it renamed into
@@ -86,25 +133,23 @@ impl ImageStore {
             _ => Path::new("."),
         };
         // Resolve names before creating anything.
-        let selected = self.select(names)?;
-        let plan = self.plan(&selected)?;
+        let archive = self.prepare_save(names, None)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".ebrun-save-")
             .tempfile_in(dir)
             .map_err(ImageError::io_fn("create temp file in", dir))?;
-        {
+        let report = {
             let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-            plan.write(&mut w)?;
+            let report = archive.write(&mut w)?;
             w.flush().map_err(ImageError::io_fn("write", path))?;
-        }
+            report
+        };
         tmp.as_file()
             .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .map_err(ImageError::io_fn("chmod", path))?;
         tmp.persist(path)
             .map_err(|e| ImageError::io("rename temp file to", path, e.error))?;
-        Ok(SaveReport {
-            images: selected.iter().map(|s| s.record.id.clone()).collect(),
-        })
+        Ok(report)
     }
 
     /// Docker's `parseNames`: a bare repository name means each of its tags; a tag or digest
@@ -149,13 +194,7 @@ impl ImageStore {
                 }
                 continue;
             }
-            let (record, how) = self.lookup(name).map_err(|e| match e {
-                ImageError::NotFound { reference, .. } => ImageError::NotFound {
-                    reference,
-                    local: false,
-                },
-                other => other,
-            })?;
+            let (record, how) = self.lookup(name).map_err(ImageError::no_such)?;
             match how {
                 Matched::Name(r) => add(record, Some(r)),
                 Matched::Id => add(record, None),

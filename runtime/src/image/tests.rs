@@ -322,7 +322,12 @@ fn layer_entries(s: &ImageStore) -> Vec<String> {
     v
 }
 
-fn no_use(_: &str) -> Option<String> {
+/// What `rmi` printed, as Docker's CLI prints it.
+fn shown(deleted: Vec<super::Deletion>) -> Vec<String> {
+    deleted.iter().map(ToString::to_string).collect()
+}
+
+fn no_use(_: &str) -> Option<super::usage::ImageUser> {
     None
 }
 
@@ -823,7 +828,7 @@ fn shared_layers_are_unpacked_once_and_freed_last() {
     );
     assert_eq!(s.layer_dirs(&a)[0], s.layer_dirs(&b)[0]);
 
-    let lines = s.remove("a", false, &no_use).unwrap();
+    let lines = shown(s.remove("a", false, &no_use).unwrap());
     assert_eq!(lines[0], "Untagged: a:latest");
     assert!(lines[1].starts_with("Untagged: a@sha256:"));
     assert_eq!(lines[2], format!("Deleted: {}", a.id));
@@ -862,12 +867,12 @@ fn rmi_semantics() {
 
     // Untagging one of several tags only untags.
     assert_eq!(
-        s.remove("x:2", false, &no_use).unwrap(),
+        shown(s.remove("x:2", false, &no_use).unwrap()),
         vec!["Untagged: x:2"]
     );
     // Last tag of repo x: its digest reference goes too.
     assert_eq!(
-        s.remove("x:1", false, &no_use).unwrap(),
+        shown(s.remove("x:1", false, &no_use).unwrap()),
         vec![
             "Untagged: x:1".to_string(),
             format!("Untagged: x@{mdigest}")
@@ -876,7 +881,12 @@ fn rmi_semantics() {
     assert_eq!(s.resolve(short).unwrap().repo_tags, vec!["y:latest"]);
 
     // In use by a container.
-    let used = |id: &str| (id == rec.id).then(|| "c0ffee1234567890".to_string());
+    let used = |id: &str| {
+        (id == rec.id).then(|| super::usage::ImageUser {
+            container: "c0ffee1234567890".to_string(),
+            running: true,
+        })
+    };
     let err = s.remove("y", false, &used).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -885,10 +895,10 @@ fn rmi_semantics() {
     let err = s.remove(&rec.id, true, &used).unwrap_err();
     assert!(err
         .to_string()
-        .contains("(cannot be forced) - image is being used by container c0ffee123456"));
+        .contains("(cannot be forced) - image is being used by running container c0ffee123456"));
     // Forced untag of the last tag leaves the image, dangling, for its container.
     assert_eq!(
-        s.remove("y", true, &used).unwrap(),
+        shown(s.remove("y", true, &used).unwrap()),
         vec![
             "Untagged: y:latest".to_string(),
             format!("Untagged: y@{mdigest}")
@@ -899,7 +909,7 @@ fn rmi_semantics() {
     assert!(s.layer_dirs(&left)[0].exists());
 
     // Container gone: delete by id prefix.
-    let lines = s.remove(&rec.hex()[..4], false, &no_use).unwrap();
+    let lines = shown(s.remove(&rec.hex()[..4], false, &no_use).unwrap());
     assert_eq!(lines[0], format!("Deleted: {}", rec.id));
     assert_eq!(lines[1], format!("Deleted: {}", l[0].diff_id));
     assert!(matches!(
@@ -911,7 +921,7 @@ fn rmi_semantics() {
     // Force by id untags everything then deletes.
     s.import(&layout, Some("p:1"), false).unwrap();
     s.import(&layout, Some("q:1"), false).unwrap();
-    let lines = s.remove(&rec.id, true, &no_use).unwrap();
+    let lines = shown(s.remove(&rec.id, true, &no_use).unwrap());
     assert_eq!(
         lines[..4],
         [

@@ -73,6 +73,23 @@ pub struct ImportOutcome {
     pub notices: Vec<String>,
 }
 
+impl ImportOutcome {
+    /// What `docker load` prints: the notices, then `Loaded image: NAME` for each name (or
+    /// `Loaded image ID: sha256:...` for an image without one).
+    pub fn messages(&self) -> Vec<String> {
+        let mut out = self.notices.clone();
+        for loaded in &self.loaded {
+            if loaded.names.is_empty() {
+                out.push(format!("Loaded image ID: {}", loaded.image.id));
+            }
+            for name in &loaded.names {
+                out.push(format!("Loaded image: {name}"));
+            }
+        }
+        out
+    }
+}
+
 /// One imported image.
 #[derive(Debug, Clone)]
 pub struct LoadedImage {
@@ -326,12 +343,14 @@ impl ImageStore {
             layer_sizes,
             manifest_digest: image.manifest.as_ref().map(|(d, _)| d.to_string()),
             loaded_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+            last_tag_time: None,
             config: image.config,
         };
         if let Some(old) = existed {
             // Re-import: keep the first import time and any manifest digest already known.
             record.loaded_at = old.loaded_at.or(record.loaded_at);
             record.manifest_digest = record.manifest_digest.or(old.manifest_digest);
+            record.last_tag_time = old.last_tag_time;
         }
         self.write_record(&record)?;
 

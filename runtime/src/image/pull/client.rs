@@ -4,6 +4,7 @@
 //! from the realm a `401` names, or HTTP basic auth. Plain HTTP only for registries the host
 //! lists as insecure.
 
+use std::io::Seek as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -35,6 +36,31 @@ impl Credentials {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(raw)
         )
+    }
+}
+
+/// The body of a push request; sent again after an authentication challenge.
+pub enum Payload<'a> {
+    Empty,
+    /// Bytes and their content type (a manifest).
+    Bytes(&'a [u8], &'a str),
+    /// A file from its start (a blob), telling `sent` the bytes sent so far.
+    File(&'a std::fs::File, &'a (dyn Fn(u64) + Sync)),
+}
+
+/// A reader telling how much went through it.
+struct Counting<'a, R> {
+    inner: R,
+    sent: &'a (dyn Fn(u64) + Sync),
+    total: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total += n as u64;
+        (self.sent)(self.total);
+        Ok(n)
     }
 }
 
@@ -157,6 +183,20 @@ impl Registry {
         format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository)
     }
 
+    /// A `Location` header's URL, made absolute against the registry.
+    pub fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else {
+            format!("{}/{}", self.base, location.trim_start_matches('/'))
+        }
+    }
+
+    /// The registry's URL (`http://127.0.0.1:5000`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     fn send(&self, url: &str, accept: Option<&str>, from: u64) -> Result<Response, PullError> {
         let mut req = self.agent.get(url);
         if let Some(a) = accept {
@@ -209,7 +249,12 @@ impl Registry {
     }
 
     fn unauthorized(&self, url: &str) -> PullError {
+        self.unauthorized_on("Get", url)
+    }
+
+    fn unauthorized_on(&self, method: &'static str, url: &str) -> PullError {
         PullError::Unauthorized {
+            method,
             url: url.to_string(),
             with_credentials: self.credentials.is_some(),
         }
@@ -291,6 +336,107 @@ impl Registry {
                 url: realm.to_string(),
                 message: "the token response holds no token".into(),
             })
+    }
+
+    /// One request of a push (`HEAD`, `POST`, `PUT`), as it is answered.
+    fn send_push(
+        &self,
+        method: &'static str,
+        url: &str,
+        payload: &Payload<'_>,
+    ) -> Result<Response, PullError> {
+        let auth = self.authorization.lock().expect("auth lock").clone();
+        let failed = |e: ureq::Error| PullError::Request {
+            method,
+            url: url.to_string(),
+            message: e.to_string(),
+        };
+        if method == "Head" {
+            let mut req = self.agent.head(url);
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            return req.call().map_err(failed);
+        }
+        let mut req = match method {
+            "Post" => self.agent.post(url),
+            _ => self.agent.put(url),
+        };
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        match payload {
+            Payload::Empty => req.header("Content-Length", "0").send_empty(),
+            Payload::Bytes(bytes, content_type) => {
+                req.header("Content-Type", *content_type).send(*bytes)
+            }
+            Payload::File(file, sent) => {
+                let mut file: &std::fs::File = file;
+                file.seek(std::io::SeekFrom::Start(0))
+                    .map_err(|e| PullError::Request {
+                        method,
+                        url: url.to_string(),
+                        message: e.to_string(),
+                    })?;
+                let mut reader = Counting {
+                    inner: file,
+                    sent: *sent,
+                    total: 0,
+                };
+                req.header("Content-Type", "application/octet-stream")
+                    .send(ureq::SendBody::from_reader(&mut reader))
+            }
+        }
+        .map_err(failed)
+    }
+
+    /// A request of a push (`method` is Go's name: `Head`, `Post`, `Put`), answering one
+    /// authentication challenge (the body is sent again). Any status but 401 is returned for
+    /// the caller to judge.
+    pub fn push_request(
+        &self,
+        method: &'static str,
+        url: &str,
+        payload: &Payload<'_>,
+    ) -> Result<Response, PullError> {
+        let mut resp = self.send_push(method, url, payload)?;
+        if resp.status() == 401 {
+            let challenge = resp
+                .headers()
+                .get("www-authenticate")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            self.authenticate(&challenge, url)
+                .map_err(|_| self.unauthorized_on(method, url))?;
+            resp = self.send_push(method, url, payload)?;
+        }
+        if resp.status() == 401 {
+            return Err(self.unauthorized_on(method, url));
+        }
+        Ok(resp)
+    }
+
+    /// The error for an unexpected answer `resp` to a push request, with the registry's
+    /// message.
+    pub fn push_error(method: &'static str, url: &str, mut resp: Response) -> PullError {
+        let status = resp.status();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 10)
+            .read_to_string()
+            .unwrap_or_default();
+        let message = registry_message(&body);
+        PullError::Request {
+            method,
+            url: url.to_string(),
+            message: if message.is_empty() {
+                status.to_string()
+            } else {
+                format!("{status}: {message}")
+            },
+        }
     }
 
     /// `docker login`'s check: `GET /v2/` with the credentials must succeed.

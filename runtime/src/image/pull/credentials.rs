@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::client::Credentials;
 use super::PullError;
+use crate::image::reference::DEFAULT_DOMAIN;
 
 /// The key Docker uses for Docker Hub.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -23,6 +24,35 @@ pub fn config_path() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
     PathBuf::from(home).join(".docker/config.json")
+}
+
+/// The registry a `login` names: `https://host:port/...` -> `host:port`; Docker Hub's
+/// aliases (and none) -> `docker.io`.
+pub fn registry_domain(server: Option<&str>) -> String {
+    let s = server.filter(|s| !s.is_empty()).unwrap_or(DEFAULT_DOMAIN);
+    let s = s
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" => DEFAULT_DOMAIN.to_string(),
+        h => h.to_string(),
+    }
+}
+
+/// `docker login`'s check of `creds` against the registry `server` names (plain HTTP for the
+/// host's insecure registries); returns the registry's domain. Nothing is stored: `ebrun
+/// login` stores the credentials afterwards, the Engine API's client keeps its own.
+pub fn check_login(
+    paths: &crate::Paths,
+    server: Option<&str>,
+    creds: &Credentials,
+) -> Result<String, PullError> {
+    let domain = registry_domain(server);
+    let insecure =
+        super::insecure::is_insecure(&domain, &super::insecure::insecure_registries(paths)?);
+    super::client::Registry::new(&domain, "", insecure, Some(creds.clone())).check_login()?;
+    Ok(domain)
 }
 
 /// The `auths` key of a registry (Docker Hub has its historical URL).

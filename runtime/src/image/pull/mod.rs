@@ -48,7 +48,7 @@ const LAYOUT_PREFIX: &str = "layout-";
 /// How long blobs of an unfinished pull are kept for the next one.
 const KEEP_DOWNLOADS: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Errors of a pull, login or logout; messages follow Docker's.
+/// Errors of a pull, push, login or logout; messages follow Docker's.
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
     #[error("{0}")]
@@ -61,8 +61,26 @@ pub enum PullError {
         status: u16,
         message: String,
     },
-    #[error("Get \"{url}\": unauthorized: {}", if *with_credentials { "incorrect username or password" } else { "authentication required (log in with `ebrun login`)" })]
-    Unauthorized { url: String, with_credentials: bool },
+    #[error("{method} \"{url}\": unauthorized: {}", if *with_credentials { "incorrect username or password" } else { "authentication required (log in with `ebrun login`)" })]
+    Unauthorized {
+        /// Go's name of the request (`Get`, `Put`, ...), as Docker's messages show it.
+        method: &'static str,
+        url: String,
+        with_credentials: bool,
+    },
+    /// A request of a push that failed before any answer, or was answered with an error.
+    #[error("{method} \"{url}\": {message}")]
+    Request {
+        method: &'static str,
+        url: String,
+        message: String,
+    },
+    /// `push NAME:TAG` of a tag the store does not have.
+    #[error("tag does not exist: {0}")]
+    NoSuchTag(String),
+    /// `push NAME` of a repository without any tag in the store.
+    #[error("An image does not exist locally with the tag: {0}")]
+    NotLocal(String),
     #[error("login attempt to {url} failed with status: {status}")]
     LoginFailed { url: String, status: String },
     #[error("filesystem layer verification failed for digest {digest}: {reason}")]

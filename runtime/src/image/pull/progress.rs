@@ -49,6 +49,8 @@ pub struct LayerProgress<'a> {
     total: u64,
     /// Bytes so far (for the JSON messages).
     done: Mutex<u64>,
+    /// The status while bytes move: `Downloading` or `Pushing`.
+    moving: &'static str,
 }
 
 impl Progress {
@@ -91,8 +93,39 @@ impl Progress {
         }
     }
 
+    /// One message as it is: never split into an id and a status (`latest: digest: ...`).
+    pub fn plain(&self, text: &str) {
+        if let Output::Json(sink) = &self.output {
+            sink(serde_json::json!({ "status": text }));
+        } else {
+            self.line(text);
+        }
+    }
+
+    /// Docker's `aux` message (the JSON stream only: a push's tag, digest and size).
+    pub fn aux(&self, value: serde_json::Value) {
+        if let Output::Json(sink) = &self.output {
+            sink(serde_json::json!({ "progress": "", "aux": value }));
+        }
+    }
+
     /// A layer to download (`total` bytes).
     pub fn layer(&self, id: &str, total: u64) -> LayerProgress<'_> {
+        self.layer_as(id, total, "Pulling fs layer", "Downloading")
+    }
+
+    /// A layer to push (`total` bytes): `Preparing`, then `Pushing`.
+    pub fn push_layer(&self, id: &str, total: u64) -> LayerProgress<'_> {
+        self.layer_as(id, total, "Preparing", "Pushing")
+    }
+
+    fn layer_as(
+        &self,
+        id: &str,
+        total: u64,
+        first: &'static str,
+        moving: &'static str,
+    ) -> LayerProgress<'_> {
         let bar = self.multi.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new(total));
             bar.set_style(
@@ -103,7 +136,7 @@ impl Progress {
                 .progress_chars("=> "),
             );
             bar.set_prefix(id.to_string());
-            bar.set_message("Pulling fs layer");
+            bar.set_message(first);
             bar
         });
         let layer = LayerProgress {
@@ -112,9 +145,10 @@ impl Progress {
             bar,
             total,
             done: Mutex::new(0),
+            moving,
         };
         if layer.bar.is_none() {
-            self.line(&format!("{id}: Pulling fs layer"));
+            self.line(&format!("{id}: {first}"));
         }
         layer
     }
@@ -144,7 +178,7 @@ impl LayerProgress<'_> {
             let step = (self.total / 100).max(512 * 1024);
             if before / step != *done / step || *done == self.total {
                 sink(serde_json::json!({
-                    "status": "Downloading",
+                    "status": self.moving,
                     "progressDetail": {"current": *done, "total": self.total},
                     "id": self.id,
                 }));
@@ -152,7 +186,7 @@ impl LayerProgress<'_> {
         }
         if let Some(bar) = &self.bar {
             if bar.position() == 0 {
-                bar.set_message("Downloading");
+                bar.set_message(self.moving);
             }
             bar.inc(n);
         }
