@@ -524,7 +524,6 @@ fn docker_push_to_a_registry_then_pull_in_another_instance() {
 }
 
 #[test]
-#[ignore = "needs the router's POST /auth arm (engine_api::image_push::auth)"]
 fn docker_login_checks_credentials_with_the_registry() {
     let registry = Registry::start(Some(("ebrun", "s3cret")));
     let inst = instance_for(&registry, true);

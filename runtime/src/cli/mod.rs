@@ -75,6 +75,12 @@ pub enum Command {
     Images(image::ImagesArgs),
     /// Remove one or more images.
     Rmi(image::RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(image::TagArgs),
+    /// Show the history of an image.
+    History(image::HistoryArgs),
+    /// Upload an image to a registry.
+    Push(image::PushArgs),
     /// Create and run a new container from an image.
     Run(Box<run::RunArgs>),
     /// Remove one or more containers.
@@ -164,6 +170,9 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Image(cmd) => image::image_command(ctx, cmd),
         Command::Images(args) => image::images(ctx, args),
         Command::Rmi(args) => image::rmi(ctx, args),
+        Command::Tag(args) => image::tag(ctx, args),
+        Command::History(args) => image::history(ctx, args),
+        Command::Push(args) => image::push(ctx, args),
         Command::Run(args) => run::run(ctx, *args),
         Command::Rm(args) => rm::rm(ctx, args),
         Command::Inspect(args) => inspect::inspect(ctx, args),

@@ -17,52 +17,6 @@ use super::response::{self, Reply, Streamer};
 use super::router::Call;
 use crate::image::{ImageStore, Platform};
 
-/// Every value of query parameter `name` (`names=a&names=b`).
-///
-/// The router's `Query` only hands out the first value of a name; until it has a method for
-/// all of them, they are read back from its `Debug` form, which lists the decoded pairs as
-/// Rust string literals: `Query { pairs: [("names", "busybox"), ...] }`.
-fn query_values(call: &Call, name: &str) -> Vec<String> {
-    let text = format!("{:?}", call.query);
-    let key = format!("({name:?}, \"");
-    let mut out = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find(&key) {
-        rest = &rest[at + key.len()..];
-        let mut value = String::new();
-        let mut chars = rest.char_indices();
-        let mut end = None;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => {
-                    end = Some(i);
-                    break;
-                }
-                '\\' => match chars.next() {
-                    Some((_, e @ ('\\' | '"' | '\''))) => value.push(e),
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, 't')) => value.push('\t'),
-                    // `\u{..}` and the like: not in an image name; keep the text.
-                    Some((_, other)) => {
-                        value.push('\\');
-                        value.push(other);
-                    }
-                    None => break,
-                },
-                c => value.push(c),
-            }
-        }
-        let Some(end) = end else { break };
-        out.push(value);
-        rest = &rest[end + 1..];
-    }
-    if out.is_empty() {
-        // The Debug form changed: at least the first value.
-        out.extend(call.query.get(name).map(str::to_string));
-    }
-    out
-}
-
 /// Sends what is written to the client, in pieces of up to 1 MiB.
 struct ToClient {
     out: Streamer,
@@ -106,7 +60,7 @@ impl Write for ToClient {
 pub fn save(call: &Call, name: Option<&str>) -> Reply {
     let names = match name {
         Some(n) => vec![n.to_string()],
-        None => query_values(call, "names"),
+        None => call.query.all("names").map(str::to_string).collect(),
     };
     if names.is_empty() {
         return response::error(StatusCode::BAD_REQUEST, "no image to save: give names");

@@ -81,8 +81,6 @@ struct AuthConfig {
 /// `POST /auth`: the login checked against the registry (nothing is stored: the client
 /// keeps its credentials). `{"Status":"Login Succeeded","IdentityToken":""}`, or a 401 with
 /// the registry's refusal.
-// Routed by the router's `(&Method::POST, "/auth")` arm.
-#[allow(dead_code)]
 pub fn auth(call: &Call) -> Reply {
     let body: AuthConfig = match json_body(&call.body) {
         Ok(b) => b,

@@ -37,6 +37,15 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name` (`names=a&names=b`).
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        let name = name.to_string();
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Docker's booleans: `1`, `true`, `True`.
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.get(name), Some("1" | "true" | "True" | "TRUE"))

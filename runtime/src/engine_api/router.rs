@@ -162,6 +162,7 @@ fn dispatch(call: &Call) -> Option<Reply> {
             &super::system::info(&call.paths),
         )),
         (&Method::GET, "/events") => Some(super::events::events(call)),
+        (&Method::POST, "/auth") => Some(super::image_push::auth(call)),
         (&Method::GET, "/system/df") => Some(response::json(
             StatusCode::OK,
             &super::system::df(&call.paths),
