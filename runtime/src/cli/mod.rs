@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use ebrun::Paths;
 
 pub mod attach;
+pub mod cp;
 pub mod events;
 pub mod exec;
+pub mod export;
 pub mod image;
 pub mod info;
 pub mod inspect;
@@ -120,6 +122,13 @@ pub enum Command {
     /// The monitor of a detached container (internal).
     #[command(name = "container-monitor", hide = true)]
     Monitor(monitor::MonitorArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::CpArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(export::ExportArgs),
+    /// The confined tar helper of `cp` and `export` (internal).
+    #[command(name = "container-archive", hide = true)]
+    ContainerArchive(cp::ArchiveHelperArgs),
     /// Download an image from a registry.
     Pull(pull::PullArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default).
@@ -196,6 +205,9 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Stats(args) => stats::stats(ctx, args),
         Command::Monitor(args) => monitor::monitor(ctx, args),
         Command::Volume(cmd) => volume::volume(ctx, cmd),
+        Command::Cp(args) => cp::cp(ctx, args),
+        Command::Export(args) => export::export(ctx, args),
+        Command::ContainerArchive(args) => cp::archive_helper(ctx, args),
         Command::Pull(args) => pull::pull(ctx, args),
         Command::Save(args) => save::save(ctx, args),
         Command::Load(args) => load::load(ctx, args),

@@ -1,6 +1,10 @@
 //! Containers: the spec a user asks for, its persisted config and state, creation as a
 //! sequence of undoable host changes, the foreground run, and removal.
 
+mod archive;
+mod archive_copy;
+mod archive_helper;
+mod archive_tar;
 mod attach;
 mod attach_keys;
 mod broken;
@@ -32,6 +36,12 @@ mod update;
 mod userns_dirs;
 mod wait;
 
+pub use archive::{
+    archive_path, export, extract_to, stat_path, ArchiveError, ArchiveReader, ExtractOptions,
+    PathStat,
+};
+pub use archive_copy::{copy_in, copy_in_from_reader, copy_out, copy_out_to_writer};
+pub use archive_helper::{run_archive_helper, HelperOp};
 pub use attach::{
     clear_pending as clear_pending_attach, copy_frames_to_stdio,
     mark_pending as mark_pending_attach, read_frame, socket_path as attach_socket_path,

@@ -118,6 +118,9 @@ pub fn handle(call: &Call, key: &str, action: &str) -> Option<Reply> {
             query.flag("force"),
             query.flag("v"),
         )),
+        (&Method::HEAD | &Method::GET | &Method::PUT, "archive") | (&Method::GET, "export") => {
+            return super::archive::handle(call, key, action)
+        }
         _ => return None,
     })
 }

@@ -12,6 +12,7 @@
 // is found. Its size (a response head) does not matter on this path.
 #![allow(clippy::result_large_err)]
 
+mod archive;
 mod attach;
 mod body_reader;
 mod changes;
