@@ -9,7 +9,7 @@
 //! says a second line once the stream is in.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 
 use serde::{Deserialize, Serialize};
 
@@ -121,13 +121,8 @@ fn spawn(
     path: &str,
     stdin: bool,
 ) -> Result<Helper, ArchiveError> {
-    let exe = std::env::current_exe().map_err(|source| ArchiveError::Io {
-        op: "find the ebrun binary",
-        source,
-    })?;
-    let mut child = Command::new(exe)
-        .arg("--root")
-        .arg(paths.root())
+    let mut child = paths
+        .ebrun_command()
         .args([ARCHIVE_COMMAND, &config.id])
         .args(args)
         .stdin(if stdin { Stdio::piped() } else { Stdio::null() })

@@ -56,7 +56,7 @@ pub fn accept_pending(paths: &Paths, id: &str, listener: &UnixListener) -> Vec<U
                 accepted.push(stream);
                 break;
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            Err(_) => std::thread::sleep(Duration::from_micros(500)),
         }
     }
     clear_pending(paths, id);

@@ -33,7 +33,7 @@ impl WaitCondition {
     }
 }
 
-const POLL: Duration = Duration::from_millis(5);
+const POLL: Duration = Duration::from_millis(1);
 
 fn running(state: &ContainerState) -> bool {
     matches!(

@@ -108,7 +108,7 @@ async fn connect(paths: &Paths, config: &ContainerConfig) -> Option<UnixStream> 
         if !dir.exists() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(3)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     container::clear_pending_attach(paths, &config.id);
     None
