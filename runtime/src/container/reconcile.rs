@@ -36,8 +36,11 @@ fn start_journal_pid(name: &str) -> Option<i32> {
         .ok()
 }
 
+/// Whether the starter still runs: a zombie does not (a monitor is nobody's child once it
+/// detached, so its corpse waits for init to reap it, and may still be signalable).
 fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && super::config::process_start_time(pid) != 0
 }
 
 /// Takes the containers lock and reconciles every container.
