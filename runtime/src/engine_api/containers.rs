@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::request::Filters;
+use super::request::check_filters;
 use super::response::{self, Reply};
 use super::router::Call;
 use crate::container::{self, ContainerConfig, ContainerState, Status};
+use crate::format::filters::FilterArgs;
 use crate::Paths;
 
 /// Every `/containers` endpoint; None: not one of them.
@@ -20,7 +21,7 @@ pub fn handle(call: &Call) -> Option<Reply> {
                 Ok(f) => f,
                 Err(reply) => return Some(reply),
             };
-            if let Err(reply) = filters.check(FILTERS) {
+            if let Err(reply) = check_filters(&filters, FILTERS) {
                 return Some(reply);
             }
             let limit = call.query.number::<i64>("limit").ok().flatten();
@@ -49,14 +50,14 @@ const FILTERS: &[&str] = &[
     "health", "publish", "expose", "is-task",
 ];
 
-fn matches(c: &ContainerConfig, s: &ContainerState, f: &Filters) -> bool {
+fn matches(c: &ContainerConfig, s: &ContainerState, f: &FilterArgs) -> bool {
     let any = |name: &str, ok: &dyn Fn(&str) -> bool| {
         let wanted = f.values(name);
         wanted.is_empty() || wanted.iter().any(|w| ok(w))
     };
     any("id", &|w| c.id.starts_with(w))
         && any("name", &|w| c.name.contains(w.trim_start_matches('/')))
-        && f.labels_match(&c.labels)
+        && f.labels_match("label", &c.labels)
         && any("status", &|w| w == s.status.as_str())
         && any("exited", &|w| {
             s.status == Status::Exited && w.parse() == Ok(s.exit_code)
@@ -141,7 +142,13 @@ fn summary(config: &ContainerConfig, state: &ContainerState, now: DateTime<Utc>)
 
 /// The containers, newest first: running (and paused, restarting) ones only unless `all`
 /// (or a filter on the status asks for others), at most `limit` (all with `-1`).
-pub fn list(paths: &Paths, all: bool, size: bool, filters: &Filters, limit: Option<i64>) -> Value {
+pub fn list(
+    paths: &Paths,
+    all: bool,
+    size: bool,
+    filters: &FilterArgs,
+    limit: Option<i64>,
+) -> Value {
     let all = all
         || limit.is_some_and(|l| l > 0)
         || !filters.values("status").is_empty()
@@ -181,7 +188,7 @@ fn prune(call: &Call) -> Reply {
         Ok(f) => f,
         Err(reply) => return reply,
     };
-    if let Err(reply) = filters.check(&["label", "until"]) {
+    if let Err(reply) = check_filters(&filters, &["label", "until"]) {
         return reply;
     }
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
@@ -199,7 +206,7 @@ fn prune(call: &Call) -> Reply {
         };
         let stopped = matches!(state.status, Status::Created | Status::Exited);
         if !stopped
-            || !filters.labels_match(&c.labels)
+            || !filters.labels_match("label", &c.labels)
             || until.is_some_and(|u| created_unix(&c) > u)
         {
             continue;

@@ -25,11 +25,7 @@ pub fn events(call: &Call) -> Reply {
         Ok(f) => f,
         Err(reply) => return reply,
     };
-    let flags: Vec<String> = given
-        .0
-        .iter()
-        .flat_map(|(k, values)| values.iter().map(move |v| format!("{k}={v}")))
-        .collect();
+    let flags: Vec<String> = given.pairs().map(|(k, v)| format!("{k}={v}")).collect();
     let filters = match Filters::parse(&flags) {
         Ok(f) => f,
         Err(e) => return response::error(StatusCode::BAD_REQUEST, e),

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::response::{self, Reply};
 use super::router::Call;
-use crate::image::filter::{FilterArgs, ListFilter, PruneFilter};
+use crate::image::filter::{ListFilter, PruneFilter};
 use crate::image::history::history;
 use crate::image::usage::container_using;
 use crate::image::{inspect, ImageError, ImageRecord, ImageStore};
@@ -111,7 +111,7 @@ fn list(call: &Call) -> Reply {
         Err(reply) => return reply,
     };
     let mut args = match call.query.filters() {
-        Ok(f) => FilterArgs::new(f.0),
+        Ok(f) => f,
         Err(reply) => return reply,
     };
     // Before 1.41, `filter` was a reference pattern.
@@ -236,7 +236,7 @@ fn delete(call: &Call, name: &str) -> Reply {
 /// "SpaceReclaimed": N}`.
 fn prune(call: &Call) -> Reply {
     let args = match call.query.filters() {
-        Ok(f) => FilterArgs::new(f.0),
+        Ok(f) => f,
         Err(reply) => return reply,
     };
     let store = match open(call) {

@@ -14,7 +14,7 @@ use crate::container::ContainerError;
 use crate::network::connections::{connect_container, disconnect_container};
 use crate::network::endpoints::Endpoints;
 use crate::network::{
-    self, networks, CreateOptions, FilterArgs, IpamConfig, NetworkError, NetworkFilter, PruneFilter,
+    self, networks, CreateOptions, IpamConfig, NetworkError, NetworkFilter, PruneFilter,
 };
 
 /// Docker's status code for an error of the network module.
@@ -203,7 +203,7 @@ fn create(call: &Call) -> Reply {
 /// dockerd lists them).
 fn list(call: &Call) -> Reply {
     let args = match call.query.filters() {
-        Ok(f) => FilterArgs::new(f.0),
+        Ok(f) => f,
         Err(reply) => return reply,
     };
     let shown = NetworkFilter::new(args)
@@ -363,7 +363,7 @@ fn disconnect(call: &Call, network: &str) -> Reply {
 /// `POST /networks/prune`: `{"NetworksDeleted": [names]}` (null when none, as dockerd).
 fn prune(call: &Call) -> Reply {
     let args = match call.query.filters() {
-        Ok(f) => FilterArgs::new(f.0),
+        Ok(f) => f,
         Err(reply) => return reply,
     };
     match PruneFilter::new(args).and_then(|f| networks::prune(&call.paths, &f)) {

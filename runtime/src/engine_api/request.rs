@@ -1,8 +1,6 @@
 //! What a request carries: query parameters (URL-encoded, Docker's `filters` JSON) and a
 //! JSON body read up to a limit, with Docker's 400s for what does not parse.
 
-use std::collections::BTreeMap;
-
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::StatusCode;
@@ -10,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize as _;
 
 use super::response::{self, Reply};
+use crate::format::filters::FilterArgs;
 
 /// The largest JSON body accepted (a create request with every option is a few KiB).
 pub const MAX_JSON_BODY: usize = 4 << 20;
@@ -65,9 +64,9 @@ impl Query {
     }
 
     /// `filters={"label":["a=b"],"status":{"running":true}}`: both of Docker's shapes.
-    pub fn filters(&self) -> Result<Filters, Reply> {
+    pub fn filters(&self) -> Result<FilterArgs, Reply> {
         let Some(raw) = self.get("filters").filter(|f| !f.is_empty()) else {
-            return Ok(Filters::default());
+            return Ok(FilterArgs::default());
         };
         let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| {
             response::error(
@@ -75,7 +74,7 @@ impl Query {
                 format!("invalid filter: {raw:?} is not JSON: {e}"),
             )
         })?;
-        let mut filters = Filters::default();
+        let mut filters = FilterArgs::default();
         let Some(object) = value.as_object() else {
             return Err(response::error(
                 StatusCode::BAD_REQUEST,
@@ -92,42 +91,19 @@ impl Query {
                 serde_json::Value::String(s) => vec![s.clone()],
                 _ => Vec::new(),
             };
-            filters.0.insert(key.clone(), list);
+            for v in list {
+                filters.add(key.clone(), v);
+            }
         }
         Ok(filters)
     }
 }
 
-/// Docker's filters: name -> accepted values (any one matching passes).
-#[derive(Debug, Clone, Default)]
-pub struct Filters(pub BTreeMap<String, Vec<String>>);
-
-impl Filters {
-    pub fn values(&self, name: &str) -> &[String] {
-        self.0.get(name).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    /// The filter names not in `known`, for Docker's "invalid filter" 400.
-    pub fn check(&self, known: &[&str]) -> Result<(), Reply> {
-        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(k) => Err(response::error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid filter '{k}'"),
-            )),
-            None => Ok(()),
-        }
-    }
-
-    /// `label=KEY` (present) or `label=KEY=VALUE`, all given must match (Docker's rule
-    /// for labels).
-    pub fn labels_match(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.values("label")
-            .iter()
-            .all(|want| match want.split_once('=') {
-                Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
-                None => labels.contains_key(want.as_str()),
-            })
-    }
+/// Docker's "invalid filter" 400 for a filter name not in `known`.
+pub fn check_filters(filters: &FilterArgs, known: &[&str]) -> Result<(), Reply> {
+    filters
+        .validate(known)
+        .map_err(|message| response::error(StatusCode::BAD_REQUEST, message))
 }
 
 /// A JSON `null` as the field's type default, as Go's decoder (and so Docker's clients)
@@ -188,11 +164,11 @@ mod tests {
         let f = q.filters().unwrap();
         assert_eq!(f.values("label"), ["a=b".to_string()]);
         assert_eq!(f.values("status"), ["running".to_string()]);
-        let mut labels = BTreeMap::new();
-        assert!(!f.labels_match(&labels));
+        let mut labels = std::collections::BTreeMap::new();
+        assert!(!f.labels_match("label", &labels));
         labels.insert("a".to_string(), "b".to_string());
-        assert!(f.labels_match(&labels));
-        assert!(f.check(&["label"]).is_err());
+        assert!(f.labels_match("label", &labels));
+        assert!(check_filters(&f, &["label"]).is_err());
         assert!(Query::parse(Some("filters=nope")).filters().is_err());
     }
 }

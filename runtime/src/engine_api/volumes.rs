@@ -11,7 +11,6 @@ use super::request::json_body;
 use super::response::{self, Reply};
 use super::router::Call;
 use crate::container::ContainerStore;
-use crate::network::FilterArgs;
 use crate::volumes::inspect::volume_json;
 use crate::volumes::{VolumeError, VolumeFilter, VolumePruneFilter, VolumeStore};
 
@@ -70,7 +69,7 @@ fn create(call: &Call, store: &VolumeStore) -> Reply {
 
 fn list(call: &Call, store: &VolumeStore) -> Reply {
     let args = match call.query.filters() {
-        Ok(f) => FilterArgs::new(f.0),
+        Ok(f) => f,
         Err(reply) => return reply,
     };
     let filter = match VolumeFilter::new(args) {
@@ -90,7 +89,7 @@ fn list(call: &Call, store: &VolumeStore) -> Reply {
 /// the `all` filter says so (dockerd's rule).
 fn prune(call: &Call, store: &VolumeStore) -> Reply {
     let mut args = match call.query.filters() {
-        Ok(f) => FilterArgs::new(f.0),
+        Ok(f) => f,
         Err(reply) => return reply,
     };
     if call.version < (1, 42) {

@@ -2,4 +2,5 @@
 //! subset of `--format` / `-f`.
 
 pub mod display;
+pub mod filters;
 pub mod template;

@@ -2,8 +2,6 @@
 //! the Engine API's `filters` JSON, with dockerd's rules and messages; and [`FilterArgs`],
 //! Docker's filter arguments, which the volume filters use too.
 
-use std::collections::BTreeMap;
-
 use chrono::DateTime;
 
 use super::endpoints::Endpoints;
@@ -11,117 +9,7 @@ use super::store::NetworkRecord;
 use super::NetworkError;
 use crate::Paths;
 
-/// Docker's filter arguments (`filters.Args`): each key with its values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FilterArgs(BTreeMap<String, Vec<String>>);
-
-impl FilterArgs {
-    pub fn new(args: BTreeMap<String, Vec<String>>) -> Self {
-        FilterArgs(args)
-    }
-
-    /// `KEY=VALUE` flags, as the docker CLI reads `--filter`.
-    pub fn from_flags(flags: &[String]) -> Result<Self, String> {
-        let mut args = FilterArgs::default();
-        for f in flags {
-            let Some((key, value)) = f.split_once('=') else {
-                return Err(format!(
-                    "invalid argument \"{f}\" for \"--filter\" flag: bad format of filter (expected name=value)"
-                ));
-            };
-            args.add(key.trim().to_ascii_lowercase(), value.to_string());
-        }
-        Ok(args)
-    }
-
-    /// Adds a value to `key` (a value already there is not repeated).
-    pub fn add(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let values = self.0.entry(key.into()).or_default();
-        let value = value.into();
-        if !values.contains(&value) {
-            values.push(value);
-        }
-    }
-
-    pub fn values(&self, key: &str) -> &[String] {
-        self.0.get(key).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.0.contains_key(key)
-    }
-
-    /// Docker's `Validate`: a key not in `accepted` is an "invalid filter".
-    pub fn validate(&self, accepted: &[&str]) -> Result<(), String> {
-        match self.0.keys().find(|k| !accepted.contains(&k.as_str())) {
-            Some(k) => Err(format!("invalid filter '{k}'")),
-            None => Ok(()),
-        }
-    }
-
-    /// Docker's `ExactMatch`: no values for `key`, or one equal to `source`.
-    pub fn exact(&self, key: &str, source: &str) -> bool {
-        let values = self.values(key);
-        values.is_empty() || values.iter().any(|v| v == source)
-    }
-
-    /// Docker's `Match`: no values for `key`, or one that is `source` or found in it (a
-    /// pattern: `^` and `$` anchor it, as in Docker's regular expressions).
-    pub fn matches(&self, key: &str, source: &str) -> bool {
-        let values = self.values(key);
-        values.is_empty() || values.iter().any(|v| v == source || pattern_in(v, source))
-    }
-
-    /// Docker's `MatchKVList`: every `KEY` or `KEY=VALUE` of `key` is among `labels`.
-    pub fn labels_match(&self, key: &str, labels: &BTreeMap<String, String>) -> bool {
-        let values = self.values(key);
-        if values.is_empty() {
-            return true;
-        }
-        values.iter().all(|want| match want.split_once('=') {
-            Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
-            None => labels.contains_key(want.as_str()),
-        })
-    }
-
-    /// Docker's label rule of prune and volume filters: `label` matches and, when given,
-    /// `label!` does not.
-    pub fn labels_select(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.labels_match("label", labels)
-            && !(self.contains("label!") && self.labels_match("label!", labels))
-    }
-
-    /// Docker's `GetBoolOrDefault`: `true`/`1` or `false`/`0`, else an invalid filter.
-    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, String> {
-        let Some(values) = self.0.get(key) else {
-            return Ok(default);
-        };
-        let is_true = values.iter().any(|v| v == "true" || v == "1");
-        let is_false = values.iter().any(|v| v == "false" || v == "0");
-        if is_true == is_false {
-            return Err(format!("invalid filter '{key}=[{}]'", values.join(" ")));
-        }
-        Ok(is_true)
-    }
-}
-
-/// Whether `pattern` occurs in `source`: anywhere, or at its start (`^`) or end (`$`).
-fn pattern_in(pattern: &str, source: &str) -> bool {
-    let (start, p) = match pattern.strip_prefix('^') {
-        Some(p) => (true, p),
-        None => (false, pattern),
-    };
-    let (end, p) = match p.strip_suffix('$') {
-        Some(p) => (true, p),
-        None => (false, p),
-    };
-    match (start, end) {
-        (true, true) => source == p,
-        (true, false) => source.starts_with(p),
-        (false, true) => source.ends_with(p),
-        (false, false) => source.contains(p),
-    }
-}
+pub use crate::format::filters::FilterArgs;
 
 /// The keys `network ls` accepts.
 const LIST_KEYS: [&str; 7] = ["dangling", "driver", "id", "label", "name", "scope", "type"];
@@ -247,11 +135,7 @@ mod tests {
     use super::*;
 
     fn args(pairs: &[(&str, &str)]) -> FilterArgs {
-        let mut a = FilterArgs::default();
-        for (k, v) in pairs {
-            a.add(*k, *v);
-        }
-        a
+        FilterArgs::from_pairs(pairs)
     }
 
     fn network(name: &str, labels: &[(&str, &str)]) -> NetworkRecord {

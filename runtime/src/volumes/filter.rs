@@ -104,11 +104,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn args(pairs: &[(&str, &str)]) -> FilterArgs {
-        let mut a = FilterArgs::default();
-        for (k, v) in pairs {
-            a.add(*k, *v);
-        }
-        a
+        FilterArgs::from_pairs(pairs)
     }
 
     #[test]
