@@ -49,6 +49,8 @@ const PACKAGES: &[&str] = &[
     // The Engine API's clients: Debian's docker-compose and the Python Docker SDK.
     "docker-compose",
     "python3-docker",
+    // The Engine API's TLS test makes its CA and certificates with openssl.
+    "openssl",
     "iperf3",
     // `ebrun serve` tests: promtool lints /metrics, a real Prometheus runs the dashboards' queries.
     "prometheus",
