@@ -893,7 +893,7 @@ for _ in range(3): s.send(mac(dst_mac) + mac(src_mac) + b'\x86\xdd' + ip6 + udp)
 fn ipv6_addresses_published_ports_and_masquerade() {
     let ula = ula48();
     let inst = instance(&format!(
-        r#"{{"bip": "10.216.0.1/24", "ipv6": true, "fixed-cidr-v6": "{ula}:1::/64"}}"#
+        r#"{{"bip": "10.221.0.1/24", "ipv6": true, "fixed-cidr-v6": "{ula}:1::/64"}}"#
     ));
     let outside = OutsideHost::new(16);
     let (host6, out6) = outside.add_v6(&format!("{ula}:99"));
