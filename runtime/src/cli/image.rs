@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use ebrun::format::display::{self, Table};
-use ebrun::format::template::Template;
+use ebrun::format::template::{ListFormat, Template};
 use ebrun::image::filter::{FilterArgs, ListFilter, PruneFilter};
 use ebrun::image::history::{self, MISSING};
 use ebrun::image::pull::Output;
@@ -361,20 +361,8 @@ pub fn images(ctx: &Context, args: ImagesArgs) -> Result<i32> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let format = match args.format.as_deref() {
-        None | Some("") | Some("table") => default_format.to_string(),
-        Some("json") => "{{json .}}".to_string(),
-        Some(f) => f.to_string(),
-    };
-    let (is_table, body) = match format.strip_prefix("table") {
-        Some(rest) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
-            (true, rest.trim_start_matches([' ', '\t']).to_string())
-        }
-        _ => (false, format.clone()),
-    };
-    let body = body.replace("\\t", "\t").replace("\\n", "\n");
-    let template = match Template::parse(&body) {
-        Ok(t) => t,
+    let (is_table, template) = match ListFormat::parse(args.format.as_deref(), default_format) {
+        Ok(f) => (f.table, f.template),
         Err(e) => {
             eprintln!("Error: {e}");
             return Ok(EXIT_FAILURE);
@@ -578,21 +566,10 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
             "Comment": item.comment,
         })
     };
-    let format = match args.format.as_deref() {
-        None | Some("") | Some("table") => {
-            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
-        }
-        Some("json") => "{{json .}}".to_string(),
-        Some(f) => f.to_string(),
-    };
-    let (is_table, body) = match format.strip_prefix("table") {
-        Some(rest) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
-            (true, rest.trim_start_matches([' ', '\t']).to_string())
-        }
-        _ => (false, format.clone()),
-    };
-    let template = match Template::parse(&body.replace("\\t", "\t").replace("\\n", "\n")) {
-        Ok(t) => t,
+    let history_format =
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+    let (is_table, template) = match ListFormat::parse(args.format.as_deref(), history_format) {
+        Ok(f) => (f.table, f.template),
         Err(e) => {
             eprintln!("Error: {e}");
             return Ok(EXIT_FAILURE);

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use ebrun::cgroups::host_memory;
 use ebrun::container::{self, short_id, ContainerConfig, ContainerStore, StatsSample};
 use ebrun::format::display::{format_g, human_size, Table};
-use ebrun::format::template::Template;
+use ebrun::format::template::ListFormat;
 
 use super::Context;
 
@@ -58,20 +58,8 @@ struct Watched {
 
 pub fn stats(ctx: &Context, args: StatsArgs) -> Result<i32> {
     let store = ContainerStore::new(&ctx.paths);
-    let format = match args.format.as_deref() {
-        None | Some("") | Some("table") => DEFAULT_FORMAT.to_string(),
-        Some("json") => "{{json .}}".to_string(),
-        Some(f) => f.to_string(),
-    };
-    let (is_table, body) = match format.strip_prefix("table") {
-        Some(rest) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
-            (true, rest.trim_start_matches([' ', '\t']).to_string())
-        }
-        _ => (false, format.clone()),
-    };
-    let body = body.replace("\\t", "\t").replace("\\n", "\n");
-    let template = match Template::parse(&body) {
-        Ok(t) => t,
+    let (is_table, template) = match ListFormat::parse(args.format.as_deref(), DEFAULT_FORMAT) {
+        Ok(f) => (f.table, f.template),
         Err(e) => {
             eprintln!("Error: {e}");
             return Ok(1);

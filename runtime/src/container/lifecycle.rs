@@ -16,11 +16,8 @@ use super::{names, ContainerError};
 use crate::process::wait_for_exit;
 use crate::Paths;
 
-fn is_running(state: &ContainerState) -> bool {
-    matches!(
-        state.status,
-        Status::Running | Status::Paused | Status::Restarting
-    )
+pub(super) fn is_running(state: &ContainerState) -> bool {
+    super::stats::is_live(state.status)
 }
 
 /// Docker's error for an operation that needs a running container.

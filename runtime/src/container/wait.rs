@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::config::{ContainerConfig, ContainerState, Status};
-use super::lifecycle::wait_exit;
+use super::config::{ContainerConfig, ContainerState};
+use super::lifecycle::{is_running, wait_exit};
 use super::observe::observe;
 use super::store::ContainerStore;
 use super::ContainerError;
@@ -34,13 +34,6 @@ impl WaitCondition {
 }
 
 const POLL: Duration = Duration::from_millis(1);
-
-fn running(state: &ContainerState) -> bool {
-    matches!(
-        state.status,
-        Status::Running | Status::Paused | Status::Restarting
-    )
-}
 
 /// The run recorded in `state`: it changes when the container starts or exits again.
 fn run_marks(state: &ContainerState) -> (Option<String>, Option<String>, String) {
@@ -73,17 +66,17 @@ pub fn wait_for(
     let store = ContainerStore::new(paths);
     let gone = || !store.dir(&config.id).exists();
     let initial = observe(paths, config)?;
-    if condition == WaitCondition::NotRunning && !running(&initial) {
+    if condition == WaitCondition::NotRunning && !is_running(&initial) {
         return Ok(initial.exit_code);
     }
     // Until a run that is not the one seen at first has begun (or ended).
-    if !running(&initial) {
+    if !is_running(&initial) {
         loop {
             if gone() {
                 return Ok(last_exit_from_journal(paths, &config.id).unwrap_or(0));
             }
             match observe(paths, config) {
-                Ok(s) if running(&s) || run_marks(&s) != run_marks(&initial) => break,
+                Ok(s) if is_running(&s) || run_marks(&s) != run_marks(&initial) => break,
                 Ok(_) => std::thread::sleep(POLL),
                 Err(_) => std::thread::sleep(POLL),
             }

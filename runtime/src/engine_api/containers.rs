@@ -191,14 +191,10 @@ fn prune(call: &Call) -> Reply {
     if let Err(reply) = check_filters(&filters, &["label", "until"]) {
         return reply;
     }
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let mut until = None;
-    for u in filters.values("until") {
-        match crate::events::parse_time(u, now) {
-            Ok(t) => until = Some(t / 1_000_000_000),
-            Err(e) => return response::error(StatusCode::BAD_REQUEST, e),
-        }
-    }
+    let until = match filters.until() {
+        Ok(u) => u.map(|t| t / 1_000_000_000),
+        Err(e) => return response::error(StatusCode::BAD_REQUEST, e),
+    };
     let mut deleted = Vec::new();
     for c in container::ContainerStore::new(&call.paths).list() {
         let Ok(state) = container::observe(&call.paths, &c) else {

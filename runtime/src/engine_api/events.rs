@@ -5,19 +5,10 @@ use hyper::StatusCode;
 
 use super::response::{self, Reply};
 use super::router::Call;
-use crate::events::{parse_time, Filters};
+use crate::events::Filters;
 
 pub fn events(call: &Call) -> Reply {
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let time = |name: &str| -> Result<Option<i64>, Reply> {
-        match call.query.get(name).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(v) => parse_time(v, now).map(Some).map_err(|e| {
-                response::error(StatusCode::BAD_REQUEST, format!("invalid {name}: {e}"))
-            }),
-        }
-    };
-    let (since, until) = match (time("since"), time("until")) {
+    let (since, until) = match (call.query.time("since"), call.query.time("until")) {
         (Ok(s), Ok(u)) => (s, u),
         (Err(r), _) | (_, Err(r)) => return r,
     };

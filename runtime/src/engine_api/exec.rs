@@ -172,9 +172,9 @@ pub fn handle(call: &Call) -> Option<Reply> {
             let Some(_) = load(&call.paths, id) else {
                 return Some(no_such_exec(id));
             };
-            let (h, w) = match (call.query.number::<u16>("h"), call.query.number::<u16>("w")) {
-                (Ok(h), Ok(w)) => (h.unwrap_or(0), w.unwrap_or(0)),
-                (Err(r), _) | (_, Err(r)) => return Some(r),
+            let (h, w) = match call.query.terminal_size() {
+                Ok(size) => size,
+                Err(r) => return Some(r),
             };
             let terminal = terminals().lock().ok().and_then(|t| t.get(id).cloned());
             match terminal {

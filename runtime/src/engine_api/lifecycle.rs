@@ -99,9 +99,9 @@ pub fn handle(call: &Call, key: &str, action: &str) -> Option<Reply> {
         (&Method::POST, "update") => update(call, &config),
         (&Method::GET, "logs") => super::logs::logs(paths, config.clone(), query),
         (&Method::POST, "resize") => {
-            let (h, w) = match (query.number::<u16>("h"), query.number::<u16>("w")) {
-                (Ok(h), Ok(w)) => (h.unwrap_or(0), w.unwrap_or(0)),
-                (Err(r), _) | (_, Err(r)) => return Some(r),
+            let (h, w) = match query.terminal_size() {
+                Ok(size) => size,
+                Err(r) => return Some(r),
             };
             match container::resize_tty(paths, &config, h, w) {
                 Ok(()) => response::empty(StatusCode::OK),

@@ -13,22 +13,12 @@ use super::stdio_frames::{self, Wanted};
 use crate::container::{self, ContainerConfig, LogEntry, LogReader};
 use crate::Paths;
 
-/// Docker's `since`/`until`: Unix seconds, with an optional fraction.
-fn unix_nanos(query: &Query, name: &str) -> Result<Option<i64>, Reply> {
-    let Some(v) = query.get(name).filter(|v| !v.is_empty() && *v != "0") else {
-        return Ok(None);
-    };
-    let bad = || {
-        response::error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid value for {name}: {v:?} is not a Unix timestamp"),
-        )
-    };
-    let (secs, frac) = v.split_once('.').unwrap_or((v, "0"));
-    let secs: i64 = secs.parse().map_err(|_| bad())?;
-    let frac = format!("{frac:0<9}");
-    let nanos: i64 = frac.get(..9).unwrap_or("0").parse().map_err(|_| bad())?;
-    Ok(Some(secs * 1_000_000_000 + nanos))
+/// `since`/`until`; `0` is no bound, as dockerd reads it for logs.
+fn bound(query: &Query, name: &str) -> Result<Option<i64>, Reply> {
+    match query.get(name) {
+        Some("0") => Ok(None),
+        _ => query.time(name),
+    }
 }
 
 fn entry_nanos(e: &LogEntry) -> i64 {
@@ -50,7 +40,7 @@ pub fn logs(paths: &Paths, config: ContainerConfig, query: &Query) -> Reply {
             "Bad parameters: you must choose at least one stream",
         );
     }
-    let (since, until) = match (unix_nanos(query, "since"), unix_nanos(query, "until")) {
+    let (since, until) = match (bound(query, "since"), bound(query, "until")) {
         (Ok(s), Ok(u)) => (s, u),
         (Err(r), _) | (_, Err(r)) => return r,
     };

@@ -63,6 +63,27 @@ impl Query {
         }
     }
 
+    /// A time (`since`, `until`): Unix seconds with an optional fraction as the clients send
+    /// it, or what `docker events --since` takes (a duration back from now, RFC 3339); in
+    /// Unix nanoseconds.
+    pub fn time(&self, name: &str) -> Result<Option<i64>, Reply> {
+        let Some(v) = self.get(name).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        crate::events::parse_time(v, now)
+            .map(Some)
+            .map_err(|e| response::error(StatusCode::BAD_REQUEST, format!("invalid {name}: {e}")))
+    }
+
+    /// `h=` and `w=` of a resize (rows, columns; 0 when not given).
+    pub fn terminal_size(&self) -> Result<(u16, u16), Reply> {
+        Ok((
+            self.number::<u16>("h")?.unwrap_or(0),
+            self.number::<u16>("w")?.unwrap_or(0),
+        ))
+    }
+
     /// `filters={"label":["a=b"],"status":{"running":true}}`: both of Docker's shapes.
     pub fn filters(&self) -> Result<FilterArgs, Reply> {
         let Some(raw) = self.get("filters").filter(|f| !f.is_empty()) else {

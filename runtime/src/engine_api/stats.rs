@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
@@ -76,10 +75,6 @@ fn document(
     })
 }
 
-fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
-
 pub fn stats(paths: &Paths, config: ContainerConfig, query: &Query) -> Reply {
     let stream = !matches!(query.get("stream"), Some("0" | "false" | "False"));
     let one_shot = query.flag("one-shot");
@@ -94,12 +89,15 @@ pub fn stats(paths: &Paths, config: ContainerConfig, query: &Query) -> Reply {
         let mut prev: Option<(StatsSample, String)> = None;
         if !one_shot {
             // The CPU % needs two samples: the first document already has both.
-            prev = Some((container::sample_stats(&paths, &config), now_text()));
+            prev = Some((
+                container::sample_stats(&paths, &config),
+                container::now_rfc3339(),
+            ));
             std::thread::sleep(if stream { INTERVAL } else { INTERVAL / 2 });
         }
         loop {
             let now = container::sample_stats(&paths, &config);
-            let read = now_text();
+            let read = container::now_rfc3339();
             let doc = document(
                 &config,
                 prev.as_ref().map(|(s, t)| (s, t.as_str())),

@@ -99,6 +99,21 @@ impl FilterArgs {
             && !(self.contains("label!") && self.labels_match("label!", labels))
     }
 
+    /// Docker's `until` of a prune: a time, or a duration back from now (Unix nanoseconds);
+    /// more than one is an error.
+    pub fn until(&self) -> Result<Option<i64>, String> {
+        match self.values("until") {
+            [] => Ok(None),
+            [one] => {
+                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+                crate::events::parse_time(one, now)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+            _ => Err("more than one until filter specified".into()),
+        }
+    }
+
     /// Docker's `GetBoolOrDefault`: `true`/`1` or `false`/`0`, else an invalid filter.
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, String> {
         let Some(values) = self.0.get(key) else {

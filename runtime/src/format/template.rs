@@ -79,6 +79,33 @@ impl Template {
     }
 }
 
+/// A `--format` value as the docker CLI reads it for a listing: `table TEMPLATE` (rows under
+/// a header, aligned), `json`, or a bare template (one line per row).
+pub struct ListFormat {
+    pub table: bool,
+    pub template: Template,
+}
+
+impl ListFormat {
+    /// `given` (nothing or `table` mean `default`, itself a `table ...` format); `\t` and
+    /// `\n` typed literally become tab and newline.
+    pub fn parse(given: Option<&str>, default: &str) -> Result<ListFormat, String> {
+        let format = match given {
+            None | Some("") | Some("table") => default,
+            Some("json") => "{{json .}}",
+            Some(f) => f,
+        };
+        let (table, body) = match format.strip_prefix("table") {
+            Some(rest) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
+                (true, rest.trim_start_matches([' ', '\t']))
+            }
+            _ => (false, format),
+        };
+        let template = Template::parse(&body.replace("\\t", "\t").replace("\\n", "\n"))?;
+        Ok(ListFormat { table, template })
+    }
+}
+
 /// Renders `src` on `data` in one go.
 pub fn render(src: &str, data: &Value) -> Result<String, String> {
     Template::parse(src)?.execute(data)

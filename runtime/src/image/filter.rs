@@ -30,16 +30,7 @@ pub fn labels_of(image: &ImageRecord) -> BTreeMap<String, String> {
 
 /// Docker's `until`: a time, or a duration back from now; Unix nanoseconds.
 fn until_of(args: &FilterArgs) -> Result<Option<i64>, ImageError> {
-    match args.values("until") {
-        [] => Ok(None),
-        [one] => {
-            let now = Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-            crate::events::parse_time(one, now)
-                .map(Some)
-                .map_err(|e| invalid(e.to_string()))
-        }
-        _ => Err(invalid("more than one until filter specified".into())),
-    }
+    args.until().map_err(invalid)
 }
 
 fn created_nanos(image: &ImageRecord) -> i64 {

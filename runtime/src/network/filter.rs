@@ -102,21 +102,7 @@ pub struct PruneFilter {
 impl PruneFilter {
     pub fn new(args: FilterArgs) -> Result<Self, NetworkError> {
         args.validate(&PRUNE_KEYS).map_err(NetworkError::Invalid)?;
-        let until = match args.values("until") {
-            [] => None,
-            [one] => {
-                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-                Some(
-                    crate::events::parse_time(one, now)
-                        .map_err(|e| NetworkError::Invalid(e.to_string()))?,
-                )
-            }
-            _ => {
-                return Err(NetworkError::Invalid(
-                    "more than one until filter specified".into(),
-                ))
-            }
-        };
+        let until = args.until().map_err(NetworkError::Invalid)?;
         Ok(PruneFilter { args, until })
     }
 

@@ -78,6 +78,15 @@ pub struct Registry {
 /// A response with its status, headers and (unread) body.
 pub type Response = ureq::http::Response<ureq::Body>;
 
+/// The `WWW-Authenticate` challenge of a 401 (empty when there is none).
+fn challenge_of(resp: &Response) -> String {
+    resp.headers()
+        .get("www-authenticate")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Docker's token endpoint answer.
 #[derive(Deserialize)]
 struct TokenResponse {
@@ -220,12 +229,7 @@ impl Registry {
     pub fn get(&self, url: &str, accept: Option<&str>, from: u64) -> Result<Response, PullError> {
         let mut resp = self.send(url, accept, from)?;
         if resp.status() == 401 {
-            let challenge = resp
-                .headers()
-                .get("www-authenticate")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("")
-                .to_string();
+            let challenge = challenge_of(&resp);
             self.authenticate(&challenge, url)?;
             resp = self.send(url, accept, from)?;
         }
@@ -401,12 +405,7 @@ impl Registry {
     ) -> Result<Response, PullError> {
         let mut resp = self.send_push(method, url, payload)?;
         if resp.status() == 401 {
-            let challenge = resp
-                .headers()
-                .get("www-authenticate")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("")
-                .to_string();
+            let challenge = challenge_of(&resp);
             self.authenticate(&challenge, url)
                 .map_err(|_| self.unauthorized_on(method, url))?;
             resp = self.send_push(method, url, payload)?;
@@ -446,12 +445,7 @@ impl Registry {
         match resp.status().as_u16() {
             200 => Ok(()),
             401 => {
-                let challenge = resp
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
+                let challenge = challenge_of(&resp);
                 match parse_challenge(&challenge) {
                     Some(Challenge::Bearer { realm, service, .. }) => {
                         self.token(&realm, service.as_deref(), None).map(|_| ())
