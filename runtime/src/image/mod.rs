@@ -20,6 +20,7 @@
 
 pub mod compression;
 pub mod digest;
+pub mod docker_config;
 mod error;
 pub mod filter;
 pub mod history;
@@ -40,6 +41,7 @@ pub mod usage;
 #[cfg(test)]
 mod tests;
 
+pub use docker_config::{DockerExtras, HealthConfig};
 pub use error::ImageError;
 pub use import::{ImportOutcome, LoadedImage};
 pub use platform::Platform;
