@@ -17,6 +17,7 @@
 //! - [`state`]: atomic state files and locks
 
 pub mod bpf;
+pub mod build;
 pub mod cgroups;
 pub mod container;
 pub mod engine_api;

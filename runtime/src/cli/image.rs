@@ -69,7 +69,7 @@ pub struct ImportArgs {
 pub struct ImagesArgs {
     /// Only images matching REPOSITORY[:TAG] (wildcards allowed).
     pub reference: Option<String>,
-    /// Show all images (ebrun keeps no intermediate images, so the same as without).
+    /// Show all images (by default the intermediate images of builds are hidden).
     #[arg(short, long)]
     pub all: bool,
     /// Show digests.
@@ -331,7 +331,10 @@ pub fn images(ctx: &Context, args: ImagesArgs) -> Result<i32> {
     };
     let now = Utc::now();
     let trunc = !args.no_trunc;
-    let list = filter.apply(store.list()?);
+    let mut list = filter.apply(store.list()?);
+    if !args.all {
+        list = ebrun::image::filter::top_level(list);
+    }
     let mut rows = Vec::new();
     for image in &list {
         let parse = |list: &[String]| -> Vec<Reference> {
@@ -522,7 +525,8 @@ pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
 
 /// `ebrun history IMAGE`: Docker's table (IMAGE, CREATED, CREATED BY, SIZE, COMMENT).
 pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
-    let image = match open_store(ctx)?.resolve(&args.image) {
+    let store = open_store(ctx)?;
+    let image = match store.resolve(&args.image) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("Error response from daemon: {}", e.no_such());
@@ -531,7 +535,7 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
     };
     let trunc = !args.no_trunc;
     let now = Utc::now();
-    let items = history::history(&image);
+    let items = history::history(&image, &store);
     let mut out = std::io::stdout().lock();
     let short = |id: &str| -> String {
         if id == MISSING || !trunc {

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use ebrun::Paths;
 
 pub mod attach;
+pub mod build;
+pub mod commit;
 pub mod cp;
 pub mod events;
 pub mod exec;
@@ -83,6 +85,10 @@ pub enum Command {
     History(image::HistoryArgs),
     /// Upload an image to a registry.
     Push(image::PushArgs),
+    /// Build an image from a Dockerfile.
+    Build(Box<build::BuildArgs>),
+    /// Create a new image from a container's changes.
+    Commit(commit::CommitArgs),
     /// Create and run a new container from an image.
     Run(Box<run::RunArgs>),
     /// Remove one or more containers.
@@ -182,6 +188,8 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Tag(args) => image::tag(ctx, args),
         Command::History(args) => image::history(ctx, args),
         Command::Push(args) => image::push(ctx, args),
+        Command::Build(args) => build::build(ctx, *args),
+        Command::Commit(args) => commit::commit(ctx, args),
         Command::Run(args) => run::run(ctx, *args),
         Command::Rm(args) => rm::rm(ctx, args),
         Command::Inspect(args) => inspect::inspect(ctx, args),

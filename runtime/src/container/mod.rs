@@ -8,6 +8,7 @@ mod archive_tar;
 mod attach;
 mod attach_keys;
 mod broken;
+mod commit;
 mod config;
 mod create;
 mod exec;
@@ -48,6 +49,7 @@ pub use attach::{
 };
 pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
 pub use broken::{kill_monitor, scan as scan_broken, Broken};
+pub use commit::{commit, container_image_config, CommitOptions};
 pub use config::{
     now_rfc3339, process_start_time, ContainerConfig, ContainerState, ProcessConfig, Status,
 };
@@ -63,11 +65,12 @@ pub use lifecycle::{
 pub use logs::{log_path, tail as tail_logs, LogEntry, LogReader, Stream};
 pub use monitor::{run_monitor, spawn_monitor, MONITOR_COMMAND};
 pub use observe::{observe, EXIT_UNKNOWN};
+pub(crate) use oci_translate::read_in_layers;
 pub use reconcile::reconcile;
 pub use remove::{remove, remove_container, remove_unreadable};
 pub use restart_policy::RestartPolicy;
 pub use restart_update::set_restart_policy;
-pub use run::{run_detached, run_foreground};
+pub use run::{run_created, run_detached, run_foreground};
 pub use spec::{parse_label, RunSpec};
 pub(crate) use start::attach_meters;
 pub use stats::{is_live, sample_stats, system_cpu, StatsSample};

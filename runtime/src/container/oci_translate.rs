@@ -153,7 +153,7 @@ fn etc_mounts(dir: &Path, config: &ContainerConfig) -> Vec<Mount> {
 
 /// The text of `file` (e.g. `etc/passwd`) as the container's root shows it: the upper dir
 /// first, then the layers from the top, stopping at a whiteout.
-fn read_in_layers(upper: &Path, layers: &[PathBuf], file: &str) -> Option<String> {
+pub(crate) fn read_in_layers(upper: &Path, layers: &[PathBuf], file: &str) -> Option<String> {
     let name = Path::new(file).file_name()?.to_string_lossy().to_string();
     let parent = Path::new(file).parent().unwrap_or(Path::new(""));
     for dir in std::iter::once(upper).chain(layers.iter().rev().map(PathBuf::as_path)) {

@@ -1,6 +1,7 @@
 //! `ebrun run` in the foreground: ebrun itself is the container's monitor. It creates and
 //! starts the container, supervises it (signals, terminal), records the exit and cleans up.
 
+use super::config::ContainerConfig;
 use super::create::create;
 use super::remove::auto_remove;
 use super::spec::RunSpec;
@@ -41,4 +42,29 @@ pub fn run_detached(paths: &Paths, spec: &RunSpec) -> Result<String, ContainerEr
             Err(e)
         }
     }
+}
+
+/// Runs the created container `config` to its end, its output handed to `sink` (fd 1 or 2
+/// and the bytes) instead of this process's stdout: a build's `RUN` step. An interrupt
+/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) kills it and sets `interrupted`. The container stays,
+/// stopped, for its changes to be committed.
+pub fn run_created(
+    paths: &Paths,
+    config: &ContainerConfig,
+    interrupted: &std::sync::atomic::AtomicBool,
+    sink: &mut dyn FnMut(i32, &[u8]),
+) -> Result<i32, ContainerError> {
+    let mut started = start(paths, config, StdioMode::Relayed)?;
+    let spawned = &mut started.spawned;
+    let output = crate::process::Output {
+        pty_master: spawned.pty_master.take(),
+        stdout: spawned.stdout.take(),
+        stderr: spawned.stderr.take(),
+    };
+    let outcome =
+        crate::process::supervise_interruptible(spawned.pid, output, sink, Some(interrupted))
+            .map(|s| s.code())
+            .map_err(ContainerError::from);
+    finish(paths, config, started.state, &outcome)?;
+    outcome
 }

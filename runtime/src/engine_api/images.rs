@@ -121,7 +121,8 @@ fn list(call: &Call) -> Reply {
         }
     }
     let images = match ListFilter::new(&store, args).and_then(|f| Ok(f.apply(store.list()?))) {
-        Ok(images) => images,
+        Ok(images) if call.query.flag("all") => images,
+        Ok(images) => crate::image::filter::top_level(images),
         Err(e) => return error(e),
     };
     let summaries: Vec<Value> = images
@@ -183,11 +184,15 @@ fn inspect_image(call: &Call, name: &str) -> Reply {
 
 /// `GET /images/{name}/history`: the build steps, newest first.
 fn image_history(call: &Call, name: &str) -> Reply {
-    let image = match open(call).and_then(|s| s.resolve(name).map_err(error)) {
-        Ok(i) => i,
+    let store = match open(call) {
+        Ok(s) => s,
         Err(reply) => return reply,
     };
-    let rows: Vec<Value> = history(&image)
+    let image = match store.resolve(name) {
+        Ok(i) => i,
+        Err(e) => return error(e),
+    };
+    let rows: Vec<Value> = history(&image, &store)
         .into_iter()
         .map(|h| {
             json!({

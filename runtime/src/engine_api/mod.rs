@@ -15,6 +15,7 @@
 mod archive;
 mod attach;
 mod body_reader;
+mod build;
 mod changes;
 mod containers;
 mod create;

@@ -93,7 +93,7 @@ fn not_found() -> Reply {
 
 /// Endpoints whose body is a stream (a tar of any size), read as it arrives.
 fn streams_body(method: &Method, path: &str) -> bool {
-    (method == Method::POST && path == "/images/load")
+    (method == Method::POST && (path == "/images/load" || path == "/build"))
         || (method == Method::PUT && path.starts_with("/containers/") && path.ends_with("/archive"))
 }
 
@@ -163,6 +163,8 @@ fn dispatch(call: &Call) -> Option<Reply> {
         )),
         (&Method::GET, "/events") => Some(super::events::events(call)),
         (&Method::POST, "/auth") => Some(super::image_push::auth(call)),
+        (&Method::POST, "/build") => Some(super::build::build(call)),
+        (&Method::POST, "/commit") => Some(super::build::commit(call)),
         (&Method::GET, "/system/df") => Some(response::json(
             StatusCode::OK,
             &super::system::df(&call.paths),

@@ -168,6 +168,19 @@ impl PruneFilter {
     }
 }
 
+/// `docker images` without `-a`: the untagged images a build or commit made others from
+/// (its intermediate steps) are left out.
+pub fn top_level(images: Vec<ImageRecord>) -> Vec<ImageRecord> {
+    let parents: std::collections::HashSet<String> =
+        images.iter().filter_map(|i| i.parent.clone()).collect();
+    images
+        .into_iter()
+        .filter(|i| {
+            !(i.repo_tags.is_empty() && i.repo_digests.is_empty() && parents.contains(&i.id))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

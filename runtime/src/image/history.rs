@@ -1,11 +1,12 @@
 //! `docker history`: an image's build steps from its config's `history`, newest first, each
 //! with the size of the layer it made (moby `daemon/images/image_history.go`). The newest
-//! step carries the image id and tags; older ones are `<missing>`, as Docker shows them for
-//! images it did not build from a local parent.
+//! step carries the image id and tags, the steps below it the ids of its parents (the images
+//! a local `build` or `commit` made it from) as far as the store has them; older ones are
+//! `<missing>`, as Docker shows them.
 
 use chrono::{DateTime, Utc};
 
-use super::ImageRecord;
+use super::{ImageRecord, ImageStore};
 
 /// Docker's id of a step whose image is not in the store.
 pub const MISSING: &str = "<missing>";
@@ -25,7 +26,7 @@ pub struct HistoryItem {
 }
 
 /// The history of `image`, newest step first.
-pub fn history(image: &ImageRecord) -> Vec<HistoryItem> {
+pub fn history(image: &ImageRecord, store: &ImageStore) -> Vec<HistoryItem> {
     let mut layers = image.layer_sizes.iter();
     let mut items: Vec<HistoryItem> = image
         .config
@@ -50,9 +51,12 @@ pub fn history(image: &ImageRecord) -> Vec<HistoryItem> {
         })
         .collect();
     items.reverse();
-    if let Some(top) = items.first_mut() {
-        top.id = image.id.clone();
-        top.tags = image.repo_tags.clone();
+    let mut step = Some(image.clone());
+    for item in items.iter_mut() {
+        let Some(img) = step.take() else { break };
+        item.id = img.id.clone();
+        item.tags = img.repo_tags.clone();
+        step = img.parent.as_deref().and_then(|p| store.resolve(p).ok());
     }
     items
 }

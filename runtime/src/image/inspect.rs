@@ -49,6 +49,13 @@ pub struct InspectConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::HealthConfig>,
+    pub on_build: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub args_escaped: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +91,8 @@ fn go_set(v: &Option<Vec<String>>) -> Option<BTreeMap<String, Value>> {
 /// directories as overlay2 does: `UpperDir` the top layer, `LowerDir` the others, top first.
 pub fn inspect(store: &ImageStore, image: &ImageRecord) -> ImageInspect {
     let exec = image.exec_config();
+    let document = store.config_json(image).unwrap_or_default();
+    let extras = super::DockerExtras::from_config_json(&document);
     let config = InspectConfig {
         user: exec.and_then(|c| c.user().clone()).unwrap_or_default(),
         exposed_ports: exec.and_then(|c| go_set(c.exposed_ports())),
@@ -98,6 +107,10 @@ pub fn inspect(store: &ImageStore, image: &ImageRecord) -> ImageInspect {
             .and_then(|c| c.labels().clone())
             .map(|l| l.into_iter().collect()),
         stop_signal: exec.and_then(|c| c.stop_signal().clone()),
+        healthcheck: extras.healthcheck,
+        on_build: extras.on_build,
+        shell: extras.shell,
+        args_escaped: extras.args_escaped,
     };
     let mut dirs: Vec<String> = store
         .layer_dirs(image)
@@ -116,8 +129,12 @@ pub fn inspect(store: &ImageStore, image: &ImageRecord) -> ImageInspect {
         id: image.id.clone(),
         repo_tags: image.repo_tags.clone(),
         repo_digests: image.repo_digests.clone(),
-        parent: String::new(),
-        comment: String::new(),
+        parent: image.parent.clone().unwrap_or_default(),
+        comment: document
+            .get("comment")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string(),
         created: image
             .created
             .clone()

@@ -18,6 +18,7 @@
 //! The on-disk layout is described in [`store`]. [`display`] and [`template`] hold Docker's
 //! presentation rules (sizes, durations, tables, `--format` templates) for the CLI.
 
+pub mod commit;
 pub mod compression;
 pub mod digest;
 pub mod docker_config;
@@ -26,7 +27,9 @@ pub mod filter;
 pub mod history;
 pub mod import;
 pub mod inspect;
+pub mod layer_pack;
 pub mod layer_unpack;
+pub mod new_image;
 pub mod platform;
 pub mod pull;
 pub mod push;

@@ -38,6 +38,14 @@ pub struct ImageRecord {
     /// When `tag` last named it (RFC 3339): Docker's `Metadata.LastTagTime`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_tag_time: Option<String>,
+    /// The image this one was made from by `build` or `commit` (Docker's `Parent`): one step
+    /// of a build, or the container's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The build step that made this image from `parent` (the classic builder's cache key:
+    /// the instruction with its arguments, build args and copied content's checksum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_key: Option<String>,
 }
 
 impl ImageRecord {

@@ -175,6 +175,18 @@ impl ImageStore {
             }
             return Err(used_conflict(id, &user));
         }
+        if self.has_children(id)? {
+            if quiet {
+                self.write_repositories(repos)?;
+                return Ok(());
+            }
+            return Err(ImageError::Conflict {
+                message: format!(
+                    "unable to delete {} (cannot be forced) - image has dependent child images",
+                    short(id)
+                ),
+            });
+        }
         let remaining = repos.refs_of(id);
         if !remaining.is_empty() {
             if !force {
@@ -193,10 +205,49 @@ impl ImageStore {
         self.write_repositories(repos)?;
         self.delete_record(record.hex())?;
         lines.push(Deletion::Deleted(id.clone()));
+        self.delete_untagged_parents(record, repos, in_use, lines)?;
         for layer in self.collect_garbage()? {
             lines.push(Deletion::Deleted(layer));
         }
         info!("deleted image {id}");
+        Ok(())
+    }
+}
+
+impl ImageStore {
+    /// Whether an image made by `build` or `commit` names `id` as its parent.
+    pub(crate) fn has_children(&self, id: &str) -> Result<bool, ImageError> {
+        Ok(self
+            .records()?
+            .iter()
+            .any(|r| r.parent.as_deref() == Some(id)))
+    }
+
+    /// After deleting a built image, its untagged, unused, childless parents go too (the
+    /// build's intermediate images), as Docker's `rmi` does without `--no-prune`.
+    fn delete_untagged_parents(
+        &self,
+        record: &ImageRecord,
+        repos: &Repositories,
+        in_use: InUse,
+        lines: &mut Vec<Deletion>,
+    ) -> Result<(), ImageError> {
+        let mut next = record.parent.clone();
+        while let Some(parent_id) = next.take() {
+            let hex = parent_id.strip_prefix("sha256:").unwrap_or(&parent_id);
+            let Some(parent) = self.read_record(hex)? else {
+                break;
+            };
+            if !repos.refs_of(&parent.id).is_empty()
+                || in_use(&parent.id).is_some()
+                || self.has_children(&parent.id)?
+            {
+                break;
+            }
+            self.delete_record(parent.hex())?;
+            lines.push(Deletion::Deleted(parent.id.clone()));
+            next = parent.parent;
+        }
         Ok(())
     }
 }

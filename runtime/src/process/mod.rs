@@ -30,7 +30,10 @@ pub use seccomp::SeccompProfile;
 pub use security::{apply_security_opt, resolve_capabilities, SecurityError, SecuritySpec};
 pub use signals::parse_signal;
 pub use spawn::{spawn, Spawned, StartFailure, StdioMode};
-pub use supervise::{supervise, supervise_relayed, ExitStatus, Output, FORWARDED};
+pub use supervise::{
+    is_interrupt, supervise, supervise_interruptible, supervise_relayed, ExitStatus, Output,
+    FORWARDED,
+};
 pub use user::UserSpec;
 
 mod launch;

@@ -87,6 +87,19 @@ pub fn supervise_relayed(
     output: Output,
     sink: &mut dyn FnMut(i32, &[u8]),
 ) -> Result<ExitStatus, ProcessError> {
+    supervise_interruptible(child, output, sink, None)
+}
+
+/// [`supervise_relayed`], except that with `interrupted`, SIGINT, SIGTERM, SIGHUP and SIGQUIT
+/// are not forwarded but kill the container's process (a PID 1 ignores signals it has no
+/// handler for) and set the flag, and the output only goes to `sink`: how a build's `RUN`
+/// step runs.
+pub fn supervise_interruptible(
+    child: Pid,
+    output: Output,
+    sink: &mut dyn FnMut(i32, &[u8]),
+    interrupted: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<ExitStatus, ProcessError> {
     let sys = |op| move |source| ProcessError::Sys { op, source };
     let signals =
         SignalFd::with_flags(&handled_set(), SfdFlags::SFD_CLOEXEC).map_err(sys("signalfd"))?;
@@ -150,12 +163,19 @@ pub fn supervise_relayed(
         let stdin_ready = stdin_polled && ready.get(1 + sources.len()) == Some(&true);
         if ready[0] {
             if let Ok(Some(info)) = signals.read_signal() {
-                handle_signal(child, info.ssi_signo as i32, master.as_ref());
+                let signo = info.ssi_signo as i32;
+                match interrupted {
+                    Some(flag) if is_interrupt(signo) => {
+                        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        let _ = kill(child, Signal::SIGKILL);
+                    }
+                    _ => handle_signal(child, signo, master.as_ref()),
+                }
             }
         }
         let mut closed = Vec::new();
         for (i, (target, source)) in sources.iter_mut().enumerate() {
-            if ready[1 + i] && !relay_output(source, *target, sink) {
+            if ready[1 + i] && !relay_output(source, *target, sink, interrupted.is_none()) {
                 closed.push(i);
             }
         }
@@ -176,13 +196,20 @@ pub fn supervise_relayed(
 /// Copies one chunk of output to this process's fd `target` and to `sink`; false at the end
 /// of the container's output, or when the caller's side is gone (EPIPE: closing our end
 /// passes that on to the container, as if it wrote there itself).
-fn relay_output(source: &mut File, target: i32, sink: &mut dyn FnMut(i32, &[u8])) -> bool {
+fn relay_output(
+    source: &mut File,
+    target: i32,
+    sink: &mut dyn FnMut(i32, &[u8]),
+    relay: bool,
+) -> bool {
     let mut buf = [0u8; 16384];
     match source.read(&mut buf) {
         Ok(0) | Err(_) => false,
         Ok(n) => {
             sink(target, &buf[..n]);
-            if target == 2 {
+            if !relay {
+                true
+            } else if target == 2 {
                 std::io::stderr().write_all(&buf[..n]).is_ok()
             } else {
                 let mut out = std::io::stdout();
@@ -190,6 +217,18 @@ fn relay_output(source: &mut File, target: i32, sink: &mut dyn FnMut(i32, &[u8])
             }
         }
     }
+}
+
+/// Signals that ask a build to stop.
+pub fn is_interrupt(signo: i32) -> bool {
+    [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ]
+    .iter()
+    .any(|s| *s as i32 == signo)
 }
 
 fn handle_signal(child: Pid, signo: i32, master: Option<&std::fs::File>) {

@@ -236,7 +236,7 @@ impl ImageStore {
         self.import_locked(spool.path(), name, progress)
     }
 
-    fn import_one(
+    pub(crate) fn import_one(
         &self,
         src: &dyn Source,
         image: PendingImage,
@@ -344,6 +344,8 @@ impl ImageStore {
             manifest_digest: image.manifest.as_ref().map(|(d, _)| d.to_string()),
             loaded_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
             last_tag_time: None,
+            parent: None,
+            build_key: None,
             config: image.config,
         };
         if let Some(old) = existed {
@@ -351,6 +353,8 @@ impl ImageStore {
             record.loaded_at = old.loaded_at.or(record.loaded_at);
             record.manifest_digest = record.manifest_digest.or(old.manifest_digest);
             record.last_tag_time = old.last_tag_time;
+            record.parent = old.parent;
+            record.build_key = old.build_key;
         }
         self.write_record(&record)?;
 
