@@ -178,8 +178,9 @@ fn dashboards_have_stable_uids_a_datasource_variable_and_container_selectors() {
 fn every_panel_query_returns_data_from_a_real_prometheus() {
     let inst = Instance::with_busybox();
     // One container doing everything the panels show: a CPU spinner under a quota, traffic
-    // to a server on its own loopback, page cache churn beyond its memory limit, and a child
-    // that outgrows the limit and is OOM-killed (the container itself lives on).
+    // to a server on its own loopback, page cache churn beyond its memory limit, a child
+    // that outgrows the limit and is OOM-killed (the container itself lives on), and a
+    // health check.
     let script = "while :; do nc -l -p 7000 > /dev/null; done & \
         (while :; do head -c 100000 /dev/zero | nc 127.0.0.1 7000; sleep 0.2; done) & \
         (while :; do :; done) & \
@@ -200,6 +201,10 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         "64",
         "--cpus",
         "0.5",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1s",
         "busybox",
         "sh",
         "-c",

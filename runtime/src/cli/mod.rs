@@ -13,6 +13,7 @@ pub mod cp;
 pub mod events;
 pub mod exec;
 pub mod export;
+pub mod health_flags;
 pub mod image;
 pub mod info;
 pub mod inspect;
@@ -128,6 +129,9 @@ pub enum Command {
     /// The monitor of a detached container (internal).
     #[command(name = "container-monitor", hide = true)]
     Monitor(monitor::MonitorArgs),
+    /// One health check probe of a running container (internal).
+    #[command(name = "container-health-probe", hide = true)]
+    HealthProbe(monitor::HealthProbeArgs),
     /// Copy files/folders between a container and the local filesystem.
     Cp(cp::CpArgs),
     /// Export a container's filesystem as a tar archive.
@@ -212,6 +216,7 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Update(args) => update::update(ctx, args),
         Command::Stats(args) => stats::stats(ctx, args),
         Command::Monitor(args) => monitor::monitor(ctx, args),
+        Command::HealthProbe(args) => monitor::health_probe(ctx, args),
         Command::Volume(cmd) => volume::volume(ctx, cmd),
         Command::Cp(args) => cp::cp(ctx, args),
         Command::Export(args) => export::export(ctx, args),

@@ -22,7 +22,7 @@ pub struct PsArgs {
     /// Don't truncate output.
     #[arg(long = "no-trunc")]
     no_trunc: bool,
-    /// Filter output based on conditions provided (status=, name=, id=).
+    /// Filter output based on conditions provided (status=, name=, id=, ancestor=, health=).
     #[arg(short = 'f', long = "filter")]
     filter: Vec<String>,
     /// Format output using a custom template ('table', 'json', or a Go template).
@@ -33,6 +33,7 @@ pub struct PsArgs {
 struct Row {
     config: ContainerConfig,
     state: ContainerState,
+    health: Option<container::Health>,
 }
 
 fn matches_filters(row: &Row, filters: &[(String, String)]) -> bool {
@@ -46,6 +47,7 @@ fn matches_filters(row: &Row, filters: &[(String, String)]) -> bool {
                 "name" => row.config.name.contains(v.trim_start_matches('/')),
                 "id" => row.config.id.starts_with(v.as_str()),
                 "ancestor" => row.config.image == *v || row.config.image_id.contains(v.as_str()),
+                "health" => container::health_filter_value(row.health.as_ref()) == v,
                 _ => false,
             })
     })
@@ -57,8 +59,11 @@ fn parse_filters(raw: &[String]) -> Result<Vec<(String, String)>> {
             let (k, v) = f
                 .split_once('=')
                 .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))?;
-            if !["status", "name", "id", "ancestor"].contains(&k) {
+            if !["status", "name", "id", "ancestor", "health"].contains(&k) {
                 bail!("invalid filter '{k}'");
+            }
+            if k == "health" && !container::HEALTH_FILTER_VALUES.contains(&v) {
+                bail!("Unrecognised filter value for health: {v}");
             }
             if k == "status"
                 && ![
@@ -98,7 +103,7 @@ fn row_json(ctx: &Context, row: &Row, no_trunc: bool, now: DateTime<Utc>) -> Val
             String::new()
         },
         "State": row.state.status.as_str(),
-        "Status": container::status_text(&row.state, now),
+        "Status": container::status_text(&row.state, row.health.as_ref(), now),
         "Names": c.name,
         "Labels": "",
         "Mounts": "",
@@ -118,7 +123,11 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
         .list()
         .into_iter()
         .filter_map(|config| match container::observe(&ctx.paths, &config) {
-            Ok(state) => Some(Row { config, state }),
+            Ok(state) => Some(Row {
+                health: container::current_health(&ctx.paths, &config, &state),
+                config,
+                state,
+            }),
             Err(e) if e.is_corrupt() => None, // warned about above
             Err(e) => {
                 eprintln!("WARNING: container {}: {e}", config.id);

@@ -86,6 +86,8 @@ pub struct RunArgs {
     network: super::network_flags::NetworkFlags,
     #[command(flatten)]
     volumes: super::volume_flags::VolumeFlags,
+    #[command(flatten)]
+    health: super::health_flags::HealthFlags,
     /// Set platform if server is multi-platform capable (os/arch[/variant]).
     #[arg(long)]
     platform: Option<String>,
@@ -196,6 +198,7 @@ impl RunArgs {
             labels,
             stdin_once: false,
             console_size: None,
+            healthcheck: self.health.to_config()?,
         })
     }
 }

@@ -51,6 +51,10 @@ pub struct ContainerConfig {
     /// `--label`: the image's labels and the user's.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Docker's `Config.Healthcheck`: the image's HEALTHCHECK overridden field by field by
+    /// `--health-*` (`--no-healthcheck`: `["NONE"]`); see the health module.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::image::HealthConfig>,
     /// Host changes that live as long as the container; `rm` undoes them.
     pub changes: Vec<HostChange>,
 }

@@ -77,6 +77,13 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         security: spec.security.clone(),
     };
     spec.network.validate(paths)?;
+    if let Some(hc) = &spec.healthcheck {
+        super::health::validate(hc)?;
+    }
+    let healthcheck = super::health::merge(
+        spec.healthcheck.as_ref(),
+        images.docker_extras(&image).healthcheck.as_ref(),
+    );
     if spec.auto_remove && spec.restart != super::RestartPolicy::No {
         return Err(ContainerError::InvalidFlag {
             flag: "--restart",
@@ -193,6 +200,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         layers: images.layer_dirs(&image),
         userns,
         labels,
+        healthcheck,
         changes: journal.changes().to_vec(),
     };
     containers.save_state(&id, &ContainerState::default())?;

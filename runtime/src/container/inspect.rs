@@ -20,7 +20,7 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
         .cgroups
         .as_ref()
         .map(|cg| crate::bpf::snapshot(&paths.bpffs_dir(), cg));
-    json!({
+    let mut doc = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": c.process.args.first(),
@@ -110,7 +110,16 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
             "CgroupId": cgroup_id,
             "Meters": meters,
         }
-    })
+    });
+    // Docker shows both only when there is one: a health check configured, a health state
+    // once the container ran with it.
+    if let Some(hc) = &c.healthcheck {
+        doc["Config"]["Healthcheck"] = json!(hc);
+    }
+    if let Some(health) = super::health::current(paths, c, s) {
+        doc["State"]["Health"] = json!(health);
+    }
+    doc
 }
 
 /// `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.

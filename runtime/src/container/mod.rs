@@ -12,6 +12,9 @@ mod commit;
 mod config;
 mod create;
 mod exec;
+mod health;
+mod health_monitor;
+mod health_probe;
 mod id;
 mod inspect;
 mod kill;
@@ -55,6 +58,13 @@ pub use config::{
 };
 pub use create::{create, Created};
 pub use exec::{exec, ExecSpec};
+pub use health::{
+    as_observed as health_as_observed, current as current_health,
+    filter_value as health_filter_value, Health, HealthResult, HealthStatus,
+    FILTER_VALUES as HEALTH_FILTER_VALUES,
+};
+pub use health_monitor::PROBE_COMMAND as HEALTH_PROBE_COMMAND;
+pub use health_probe::run_health_probe;
 pub use id::{new_id, short as short_id};
 pub use inspect::inspect_document;
 pub use kill::kill_processes;

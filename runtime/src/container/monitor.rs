@@ -115,6 +115,8 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
                 return 1;
             }
         };
+        // The health state says `starting` before `run -d` / `start` return, as dockerd's.
+        let health = super::health_monitor::HealthMonitor::start(paths, &config, &started.state);
         if let Some(mut r) = ready.take() {
             let _ = writeln!(r, "ok");
         }
@@ -123,6 +125,9 @@ pub fn run_monitor(paths: &Paths, id: &str, mut ready: Option<File>) -> i32 {
             stdin_once: config.process.stdin_once,
         };
         let outcome = supervise(paths, id, started, listener, clients);
+        if let Some(h) = health {
+            h.stop();
+        }
         let Ok(mut state) = store.load_state(id) else {
             return 0;
         };

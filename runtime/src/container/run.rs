@@ -16,7 +16,12 @@ pub fn run_foreground(paths: &Paths, spec: &RunSpec) -> Result<i32, ContainerErr
     let config = create(paths, spec)?.config;
     let outcome = match start(paths, &config, StdioMode::Relayed) {
         Ok(mut started) => {
+            let health =
+                super::health_monitor::HealthMonitor::start(paths, &config, &started.state);
             let outcome = super::logs_relay::supervise_logged(paths, &config.id, &mut started);
+            if let Some(h) = health {
+                h.stop();
+            }
             finish(paths, &config, started.state, &outcome)?;
             outcome
         }

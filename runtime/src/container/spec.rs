@@ -52,6 +52,9 @@ pub struct RunSpec {
     pub console_size: Option<(u16, u16)>,
     /// Docker's `StdinOnce` (an attached client's end of input closes the stdin).
     pub stdin_once: bool,
+    /// `--health-cmd`, `--health-interval`, ..., `--no-healthcheck` (`["NONE"]`): the fields
+    /// given; the others (0, no test) come from the image's HEALTHCHECK.
+    pub healthcheck: Option<crate::image::HealthConfig>,
 }
 
 /// `--label KEY=VALUE` (or `KEY`, with an empty value) as Docker splits it.

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::config::{ContainerState, Status};
+use super::health::Health;
 use crate::format::display::human_duration;
 
 fn parse(t: &Option<String>) -> Option<DateTime<Utc>> {
@@ -12,8 +13,9 @@ fn parse(t: &Option<String>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Docker's human status of a container.
-pub fn status_text(state: &ContainerState, now: DateTime<Utc>) -> String {
+/// Docker's human status of a container; a running one's health in parentheses (`Up 3
+/// minutes (healthy)`, `(health: starting)`).
+pub fn status_text(state: &ContainerState, health: Option<&Health>, now: DateTime<Utc>) -> String {
     let ago = |t: &Option<String>| {
         parse(t)
             .map(|t| format!("{} ago", human_duration(now - t)))
@@ -27,6 +29,8 @@ pub fn status_text(state: &ContainerState, now: DateTime<Utc>) -> String {
                 .unwrap_or_default();
             if state.paused {
                 format!("Up {up} (Paused)")
+            } else if let Some(h) = health {
+                format!("Up {up} ({})", h.status.ps_text())
             } else {
                 format!("Up {up}")
             }
@@ -59,17 +63,30 @@ mod tests {
     fn docker_wording() {
         let now = Utc::now();
         let mut s = ContainerState::default();
-        assert_eq!(status_text(&s, now), "Created");
+        assert_eq!(status_text(&s, None, now), "Created");
         s.status = Status::Running;
         s.started_at = Some((now - chrono::Duration::seconds(3)).to_rfc3339());
-        assert_eq!(status_text(&s, now), "Up 3 seconds");
+        assert_eq!(status_text(&s, None, now), "Up 3 seconds");
+        let mut health = Health::starting(None);
+        assert_eq!(
+            status_text(&s, Some(&health), now),
+            "Up 3 seconds (health: starting)"
+        );
+        health.status = super::super::health::HealthStatus::Healthy;
+        assert_eq!(
+            status_text(&s, Some(&health), now),
+            "Up 3 seconds (healthy)"
+        );
         s.paused = true;
         s.status = Status::Paused;
-        assert_eq!(status_text(&s, now), "Up 3 seconds (Paused)");
+        assert_eq!(status_text(&s, Some(&health), now), "Up 3 seconds (Paused)");
         s.status = Status::Exited;
         s.exit_code = 3;
         s.finished_at = Some((now - chrono::Duration::minutes(2)).to_rfc3339());
-        assert_eq!(status_text(&s, now), "Exited (3) 2 minutes ago");
+        assert_eq!(
+            status_text(&s, Some(&health), now),
+            "Exited (3) 2 minutes ago"
+        );
         assert_eq!(
             ellipsis("sh -c 'while true; do'", 20),
             "sh -c 'while true; …"

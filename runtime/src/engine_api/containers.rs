@@ -24,6 +24,16 @@ pub fn handle(call: &Call) -> Option<Reply> {
             if let Err(reply) = check_filters(&filters, FILTERS) {
                 return Some(reply);
             }
+            if let Some(v) = filters
+                .values("health")
+                .iter()
+                .find(|v| !container::HEALTH_FILTER_VALUES.contains(&v.as_str()))
+            {
+                return Some(response::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Unrecognised filter value for health: {v}"),
+                ));
+            }
             let limit = call.query.number::<i64>("limit").ok().flatten();
             response::json(
                 StatusCode::OK,
@@ -50,7 +60,12 @@ const FILTERS: &[&str] = &[
     "health", "publish", "expose", "is-task",
 ];
 
-fn matches(c: &ContainerConfig, s: &ContainerState, f: &FilterArgs) -> bool {
+fn matches(
+    c: &ContainerConfig,
+    s: &ContainerState,
+    health: Option<&container::Health>,
+    f: &FilterArgs,
+) -> bool {
     let any = |name: &str, ok: &dyn Fn(&str) -> bool| {
         let wanted = f.values(name);
         wanted.is_empty() || wanted.iter().any(|w| ok(w))
@@ -63,6 +78,7 @@ fn matches(c: &ContainerConfig, s: &ContainerState, f: &FilterArgs) -> bool {
             s.status == Status::Exited && w.parse() == Ok(s.exit_code)
         })
         && any("ancestor", &|w| c.image == w || c.image_id.contains(w))
+        && any("health", &|w| container::health_filter_value(health) == w)
         && any("network", &|w| {
             c.network.mode.to_string() == w
                 || s.network
@@ -86,7 +102,12 @@ fn created_unix(config: &ContainerConfig) -> i64 {
 }
 
 /// One summary, as dockerd's `types.Container`.
-fn summary(config: &ContainerConfig, state: &ContainerState, now: DateTime<Utc>) -> Value {
+fn summary(
+    config: &ContainerConfig,
+    state: &ContainerState,
+    health: Option<&container::Health>,
+    now: DateTime<Utc>,
+) -> Value {
     let empty_network = Default::default();
     let up = matches!(state.status, Status::Running | Status::Paused);
     let ports: Vec<Value> = if up {
@@ -129,7 +150,7 @@ fn summary(config: &ContainerConfig, state: &ContainerState, now: DateTime<Utc>)
         "Ports": ports,
         "Labels": config.labels,
         "State": state.status.as_str(),
-        "Status": container::status_text(state, now),
+        "Status": container::status_text(state, health, now),
         "HostConfig": {"NetworkMode": config.network.mode.to_string()},
         "NetworkSettings": {"Networks": crate::network::inspect_settings(
             &config.network,
@@ -154,22 +175,27 @@ pub fn list(
         || !filters.values("status").is_empty()
         || !filters.values("exited").is_empty();
     let now = Utc::now();
-    let mut found: Vec<(ContainerConfig, ContainerState)> = container::ContainerStore::new(paths)
+    type Found = (ContainerConfig, ContainerState, Option<container::Health>);
+    let mut found: Vec<Found> = container::ContainerStore::new(paths)
         .list()
         .into_iter()
         .filter_map(|c| container::observe(paths, &c).ok().map(|s| (c, s)))
         .filter(|(_, s)| all || !matches!(s.status, Status::Created | Status::Exited))
-        .filter(|(c, s)| matches(c, s, filters))
+        .map(|(c, s)| {
+            let h = container::current_health(paths, &c, &s);
+            (c, s, h)
+        })
+        .filter(|(c, s, h)| matches(c, s, h.as_ref(), filters))
         .collect();
-    found.sort_by_key(|(c, _)| std::cmp::Reverse(created_unix(c)));
+    found.sort_by_key(|(c, _, _)| std::cmp::Reverse(created_unix(c)));
     if let Some(n) = limit.filter(|l| *l > 0) {
         found.truncate(n as usize);
     }
     Value::Array(
         found
             .iter()
-            .map(|(c, s)| {
-                let mut v = summary(c, s, now);
+            .map(|(c, s, h)| {
+                let mut v = summary(c, s, h.as_ref(), now);
                 if size {
                     v["SizeRw"] = json!(crate::volumes::store::disk_usage(
                         &paths.container_dir(&c.id).join("upper")

@@ -76,9 +76,6 @@ fn to_run_spec(body: CreateBody) -> Result<(RunSpec, Vec<String>), Reply> {
     let hc = &body.host_config;
     refuse_unsupported(hc)?;
     let mut warnings = Vec::new();
-    if body.healthcheck.as_ref().is_some_and(|h| !h.is_null()) {
-        warnings.push("Healthcheck is not run by ebrun yet; ignored".to_string());
-    }
     if !body.stop_signal.is_empty() || body.stop_timeout.is_some() {
         warnings.push("StopSignal and StopTimeout are not kept by ebrun yet: stop sends SIGTERM and waits the t= given to it".to_string());
     }
@@ -140,6 +137,7 @@ fn to_run_spec(body: CreateBody) -> Result<(RunSpec, Vec<String>), Reply> {
         network: network(&body)?,
         mounts: mounts(&body)?,
         labels: body.labels.clone(),
+        healthcheck: body.healthcheck.clone(),
         ..Default::default()
     };
     Ok((spec, warnings))
@@ -502,6 +500,27 @@ mod tests {
         assert_eq!(spec.network.publish[0].host_ports, Some((8080, 8080)));
         assert_eq!(spec.mounts.mounts.len(), 2);
         assert_eq!(spec.labels["com.docker.compose.project"], "p");
+        assert_eq!(spec.healthcheck, None);
+    }
+
+    #[test]
+    fn healthcheck_is_carried_as_the_cli_flags_are() {
+        let (spec, warnings) = to_run_spec(body(
+            r#"{"Image":"busybox","Healthcheck":{"Test":["CMD-SHELL","test -f /ok"],
+                "Interval":200000000,"Timeout":0,"Retries":2,"StartPeriod":0}}"#,
+        ))
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let hc = spec.healthcheck.unwrap();
+        assert_eq!(hc.test, ["CMD-SHELL", "test -f /ok"]);
+        assert_eq!((hc.interval, hc.retries), (200_000_000, 2));
+        let (spec, _) = to_run_spec(body(
+            r#"{"Image":"busybox","Healthcheck":{"Test":["NONE"]}}"#,
+        ))
+        .unwrap();
+        assert!(spec.healthcheck.unwrap().is_disabled());
+        let (spec, _) = to_run_spec(body(r#"{"Image":"busybox","Healthcheck":null}"#)).unwrap();
+        assert!(spec.healthcheck.is_none());
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub struct CreateBody {
     pub labels: BTreeMap<String, String>,
     pub stop_signal: String,
     pub stop_timeout: Option<i64>,
-    pub healthcheck: Option<serde_json::Value>,
+    /// `--health-*` / `--no-healthcheck`: Docker's `HealthConfig` (durations in ns).
+    pub healthcheck: Option<crate::image::HealthConfig>,
     #[serde(deserialize_with = "super::request::nullable")]
     pub host_config: HostConfig,
     #[serde(deserialize_with = "super::request::nullable")]

@@ -3,4 +3,5 @@
 
 pub mod display;
 pub mod filters;
+pub mod go_duration;
 pub mod template;

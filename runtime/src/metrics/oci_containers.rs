@@ -64,6 +64,7 @@ pub fn as_container(state: &OciState, boot: &str) -> (ContainerConfig, Container
         layers: Vec::new(),
         userns: None,
         labels: Default::default(),
+        healthcheck: None,
         changes: Vec::new(),
     };
     let status = match (state.started, state.paused) {

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::bpf::ContainerMeters;
-use crate::container::{ContainerConfig, ContainerState, Status};
+use crate::container::{ContainerConfig, ContainerState, Health, Status};
 use crate::state::read_json;
 use crate::Paths;
 
@@ -40,6 +40,9 @@ pub struct ContainerSample {
     pub meters: Option<ContainerMeters>,
     /// Memory and tasks while the container's cgroups exist.
     pub cgroup: Option<MemoryPids>,
+    /// Its health check's state as `inspect` shows it (None: no health check, or never
+    /// started with one).
+    pub health: Option<Health>,
 }
 
 impl ContainerSample {
@@ -91,6 +94,8 @@ struct Cached {
     info: Arc<Vec<(&'static str, String)>>,
     /// The cgroup files of the run keyed by its cgroup2 id.
     files: Option<(u64, Arc<CgroupFiles>)>,
+    /// `health.json` as last read, for a container with a health check.
+    health: Option<(Stamp, Arc<Health>)>,
 }
 
 /// Reads samples, keeping what does not change between scrapes.
@@ -189,8 +194,33 @@ impl Sampler {
         }
     }
 
-    /// Refreshes the cache entry of container `id`; false if it has no readable config.
+    /// Refreshes the cache entry of container `id` and its health; false if it has no
+    /// readable config.
     fn refresh(&mut self, id: &str, dir: &Path) -> bool {
+        if !self.refresh_config_state(id, dir) {
+            return false;
+        }
+        let Some(c) = self.cache.get_mut(id) else {
+            return false;
+        };
+        if c.config.healthcheck.is_none() {
+            return true;
+        }
+        let path = dir.join("health.json");
+        match stamp(&path) {
+            None => c.health = None,
+            Some(s) if c.health.as_ref().is_some_and(|(old, _)| *old == s) => {}
+            Some(s) => {
+                // Being replaced: keep the last one.
+                if let Ok(h) = read_json::<Health>(&path) {
+                    c.health = Some((s, Arc::new(h)));
+                }
+            }
+        }
+        true
+    }
+
+    fn refresh_config_state(&mut self, id: &str, dir: &Path) -> bool {
         let Some(config_stamp) = stamp(&dir.join("config.json")) else {
             return false;
         };
@@ -232,6 +262,7 @@ impl Sampler {
                 state: Arc::new(state),
                 info: Arc::new(Vec::new()),
                 files: None,
+                health: None,
             },
         );
         true
@@ -266,6 +297,7 @@ impl Sampler {
                 state: Arc::new(state),
                 info: Arc::new(super::oci_containers::info_labels(&oci)),
                 files,
+                health: None,
             },
         );
         true
@@ -324,6 +356,9 @@ impl Sampler {
                 }
                 _ => None,
             };
+            let health = c.health.as_ref().map(|(_, h)| {
+                crate::container::health_as_observed((**h).clone(), status, state.paused)
+            });
             jobs.push((
                 c.config.clone(),
                 c.labels.clone(),
@@ -331,6 +366,7 @@ impl Sampler {
                 state,
                 status,
                 files,
+                health,
             ));
         }
         self.verified.retain(|pid, _| exists(*pid));
@@ -344,7 +380,7 @@ impl Sampler {
                     scope.spawn(move || {
                         let mut buf = Vec::with_capacity(4096);
                         part.iter()
-                            .map(|(config, labels, info, state, status, files)| {
+                            .map(|(config, labels, info, state, status, files, health)| {
                                 let up = matches!(status, Status::Running | Status::Paused);
                                 let reading = files
                                     .as_ref()
@@ -362,6 +398,7 @@ impl Sampler {
                                     status: *status,
                                     meters,
                                     cgroup: reading.memory,
+                                    health: health.clone(),
                                 }
                             })
                             .collect::<Vec<_>>()

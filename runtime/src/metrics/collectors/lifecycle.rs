@@ -1,12 +1,18 @@
 //! What each container is: info (for joins), state, restarts, start time, execs.
 
 use super::{emit_nonempty, st, Collector, Family};
-use crate::container::Status;
+use crate::container::{HealthStatus, Status};
 use crate::metrics::sample::Sample;
 
 /// `ebrun_container_info`, `_state`, `_restarts_total`, `_start_time_seconds`,
-/// `_execs_total`.
+/// `_execs_total`, `_health_status`, `_health_failing_streak`.
 pub struct Lifecycle;
+
+const HEALTH: [HealthStatus; 3] = [
+    HealthStatus::Starting,
+    HealthStatus::Healthy,
+    HealthStatus::Unhealthy,
+];
 
 const STATES: [Status; 5] = [
     Status::Created,
@@ -38,6 +44,14 @@ impl Collector for Lifecycle {
             "ebrun_container_execs_total",
             "execve calls in the container's current run (eBPF).",
         );
+        let mut health = Family::gauge(
+            "ebrun_container_health_status",
+            "1 for the health check's current status (starting, healthy, unhealthy), 0 for the others; containers with a health check while they run.",
+        );
+        let mut failing = Family::gauge(
+            "ebrun_container_health_failing_streak",
+            "Consecutive failed health checks (Docker's FailingStreak).",
+        );
         for c in &sample.containers {
             let mut labels = vec![("image_id", c.config.image_id.clone().into())];
             labels.extend(c.info.iter().map(|(k, v)| (*k, v.clone().into())));
@@ -58,8 +72,15 @@ impl Collector for Lifecycle {
             if let Some(n) = c.meters.as_ref().and_then(|m| m.execs) {
                 execs.add_container(&c.labels, &[], n as f64);
             }
+            if let Some(h) = c.health.as_ref().filter(|_| c.is_up()) {
+                for s in HEALTH {
+                    let v = if s == h.status { 1.0 } else { 0.0 };
+                    health.add_container(&c.labels, &[("status", st(s.as_str()))], v);
+                }
+                failing.add_container(&c.labels, &[], f64::from(h.failing_streak));
+            }
         }
-        for f in [info, state, restarts, started, execs] {
+        for f in [info, state, restarts, started, execs, health, failing] {
             emit_nonempty(emit, f);
         }
     }
