@@ -815,6 +815,101 @@ fn oci_personality_sysctl_and_domainname_reach_the_process() {
     assert_eq!(text(&out.stdout), "i686\n42\nebrun.test\n");
 }
 
+/// The OCI bundle path honours the same contract as `ebrun run`: the spec's `cgroup` mount
+/// shows the container's own cgroup (a new namespace's root, or its own directories in the
+/// host's namespace), read-only; `linux.sysctl` is written inside the container's namespaces
+/// and a sysctl that would reach the host is refused in runc's words, naming the field.
+#[test]
+fn oci_cgroup_mount_and_sysctl_rules() {
+    let inst = Instance::new();
+    let _cgroups = cgroup_parents(&inst);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = "cat /proc/self/cgroup; grep ' /sys/fs/cgroup' /proc/self/mountinfo; \
+                  cat /proc/sys/net/core/somaxconn";
+    let b = bundle(&inst, d, &["sh", "-c", script]);
+    let mut spec = read_spec(&b);
+    spec["linux"]["sysctl"] = serde_json::json!({"net.core.somaxconn": "77"});
+    let private = spec.clone();
+    // Without a cgroup namespace: the container's own directories, bound.
+    let list = spec["linux"]["namespaces"].as_array().unwrap().clone();
+    spec["linux"]["namespaces"] = list
+        .into_iter()
+        .filter(|n| n["type"] != "cgroup")
+        .collect::<Vec<_>>()
+        .into();
+    for (name, spec) in [("host", &spec), ("private", &private)] {
+        write_spec(&b, spec);
+        let out = oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), name]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let cgroup_lines: Vec<&str> = stdout.lines().filter(|l| l.contains(":/")).collect();
+        let mounts: Vec<&str> = stdout.lines().filter(|l| l.contains(" - ")).collect();
+        assert!(!mounts.is_empty(), "{name}: no cgroup mount: {stdout}");
+        assert!(
+            mounts
+                .iter()
+                .all(|m| m.split(' ').nth(5).unwrap().starts_with("ro,")),
+            "{name}: not read-only: {stdout}"
+        );
+        if name == "private" {
+            assert!(cgroup_lines.iter().all(|l| l.ends_with(":/")), "{stdout}");
+        } else {
+            let own = format!("/{}-oci/c1", inst.prefix());
+            assert!(
+                cgroup_lines.iter().any(|l| l.ends_with(&own)),
+                "{own} not in {stdout}"
+            );
+            // Each v1 hierarchy's mount is a bind of the container's directory (on cgroup v2
+            // the host's namespace sees the whole hierarchy, as under runc).
+            assert!(
+                mounts.iter().all(|m| !m.contains(" - cgroup cgroup ")
+                    || m.split(' ').nth(3) == Some(own.as_str())),
+                "{stdout}"
+            );
+        }
+        assert_eq!(stdout.lines().last(), Some("77"), "{name}: {stdout}");
+    }
+
+    // A sysctl of the host's network namespace, or of no namespace: refused, nothing made.
+    for (sysctl, namespaces, message) in [
+        (
+            "net.ipv4.ip_forward",
+            vec!["pid", "ipc", "uts", "mount"],
+            "linux.sysctl[\"net.ipv4.ip_forward\"]: sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace",
+        ),
+        (
+            "vm.swappiness",
+            vec!["pid", "ipc", "uts", "mount", "network"],
+            "sysctl \"vm.swappiness\" is not in a separate kernel namespace",
+        ),
+        (
+            "kernel.shmmax",
+            vec!["pid", "uts", "mount", "network"],
+            "sysctl \"kernel.shmmax\" is not allowed in the hosts ipc namespace",
+        ),
+    ] {
+        let mut spec = private.clone();
+        spec["linux"]["sysctl"] = serde_json::json!({ sysctl: "1" });
+        spec["linux"]["namespaces"] = namespaces
+            .iter()
+            .map(|t| serde_json::json!({ "type": t }))
+            .collect::<Vec<_>>()
+            .into();
+        write_spec(&b, &spec);
+        let out = oci(&inst, d, &["run", "--bundle", b.to_str().unwrap(), "bad"]);
+        assert!(!out.status.success(), "{sysctl} was accepted");
+        assert!(
+            text(&out.stderr).contains(message),
+            "{sysctl}: {}",
+            text(&out.stderr)
+        );
+    }
+    for parent in oci_cgroups(&inst) {
+        assert!(!parent.join("bad").exists(), "a refused spec left a cgroup");
+    }
+}
+
 #[test]
 fn oci_user_namespace_maps_the_containers_root_to_an_unprivileged_host_uid() {
     let inst = Instance::new();

@@ -48,7 +48,7 @@ fn default_seccomp_and_capabilities_block_what_docker_blocks() {
             "Operation not permitted",
             "unshare=1",
             "mount=32",
-            "NoNewPrivs:\t1",
+            "NoNewPrivs:\t0",
             "Seccomp:\t2",
         ],
         "{out}"

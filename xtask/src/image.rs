@@ -6,7 +6,10 @@
 //! - `busybox-oci.tar` and `busybox-docker.tar`: the same image as an OCI archive and a
 //!   `docker save` archive, written by skopeo (a third-party producer);
 //! - `debian-tools/`: Debian bookworm (debootstrap minbase) with stress-ng, iperf3, curl,
-//!   iproute2 and procps, in one layer.
+//!   iproute2 and procps, in one layer;
+//! - `debian-java/`: Debian bookworm (debootstrap minbase) with OpenJDK 17's headless JRE and
+//!   python3, in one layer (about 300 MB: an image of its own, so that the tests importing
+//!   debian-tools do not pay for it), for the tests of what a JVM sees in a container.
 //!
 //! Each is cached: built when absent or incomplete, or with `--force`.
 
@@ -36,6 +39,8 @@ pub enum Image {
     Busybox,
     /// The Debian image with tools.
     DebianTools,
+    /// The Debian image with a JRE.
+    DebianJava,
 }
 
 /// The mtime of every entry of the busybox layers and the creation time in its config.
@@ -44,12 +49,14 @@ const BUSYBOX_EPOCH: u64 = 1_704_067_200; // 2024-01-01T00:00:00Z
 const DEBIAN_SUITE: &str = "bookworm";
 const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 const DEBIAN_INCLUDE: &str = "stress-ng,iperf3,curl,ca-certificates,iproute2,procps";
+const DEBIAN_JAVA_INCLUDE: &str = "openjdk-17-jre-headless,python3-minimal";
 
 /// The files `cargo xtask image` leaves in the images directory.
 pub const BUSYBOX_LAYOUT: &str = "busybox";
 pub const BUSYBOX_OCI_ARCHIVE: &str = "busybox-oci.tar";
 pub const BUSYBOX_DOCKER_ARCHIVE: &str = "busybox-docker.tar";
 pub const DEBIAN_TOOLS_LAYOUT: &str = "debian-tools";
+pub const DEBIAN_JAVA_LAYOUT: &str = "debian-java";
 
 /// Builds the requested images; returns whether anything was built.
 pub fn run(args: Args) -> Result<bool> {
@@ -63,7 +70,10 @@ pub fn run(args: Args) -> Result<bool> {
         built |= busybox(&dir, args.force)?;
     }
     if all || args.images.contains(&Image::DebianTools) {
-        built |= debian_tools(&dir, args.force)?;
+        built |= debian_image(&dir, args.force, DEBIAN_TOOLS_LAYOUT, DEBIAN_INCLUDE)?;
+    }
+    if all || args.images.contains(&Image::DebianJava) {
+        built |= debian_image(&dir, args.force, DEBIAN_JAVA_LAYOUT, DEBIAN_JAVA_INCLUDE)?;
     }
     Ok(built)
 }
@@ -72,7 +82,7 @@ pub fn run(args: Args) -> Result<bool> {
 pub fn missing_images() -> Vec<PathBuf> {
     let dir = util::images_dir();
     let mut missing = Vec::new();
-    for layout in [BUSYBOX_LAYOUT, DEBIAN_TOOLS_LAYOUT] {
+    for layout in [BUSYBOX_LAYOUT, DEBIAN_TOOLS_LAYOUT, DEBIAN_JAVA_LAYOUT] {
         if !oci::layout_complete(&dir.join(layout)) {
             missing.push(dir.join(layout));
         }
@@ -295,20 +305,21 @@ fn build_busybox_layout(dir: &Path, dest: &Path) -> Result<String> {
     Ok(digest)
 }
 
-fn debian_tools(dir: &Path, force: bool) -> Result<bool> {
-    let layout = dir.join(DEBIAN_TOOLS_LAYOUT);
+/// A Debian image `name` made by debootstrap (minbase) with the packages `include`.
+fn debian_image(dir: &Path, force: bool, name: &str, include: &str) -> Result<bool> {
+    let layout = dir.join(name);
     if !force && oci::layout_complete(&layout) {
-        println!("[ok] image debian-tools (cached at {})", layout.display());
+        println!("[ok] image {name} (cached at {})", layout.display());
         return Ok(false);
     }
-    println!("building image debian-tools: debootstrap {DEBIAN_SUITE} (a minute or two)");
+    println!("building image {name}: debootstrap {DEBIAN_SUITE} (a minute or two)");
     // Dropped (unmounting what debootstrap left mounted, then removing) also on failure.
     let work = TempDir::new_in(dir, ".tmp-")?;
     let rootfs = work.path().join("rootfs");
     util::run(
         Command::new("debootstrap")
             .arg("--variant=minbase")
-            .arg(format!("--include={DEBIAN_INCLUDE}"))
+            .arg(format!("--include={include}"))
             .arg(DEBIAN_SUITE)
             .arg(&rootfs)
             .arg(DEBIAN_MIRROR),
@@ -332,7 +343,7 @@ fn debian_tools(dir: &Path, force: bool) -> Result<bool> {
         &opts,
         &created,
         &format!(
-            "debootstrap --variant=minbase --include={DEBIAN_INCLUDE} {DEBIAN_SUITE} {DEBIAN_MIRROR}"
+            "debootstrap --variant=minbase --include={include} {DEBIAN_SUITE} {DEBIAN_MIRROR}"
         ),
     )?;
     println!(
@@ -349,7 +360,7 @@ fn debian_tools(dir: &Path, force: bool) -> Result<bool> {
     )?;
     install(&tmp_layout, &layout)?;
     println!(
-        "[done] image debian-tools built at {} (manifest {digest})",
+        "[done] image {name} built at {} (manifest {digest})",
         layout.display()
     );
     Ok(true)

@@ -1,6 +1,7 @@
-//! `cargo xtask test-v2`: runs the resource-limit tests (tests/tests/limits.rs) and the eBPF
-//! meter tests (tests/tests/meters.rs) on a pure cgroup v2 kernel, the layout most users
-//! have, inside a qemu VM.
+//! `cargo xtask test-v2`: runs the resource-limit tests (tests/tests/limits.rs), the eBPF
+//! meter tests (tests/tests/meters.rs) and the in-container view (tests/tests/
+//! in_container_view.rs: /sys/fs/cgroup, a JVM's limits) on a pure cgroup v2 kernel, the
+//! layout most users have, inside a qemu VM.
 //!
 //! The guest is Debian's linux-image-amd64 booted with `cgroup_no_v1=all` under software
 //! emulation (`-accel tcg -cpu max`: this host's KVM cannot run a stock Debian kernel, see
@@ -53,7 +54,9 @@ pub enum Suite {
     Limits,
     /// tests/tests/meters.rs: the eBPF meters against ground truth.
     Meters,
-    /// Both, limits first.
+    /// tests/tests/in_container_view.rs: what a process inside sees (/sys/fs/cgroup, a JVM).
+    View,
+    /// All of them, limits first.
     All,
 }
 
@@ -63,7 +66,8 @@ impl Suite {
         match self {
             Suite::Limits => &["limits"],
             Suite::Meters => &["meters"],
-            Suite::All => &["limits", "meters"],
+            Suite::View => &["in_container_view"],
+            Suite::All => &["limits", "meters", "in_container_view"],
         }
     }
 }

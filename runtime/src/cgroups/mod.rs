@@ -11,6 +11,7 @@ mod freezer;
 mod host;
 mod layout;
 mod limits_check;
+mod namespace;
 mod oci_resources;
 mod resources;
 mod stats;
@@ -20,6 +21,7 @@ pub use devices::DEFAULT_DEVICE_RULES;
 pub use host::{host_memory, HostCaps};
 pub use layout::{unified_mount, Layout};
 pub use limits_check::{check_limits, GivenText, MIN_MEMORY};
+pub use namespace::CgroupnsMode;
 pub use oci_resources::{allows_all_devices, device_rules, from_oci_resources, to_oci_resources};
 pub use resources::{
     blkio_weight_to_io_weight, shares_to_weight, Resources, ThrottleDevice, DEFAULT_CPU_PERIOD_US,

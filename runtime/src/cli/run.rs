@@ -80,6 +80,14 @@ pub struct RunArgs {
     /// User namespace to use: `host` runs without daemon.json's userns-remap.
     #[arg(long)]
     userns: Option<String>,
+    /// Sysctl options (KEY=VALUE: net.* and the IPC namespace's kernel.msg*, kernel.sem,
+    /// kernel.shm*, fs.mqueue.*).
+    #[arg(long, value_name = "KEY=VALUE")]
+    sysctl: Vec<String>,
+    /// Cgroup namespace to use (host|private): 'host' runs the container in the host's
+    /// cgroup namespace, 'private' in its own (default: private on cgroup v2, host on v1).
+    #[arg(long)]
+    cgroupns: Option<String>,
     #[command(flatten)]
     resources: super::resource_flags::ResourceFlags,
     #[command(flatten)]
@@ -148,6 +156,14 @@ impl RunArgs {
                 "invalid --userns value {other:?}: only \"host\" is allowed (or nothing, for daemon.json's userns-remap)"
             ),
         };
+        let mut sysctls = std::collections::BTreeMap::new();
+        for entry in &self.sysctl {
+            let (key, value) =
+                container::sysctls::parse_sysctl(entry).map_err(anyhow::Error::msg)?;
+            sysctls.insert(key, value);
+        }
+        let cgroupns = ebrun::cgroups::CgroupnsMode::parse(self.cgroupns.as_deref().unwrap_or(""))
+            .map_err(anyhow::Error::msg)?;
         let platform =
             match self.platform.as_deref() {
                 Some(p) => Some(ebrun::image::Platform::parse(p).map_err(|e| {
@@ -192,6 +208,8 @@ impl RunArgs {
             restart: container::RestartPolicy::parse(&self.restart)?,
             security,
             userns_host,
+            sysctls,
+            cgroupns,
             resources: self.resources.to_resources()?,
             network: self.network.to_spec()?,
             mounts: self.volumes.to_requests()?,

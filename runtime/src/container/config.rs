@@ -33,6 +33,13 @@ pub struct ContainerConfig {
     /// Resource limits (`-m`, `--cpus`, ...).
     #[serde(default)]
     pub resources: Resources,
+    /// `--sysctl`: the user's, applied on top of Docker's defaults at each start.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// `--cgroupns`, resolved at create as dockerd does (private on cgroup v2, the host's on
+    /// v1 and hybrid hosts unless given).
+    #[serde(default)]
+    pub cgroupns: crate::cgroups::CgroupnsMode,
     /// Networking (`--net`, `-p`, `--dns`, ...).
     #[serde(default)]
     pub network: NetworkSpec,

@@ -113,6 +113,10 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
             });
         }
     }
+    super::sysctls::check(
+        &spec.sysctls,
+        spec.network.mode == crate::network::NetworkMode::Host,
+    )?;
     if !process.cwd.is_absolute() {
         return Err(ContainerError::InvalidFlag {
             flag: "--workdir",
@@ -194,6 +198,11 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         read_only: spec.read_only,
         auto_remove: spec.auto_remove,
         resources: spec.resources.clone(),
+        sysctls: spec.sysctls.clone(),
+        cgroupns: crate::cgroups::CgroupnsMode::resolve(
+            spec.cgroupns,
+            crate::cgroups::Layout::detect(),
+        ),
         network: spec.network.clone(),
         restart: spec.restart,
         mounts,

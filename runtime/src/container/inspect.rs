@@ -65,6 +65,7 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
             "PortBindings": port_bindings(c),
             "Binds": crate::volumes::inspect::binds(&c.mounts),
             "Privileged": c.process.security.privileged,
+            "CgroupnsMode": c.cgroupns.as_str(),
             "Memory": c.resources.memory.unwrap_or(0),
             "MemorySwap": c.resources.memory_swap.unwrap_or(0),
             "MemoryReservation": c.resources.memory_reservation.unwrap_or(0),
@@ -118,6 +119,10 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
     }
     if let Some(health) = super::health::current(paths, c, s) {
         doc["State"]["Health"] = json!(health);
+    }
+    // Docker leaves `Sysctls` out unless some were given.
+    if !c.sysctls.is_empty() {
+        doc["HostConfig"]["Sysctls"] = json!(c.sysctls);
     }
     doc
 }

@@ -35,6 +35,7 @@ mod start;
 mod stats;
 mod status_text;
 mod store;
+pub mod sysctls;
 mod top;
 mod update;
 mod userns_dirs;

@@ -12,8 +12,9 @@ use oci_spec::runtime::{
 
 use super::config::ContainerConfig;
 use super::ContainerError;
+use crate::cgroups::CgroupnsMode;
 use crate::network::NetnsMode;
-use crate::rootfs::{OverlayRoot, MASKED_PATHS, READ_ONLY_PATHS};
+use crate::rootfs::{OverlayRoot, READ_ONLY_PATHS};
 use crate::volumes::{BindRecursive, MountType};
 use crate::Paths;
 
@@ -37,9 +38,10 @@ fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Mount 
         .expect("a mount has every field it needs")
 }
 
-/// Docker's default mounts: /proc, /dev, /dev/pts, /sys (read-only unless privileged),
-/// /dev/mqueue, /dev/shm.
+/// Docker's default mounts: /proc, /dev, /dev/pts, /sys and /sys/fs/cgroup (read-only
+/// unless privileged), /dev/mqueue, /dev/shm.
 fn kernel_mounts(privileged: bool) -> Vec<Mount> {
+    let rw = if privileged { "rw" } else { "ro" };
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
         mount(
@@ -61,16 +63,13 @@ fn kernel_mounts(privileged: bool) -> Vec<Mount> {
                 "gid=5",
             ],
         ),
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", rw]),
+        // The container's own cgroups (see rootfs::cgroup_mount for what each layout shows).
         mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &[
-                "nosuid",
-                "noexec",
-                "nodev",
-                if privileged { "rw" } else { "ro" },
-            ],
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &[rw, "nosuid", "noexec", "nodev"],
         ),
         mount(
             "/dev/mqueue",
@@ -190,8 +189,10 @@ fn user(dir: &Path, config: &ContainerConfig) -> Result<crate::process::UserSpec
         })
 }
 
-/// Docker's capability sets: a root process holds the container's set in every set but
-/// ambient; another user only keeps the bounding set (its capabilities go with setuid).
+/// Docker's capability sets: a root process holds the container's set in the bounding,
+/// effective and permitted sets (not the inheritable one, since Docker 20.10.14:
+/// CVE-2022-24769); another user only keeps the bounding set (its capabilities go with
+/// setuid).
 fn capabilities(names: &[String], root: bool) -> oci_spec::runtime::LinuxCapabilities {
     // oci-spec parses the names without their CAP_ prefix.
     let set: oci_spec::runtime::Capabilities = names
@@ -206,14 +207,14 @@ fn capabilities(names: &[String], root: bool) -> oci_spec::runtime::LinuxCapabil
     oci_spec::runtime::LinuxCapabilitiesBuilder::default()
         .bounding(set)
         .effective(held.clone())
-        .permitted(held.clone())
-        .inheritable(held)
+        .permitted(held)
+        .inheritable(oci_spec::runtime::Capabilities::default())
         .ambient(oci_spec::runtime::Capabilities::default())
         .build()
         .expect("capability sets build")
 }
 
-fn namespaces(netns: &NetnsMode) -> Vec<oci_spec::runtime::LinuxNamespace> {
+fn namespaces(netns: &NetnsMode, cgroupns: CgroupnsMode) -> Vec<oci_spec::runtime::LinuxNamespace> {
     let ns = |typ: LinuxNamespaceType, path: Option<&Path>| {
         let mut b = LinuxNamespaceBuilder::default().typ(typ);
         if let Some(p) = path {
@@ -232,7 +233,9 @@ fn namespaces(netns: &NetnsMode) -> Vec<oci_spec::runtime::LinuxNamespace> {
         NetnsMode::Join(path) => list.push(ns(LinuxNamespaceType::Network, Some(path))),
         NetnsMode::Host => {}
     }
-    list.push(ns(LinuxNamespaceType::Cgroup, None));
+    if cgroupns == CgroupnsMode::Private {
+        list.push(ns(LinuxNamespaceType::Cgroup, None));
+    }
     list
 }
 
@@ -294,11 +297,11 @@ pub fn spec_for(
         (Vec::new(), Vec::new())
     } else {
         (
-            MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+            crate::rootfs::masked_paths(),
             READ_ONLY_PATHS.iter().map(|s| s.to_string()).collect(),
         )
     };
-    let mut namespaces = namespaces(netns);
+    let mut namespaces = namespaces(netns, config.cgroupns);
     let mut linux = LinuxBuilder::default();
     if let Some(remap) = &config.userns {
         // daemon.json's userns-remap: the container's ids are the range's.
@@ -321,8 +324,17 @@ pub fn spec_for(
             .uid_mappings(map(remap.uid))
             .gid_mappings(map(remap.gid));
     }
+    // Docker's namespaced defaults, then `--sysctl` (the same key wins).
+    let mut sysctl =
+        super::sysctls::docker_defaults(matches!(netns, NetnsMode::New), config.userns.is_some());
+    sysctl.extend(config.sysctls.clone());
     let mut linux = linux
         .namespaces(namespaces)
+        .sysctl(
+            sysctl
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
         .masked_paths(masked)
         .readonly_paths(readonly)
         .rootfs_propagation("rprivate")

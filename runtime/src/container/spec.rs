@@ -46,6 +46,10 @@ pub struct RunSpec {
     pub security: crate::process::SecuritySpec,
     /// `--userns=host`: no user namespace even with daemon.json's `userns-remap`.
     pub userns_host: bool,
+    /// `--sysctl KEY=VALUE` (Docker's `HostConfig.Sysctls`), on top of Docker's defaults.
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// `--cgroupns host|private`; None: Docker's default for this host.
+    pub cgroupns: Option<crate::cgroups::CgroupnsMode>,
     /// `--label`, `--label-file`.
     pub labels: std::collections::BTreeMap<String, String>,
     /// Docker's `ConsoleSize` (rows, columns) with `-t`.

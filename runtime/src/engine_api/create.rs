@@ -104,6 +104,14 @@ fn to_run_spec(body: CreateBody) -> Result<(RunSpec, Vec<String>), Reply> {
             )))
         }
     };
+    // dockerd takes any mode it knows and leaves the sysctls to the runtime's checks
+    // (runc's rules, applied at create).
+    let cgroupns = crate::cgroups::CgroupnsMode::parse(&hc.cgroupns_mode).map_err(|_| {
+        bad(format!(
+            "invalid cgroup namespace mode: {}",
+            hc.cgroupns_mode
+        ))
+    })?;
     let restart = restart_policy(hc)?;
     let (resources, limit_warnings) = resources(hc)?;
     warnings.extend(limit_warnings);
@@ -133,6 +141,8 @@ fn to_run_spec(body: CreateBody) -> Result<(RunSpec, Vec<String>), Reply> {
         restart,
         security,
         userns_host,
+        sysctls: hc.sysctls.clone(),
+        cgroupns,
         resources,
         network: network(&body)?,
         mounts: mounts(&body)?,
@@ -145,9 +155,8 @@ fn to_run_spec(body: CreateBody) -> Result<(RunSpec, Vec<String>), Reply> {
 
 /// Options ebrun does not carry out yet: refused by name rather than ignored.
 fn refuse_unsupported(hc: &HostConfig) -> Result<(), Reply> {
-    let set: [(&str, &str, bool); 13] = [
+    let set: [(&str, &str, bool); 12] = [
         ("Ulimits", "--ulimit", !hc.ulimits.is_empty()),
-        ("Sysctls", "--sysctl", !hc.sysctls.is_empty()),
         ("Devices", "--device", !hc.devices.is_empty()),
         ("DeviceRequests", "--gpus", !hc.device_requests.is_empty()),
         ("GroupAdd", "--group-add", !hc.group_add.is_empty()),
@@ -552,5 +561,19 @@ mod tests {
             full_reference("localhost:5000/a"),
             "localhost:5000/a:latest"
         );
+    }
+
+    #[test]
+    fn sysctls_and_cgroupns_mode_are_carried() {
+        let (spec, _) = to_run_spec(body(
+            r#"{"Image":"b","HostConfig":{"Sysctls":{"net.core.somaxconn":"512"},"CgroupnsMode":"private"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(spec.sysctls["net.core.somaxconn"], "512");
+        assert_eq!(spec.cgroupns, Some(crate::cgroups::CgroupnsMode::Private));
+        let (spec, _) =
+            to_run_spec(body(r#"{"Image":"b","HostConfig":{"CgroupnsMode":""}}"#)).unwrap();
+        assert_eq!(spec.cgroupns, None);
+        assert!(to_run_spec(body(r#"{"Image":"b","HostConfig":{"CgroupnsMode":"x"}}"#)).is_err());
     }
 }

@@ -152,6 +152,8 @@ pub struct HostConfig {
     #[serde(deserialize_with = "super::request::nullable")]
     pub tmpfs: BTreeMap<String, String>,
     pub userns_mode: String,
+    /// `--cgroupns`: "", "host" or "private".
+    pub cgroupns_mode: String,
     pub oom_score_adj: i32,
     // Resources.
     pub memory: i64,
@@ -181,6 +183,7 @@ pub struct HostConfig {
     // What ebrun does not do yet: refused when set (see `unsupported`).
     #[serde(deserialize_with = "super::request::nullable")]
     pub ulimits: Vec<serde_json::Value>,
+    /// `--sysctl` (runc's namespace rules are checked at create).
     #[serde(deserialize_with = "super::request::nullable")]
     pub sysctls: BTreeMap<String, String>,
     #[serde(deserialize_with = "super::request::nullable")]

@@ -58,6 +58,8 @@ pub fn as_container(state: &OciState, boot: &str) -> (ContainerConfig, Container
         read_only: false,
         auto_remove: false,
         resources: Default::default(),
+        sysctls: Default::default(),
+        cgroupns: Default::default(),
         network: Default::default(),
         restart: Default::default(),
         mounts: Vec::new(),

@@ -101,6 +101,11 @@ pub fn launch(
         read_only: root.readonly().unwrap_or(false),
         no_pivot,
         bind_devices: namespaces.in_user_namespace(),
+        cgroupns: namespaces.new_cgroup
+            || namespaces
+                .join
+                .iter()
+                .any(|(flag, _)| *flag == CloneFlags::CLONE_NEWCGROUP),
     };
     let new_uts = namespaces.clone.contains(CloneFlags::CLONE_NEWUTS);
     let personality = match linux.personality() {
@@ -123,6 +128,7 @@ pub fn launch(
         .into_iter()
         .collect();
     sysctl.sort();
+    check_sysctls(&sysctl, &namespaces)?;
     let all_hooks = spec.hooks().clone().unwrap_or_default();
     Ok(Launch {
         process: process(spec)?,
@@ -174,6 +180,98 @@ fn refuse_unsupported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(
         }
         if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
             tracing::debug!("process.selinuxLabel ignored: this host has no SELinux");
+        }
+    }
+    Ok(())
+}
+
+/// A sysctl key in its dotted form (`net/ipv4/ip_forward` -> `net.ipv4.ip_forward`; a dot
+/// inside a slash-separated key, as in an interface name, becomes a slash), as runc reads it.
+pub fn dotted_sysctl(key: &str) -> String {
+    match key.find(['.', '/']) {
+        Some(i) if key.as_bytes()[i] == b'/' => key
+            .chars()
+            .map(|c| match c {
+                '.' => '/',
+                '/' => '.',
+                c => c,
+            })
+            .collect(),
+        _ => key.to_string(),
+    }
+}
+
+/// Whether the namespace at `path` is this process's own network namespace.
+fn is_own_netns(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata("/proc/self/ns/net"),
+        std::fs::metadata(path),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// `linux.sysctl` under runc's rules: a sysctl is written only into a namespace the
+/// container has of its own (IPC ones with a new IPC namespace, `net.*` with a network
+/// namespace that is not this one, `kernel.domainname` with a new UTS namespace, `user.*`
+/// with a user namespace); anything else would change the host, and is refused in runc's
+/// words.
+fn check_sysctls(
+    sysctl: &[(String, String)],
+    ns: &crate::process::Namespaces,
+) -> Result<(), OciError> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let has = |flag: CloneFlags| ns.clone.contains(flag) || ns.join.iter().any(|(f, _)| *f == flag);
+    let host_net = || {
+        if ns.clone.contains(CloneFlags::CLONE_NEWNET) {
+            return false;
+        }
+        match ns.join.iter().find(|(f, _)| *f == CloneFlags::CLONE_NEWNET) {
+            Some((_, path)) => is_own_netns(path),
+            None => true,
+        }
+    };
+    for (key, _) in sysctl {
+        let s = dotted_sysctl(key);
+        let refuse = |why: String| Err(OciError::invalid(format!("linux.sysctl[{key:?}]"), why));
+        if IPC.contains(&s.as_str()) || s.starts_with("fs.mqueue.") {
+            if !has(CloneFlags::CLONE_NEWIPC) {
+                return refuse(format!(
+                    "sysctl {s:?} is not allowed in the hosts ipc namespace"
+                ));
+            }
+        } else if s.starts_with("net.") {
+            if host_net() {
+                return refuse(format!(
+                    "sysctl {s:?} not allowed in host network namespace"
+                ));
+            }
+        } else if s == "kernel.domainname" && has(CloneFlags::CLONE_NEWUTS) {
+        } else if s == "kernel.hostname" && has(CloneFlags::CLONE_NEWUTS) {
+            return refuse(format!(
+                "sysctl {s:?} is not allowed as it conflicts with the OCI \"hostname\" field"
+            ));
+        } else if s.starts_with("user.") {
+            if !has(CloneFlags::CLONE_NEWUSER) {
+                return refuse(format!(
+                    "setting ucounts without a user namespace not allowed: {s}"
+                ));
+            }
+        } else {
+            return refuse(format!(
+                "sysctl {s:?} is not in a separate kernel namespace"
+            ));
         }
     }
     Ok(())

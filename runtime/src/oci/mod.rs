@@ -13,7 +13,7 @@ mod state;
 pub use bundle::{load_spec, write_spec, CONFIG_FILE};
 pub use create::{cgroup_location, create, CreateOptions};
 pub use exec::{exec, ExecOptions};
-pub use launch::{hooks, launch, process, process_of, RootSource};
+pub use launch::{dotted_sysctl, hooks, launch, process, process_of, RootSource};
 pub use lifecycle::{delete, kill, processes, set_paused, start, update};
 pub use oci_spec::runtime::{Process as ProcessObject, Spec};
 pub use state::{mirror_dir, valid_id, OciState, OciStatus, OciStore};

@@ -134,7 +134,17 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> Result<Infallible, Failure> {
         .map_err(|e| (EXIT_RUNTIME, e))?;
     rootfs::enter(&launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;
     for (key, value) in &launch.sysctl {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        // The dotted form with dots and slashes swapped: `net.ipv4.conf.eth0/100.forwarding`
+        // is /proc/sys/net/ipv4/conf/eth0.100/forwarding.
+        let path: String = crate::oci::dotted_sysctl(key)
+            .chars()
+            .map(|c| match c {
+                '.' => '/',
+                '/' => '.',
+                c => c,
+            })
+            .collect();
+        let path = format!("/proc/sys/{path}");
         std::fs::write(&path, value).map_err(fail(EXIT_RUNTIME, &path))?;
     }
     rootfs::finish(&launch.rootfs).map_err(fail(EXIT_RUNTIME, "rootfs"))?;

@@ -81,6 +81,14 @@ pub fn spawn_exec(
         ));
     }
     for (name, flag) in NAMESPACES {
+        // A namespace the container shares with this process (the host's cgroup namespace
+        // under `--cgroupns host`, the host's network) is not joined: once in the container's
+        // user namespace, joining one of the host's would be refused.
+        if ino(format!("/proc/{}/ns/{name}", target.init_pid))
+            == ino(format!("/proc/self/ns/{name}"))
+        {
+            continue;
+        }
         joins.push((
             OwnedFd::from(ns_file(name).map_err(io("open the container's namespaces"))?),
             flag,

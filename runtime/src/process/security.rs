@@ -23,7 +23,9 @@ impl Default for SecuritySpec {
     fn default() -> Self {
         SecuritySpec {
             capabilities: DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect(),
-            no_new_privs: true,
+            // Docker's default (`--security-opt no-new-privileges` or daemon.json turns it
+            // on): set-uid programs such as sudo work in the container.
+            no_new_privs: false,
             seccomp: SeccompProfile::Default,
             privileged: false,
         }

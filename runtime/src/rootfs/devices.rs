@@ -134,6 +134,10 @@ pub(super) fn populate_dev(
         if std::fs::symlink_metadata(&path).is_ok() {
             continue;
         }
+        // As runc: /dev/core only where the kernel has /proc/kcore (CONFIG_PROC_KCORE).
+        if name == "core" && !Path::new(target).exists() {
+            continue;
+        }
         std::os::unix::fs::symlink(target, &path).map_err(|source| RootfsError::Io {
             op: "symlink",
             path,

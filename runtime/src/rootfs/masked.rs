@@ -23,6 +23,37 @@ pub const MASKED_PATHS: [&str; 11] = [
     "/sys/devices/virtual/powercap",
 ];
 
+/// Docker's default masked paths on this host (Docker 28): [`MASKED_PATHS`], /proc/interrupts,
+/// and each possible CPU's `thermal_throttle` directory that exists.
+pub fn masked_paths() -> Vec<String> {
+    let mut paths: Vec<String> = MASKED_PATHS.iter().map(|s| s.to_string()).collect();
+    paths.push("/proc/interrupts".to_string());
+    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+    for cpu in cpu_list(possible.trim()) {
+        let path = format!("/sys/devices/system/cpu/cpu{cpu}/thermal_throttle");
+        if Path::new(&path).exists() {
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+/// A kernel CPU list (`0-3,8`) as numbers.
+fn cpu_list(text: &str) -> Vec<u32> {
+    let mut cpus = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    cpus.extend(a..=b);
+                }
+            }
+            None => cpus.extend(part.parse::<u32>().ok()),
+        }
+    }
+    cpus
+}
+
 /// Docker's default read-only paths.
 pub const READ_ONLY_PATHS: [&str; 5] = [
     "/proc/bus",
@@ -96,4 +127,17 @@ pub(super) fn read_only_paths(paths: &[String]) -> Result<(), RootfsError> {
         .map_err(mount_err(path))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_as_the_kernel_writes_them() {
+        assert_eq!(cpu_list("0-3,8"), [0, 1, 2, 3, 8]);
+        assert_eq!(cpu_list("0"), [0]);
+        assert!(cpu_list("").is_empty());
+        assert!(masked_paths().contains(&"/proc/interrupts".to_string()));
+    }
 }

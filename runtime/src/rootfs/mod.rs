@@ -6,6 +6,7 @@
 //! Everything runs inside the container's new mount namespace (in the child, before exec),
 //! so every mount disappears with the namespace: nothing to unmount on the host afterwards.
 
+mod cgroup_mount;
 mod devices;
 mod masked;
 pub mod mount_options;
@@ -17,7 +18,7 @@ pub mod volume_mounts;
 use std::path::PathBuf;
 
 pub use devices::DeviceNode;
-pub use masked::{MASKED_PATHS, READ_ONLY_PATHS};
+pub use masked::{masked_paths, MASKED_PATHS, READ_ONLY_PATHS};
 pub use mount_options::{parse_mount_options, MountOptions};
 pub use overlay::overlay_options;
 
@@ -103,6 +104,9 @@ pub struct RootfsSpec {
     pub no_pivot: bool,
     /// In a user namespace no device node can be made: the host's are bound instead.
     pub bind_devices: bool,
+    /// The process has a cgroup namespace of its own (new or joined): a `cgroup` mount is
+    /// a new mount of each hierarchy rather than a bind of the process's own directories.
+    pub cgroupns: bool,
 }
 
 /// The part that needs nothing from the parent: the root, the spec's mounts (but cgroup
@@ -127,7 +131,11 @@ pub fn prepare(spec: &RootfsSpec) -> Result<(), RootfsError> {
 /// into the new root.
 pub fn enter(spec: &RootfsSpec) -> Result<(), RootfsError> {
     for m in spec.mounts.iter().filter(|m| m.is_cgroup()) {
-        mounts::mount_one(&spec.root, m)?;
+        if m.fstype == "cgroup" {
+            mounts::mount_cgroup(&spec.root, m, spec.cgroupns)?;
+        } else {
+            mounts::mount_one(&spec.root, m)?;
+        }
     }
     if spec.no_pivot {
         pivot::move_into(&spec.root)

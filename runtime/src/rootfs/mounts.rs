@@ -122,18 +122,7 @@ pub(super) fn mount_one(root: &Path, m: &MountSpec) -> Result<(), RootfsError> {
         }
     } else {
         make_mount_point(&target, false)?;
-        let fstype = match m.fstype.as_str() {
-            // The container sees the cgroup2 hierarchy of its cgroup namespace (a legacy
-            // host has none: an empty tmpfs stands in).
-            "cgroup" => {
-                let layout = crate::cgroups::Layout::detect();
-                match crate::cgroups::unified_mount(layout) {
-                    Some(_) => "cgroup2",
-                    None => "tmpfs",
-                }
-            }
-            other => other,
-        };
+        let fstype = m.fstype.as_str();
         let source = if m.source.is_empty() {
             fstype
         } else {
@@ -149,6 +138,25 @@ pub(super) fn mount_one(root: &Path, m: &MountSpec) -> Result<(), RootfsError> {
             &target,
             None::<&str>,
             opts.propagation,
+            None::<&str>,
+        )
+        .map_err(mount_err("propagation", &target))?;
+    }
+    Ok(())
+}
+
+/// A spec's `cgroup` mount (see [`super::cgroup_mount`]) under `root`, with its
+/// propagation.
+pub(super) fn mount_cgroup(root: &Path, m: &MountSpec, cgroupns: bool) -> Result<(), RootfsError> {
+    let target = resolve_in_root(root, &m.destination)?;
+    make_mount_point(&target, false)?;
+    super::cgroup_mount::mount_cgroup(&target, m, cgroupns)?;
+    if !m.options.propagation.is_empty() {
+        mount(
+            None::<&str>,
+            &target,
+            None::<&str>,
+            m.options.propagation,
             None::<&str>,
         )
         .map_err(mount_err("propagation", &target))?;
