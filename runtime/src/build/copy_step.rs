@@ -58,6 +58,7 @@ pub(super) fn copy(
         .collect::<Result<_, _>>()?;
 
     // What is copied, its checksum, and whether it is a single file (for placement).
+    let mut matched: Vec<PathBuf> = Vec::new();
     let (checksum, single_file, from_image) = if let Some(from) = &c.from {
         let from = ex(state, from)?;
         let image = source_stage(b, &from, line)?;
@@ -77,7 +78,6 @@ pub(super) fn copy(
         let sum = heredocs_checksum(state, &c.heredocs, line)?;
         (sum, c.heredocs.len() == 1, None)
     } else {
-        let mut matched: Vec<PathBuf> = Vec::new();
         for pattern in &sources {
             let found = super::context_match::resolve_sources(&b.opts.context, pattern, &b.ignore)
                 .map_err(|e| err(e.to_string()))?;
@@ -144,13 +144,6 @@ pub(super) fn copy(
         }
         None => {
             if let Placement::AsFile(_) = placement {
-                let mut matched = Vec::new();
-                for pattern in &sources {
-                    matched.extend(
-                        super::context_match::resolve_sources(&b.opts.context, pattern, &b.ignore)
-                            .map_err(|e| err(e.to_string()))?,
-                    );
-                }
                 copy_tar::write_context_tar(
                     &b.opts.context,
                     &matched,
@@ -164,33 +157,39 @@ pub(super) fn copy(
             }
         }
     }
-    let mut input = File::open(&tar_path).map_err(BuildError::io("open", &tar_path))?;
-    let upper = match &target {
-        Target::Container(container) => {
-            let options = ExtractOptions {
-                no_overwrite_dir_non_dir: false,
-                copy_uid_gid: true,
+    // A destination directory the step creates is owned as the files are (`--chown`), with
+    // the mode of a directory copied into it, as the classic builder makes it.
+    let mut tars = Vec::new();
+    if let Placement::IntoDir(dir) = &placement {
+        let exists = match &target {
+            Target::Container(c) => container::stat_path(b.paths, &c.config, "build", dir).is_ok(),
+            Target::Empty(_) => dir.trim_matches('/').is_empty(),
+        };
+        if !exists {
+            let source_dir = match matched.as_slice() {
+                [one] => copy_tar::resolve_in_root(&b.opts.context, one)
+                    .ok()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .filter(|m| m.is_dir()),
+                _ => None,
             };
-            container::extract_to(
-                b.paths,
-                &container.config,
-                "build",
-                "/",
-                options,
-                &mut input,
-            )
-            .map_err(|e| err(e.to_string()))?;
-            container.upper()
+            let mode = ownership.mode.unwrap_or_else(|| {
+                source_dir
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+                    .unwrap_or(0o755)
+            });
+            let dir_tar = scratch.path().join("dest-dir.tar");
+            copy_tar::write_dir_entry(dir, ownership.owner.unwrap_or((0, 0)), mode, &dir_tar)
+                .map_err(BuildError::io("write", &dir_tar))?;
+            tars.push(dir_tar);
         }
-        Target::Empty(dir) => {
-            let mut archive = tar::Archive::new(input);
-            archive.set_preserve_permissions(true);
-            archive.set_preserve_ownerships(true);
-            archive.set_preserve_mtime(true);
-            archive.unpack(dir).map_err(|e| err(e.to_string()))?;
-            dir.clone()
-        }
-    };
+    }
+    tars.push(tar_path.clone());
+    let mut upper = None;
+    for tar_file in &tars {
+        upper = Some(extract(b, &target, tar_file).map_err(|e| err(e.to_string()))?);
+    }
+    let upper = upper.expect("at least one tar");
     let image = b.store.commit(Commit {
         base: state.image.as_ref(),
         changes: Some(&upper),
@@ -206,6 +205,40 @@ pub(super) fn copy(
     drop(scratch);
     b.advance(state, image);
     Ok(())
+}
+
+/// Extracts the tar at `tar_file` into the step's target; returns the directory holding the
+/// step's changes.
+fn extract(b: &Builder<'_>, target: &Target<'_>, tar_file: &Path) -> Result<PathBuf, String> {
+    let mut input =
+        File::open(tar_file).map_err(|e| format!("open {}: {e}", tar_file.display()))?;
+    match target {
+        Target::Container(container) => {
+            // The entries carry their owners (root, --chown, an ADDed archive's own).
+            let options = ExtractOptions {
+                no_overwrite_dir_non_dir: false,
+                copy_uid_gid: false,
+            };
+            container::extract_to(
+                b.paths,
+                &container.config,
+                "build",
+                "/",
+                options,
+                &mut input,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(container.upper())
+        }
+        Target::Empty(dir) => {
+            let mut archive = tar::Archive::new(input);
+            archive.set_preserve_permissions(true);
+            archive.set_preserve_ownerships(true);
+            archive.set_preserve_mtime(true);
+            archive.unpack(dir).map_err(|e| e.to_string())?;
+            Ok(dir.clone())
+        }
+    }
 }
 
 /// Where a copy step's files go.

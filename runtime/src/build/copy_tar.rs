@@ -303,6 +303,27 @@ pub fn write_moved_tar(
     Ok(n)
 }
 
+/// A tar holding only the directory `dir` (absolute, in the container) with `owner` and
+/// `mode`: a destination directory a copy step creates.
+pub fn write_dir_entry(dir: &str, owner: (u32, u32), mode: u32, out: &Path) -> io::Result<()> {
+    let mut builder = tar::Builder::new(BufWriter::new(File::create(out)?));
+    let mut header = Header::new_gnu();
+    header.set_entry_type(EntryType::Directory);
+    header.set_mode(mode);
+    header.set_uid(owner.0.into());
+    header.set_gid(owner.1.into());
+    header.set_size(0);
+    header.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    );
+    let name = format!("{}/", dir.trim_matches('/'));
+    builder.append_data(&mut header, name, io::empty())?;
+    builder.into_inner()?.flush()
+}
+
 /// Whether `path` is a tar archive (plain, gzip or zstd), as `ADD` unpacks it.
 fn is_archive(path: &Path) -> io::Result<bool> {
     let mut reader = BufReader::new(File::open(path)?);

@@ -79,6 +79,7 @@ pub fn build(call: &Call) -> Reply {
             "no build context in the request body",
         );
     };
+    let _ = std::fs::create_dir_all(call.paths.run_dir());
     let iid = match tempfile::NamedTempFile::new_in(call.paths.run_dir()) {
         Ok(f) => f,
         Err(e) => return response::error(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -89,9 +90,7 @@ pub fn build(call: &Call) -> Reply {
         "-".into(),
     ]);
     let mut cmd = call.paths.ebrun_command();
-    cmd.arg("--root")
-        .arg(call.paths.root())
-        .args(&args)
+    cmd.args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

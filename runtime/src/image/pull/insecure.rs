@@ -1,5 +1,6 @@
 //! Which registries may be reached over plain HTTP: those listed in daemon.json's
-//! `insecure-registries` (`host[:port]` or a CIDR of registry addresses), as in Docker.
+//! `insecure-registries` (`host[:port]` or a CIDR of registry addresses), and, as in Docker,
+//! every registry on a loopback address (127.0.0.0/8, ::1, `localhost`) without listing.
 //! The file is the one the network module reads (see [`crate::network::daemon_config`]).
 
 use ipnet::IpNet;
@@ -38,13 +39,20 @@ pub fn insecure_registries(paths: &Paths) -> Result<Vec<String>, PullError> {
         })
 }
 
-/// Whether `domain` (`host[:port]`) is covered by one of `entries`.
+/// Whether `domain` (`host[:port]`) is on loopback or covered by one of `entries`.
 pub fn is_insecure(domain: &str, entries: &[String]) -> bool {
     let host = match domain.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
         _ => domain,
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    {
+        return true;
+    }
     entries.iter().any(|e| {
         let e = e
             .trim_start_matches("http://")
@@ -68,7 +76,16 @@ mod tests {
     fn matches_hosts_and_cidrs() {
         let list = vec!["127.0.0.1:5000".to_string(), "10.0.0.0/8".to_string()];
         assert!(is_insecure("127.0.0.1:5000", &list));
-        assert!(!is_insecure("127.0.0.1:5001", &list));
+        assert!(!is_insecure(
+            "10.1.0.1:5001",
+            &["10.1.0.1:5000".to_string()]
+        ));
+        // Loopback registries are insecure without listing, as in Docker.
+        assert!(is_insecure("127.0.0.1:5001", &[]));
+        assert!(is_insecure("127.8.0.1", &[]));
+        assert!(is_insecure("localhost:5000", &[]));
+        assert!(is_insecure("[::1]:5000", &[]));
+        assert!(!is_insecure("registry.example:5000", &[]));
         assert!(is_insecure("10.1.2.3:443", &list));
         assert!(!is_insecure("docker.io", &list));
     }
