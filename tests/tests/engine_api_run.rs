@@ -554,3 +554,55 @@ fn volumes_and_user_networks_through_docker_run() {
     docker.ok(&["volume", "rm", "shared"]);
     serve.stop();
 }
+
+/// `docker run --sysctl` and `--cgroupns` reach the container through the create body's
+/// `HostConfig.Sysctls` and `HostConfig.CgroupnsMode`, show in `docker inspect`, and a sysctl
+/// of the host's network namespace is refused with nothing left behind.
+#[test]
+fn docker_run_sysctl_and_cgroupns_through_the_api() {
+    let inst = Instance::with_busybox();
+    let _serve = Serve::start(&inst, &[]);
+    let docker = DockerCli::new(&inst);
+    let out = docker.ok(&[
+        "run",
+        "--name",
+        "tuned",
+        "--net",
+        "none",
+        "--sysctl",
+        "net.core.somaxconn=123",
+        "--cgroupns",
+        "private",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/sys/net/core/somaxconn /proc/sys/net/ipv4/ip_unprivileged_port_start; cut -d: -f3 /proc/self/cgroup | sort -u",
+    ]);
+    assert_eq!(out, "123\n0\n/\n");
+    let inspect = docker.ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.CgroupnsMode}} {{json .HostConfig.Sysctls}}",
+        "tuned",
+    ]);
+    assert_eq!(inspect.trim(), r#"private {"net.core.somaxconn":"123"}"#);
+    docker.ok(&["rm", "tuned"]);
+
+    let out = docker.run(&[
+        "run",
+        "--rm",
+        "--net",
+        "host",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("not allowed in host network namespace"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(inst.ok(&["ps", "-aq"]), "");
+}
