@@ -3,8 +3,9 @@
 //! container, and the same status in `ps` (STATUS and `--filter health=`), `inspect`
 //! (`State.Health` with its log, `Config.Healthcheck`), the events journal
 //! (`health_status: ...`), `ebrun serve`'s `ebrun_container_health_status`, and through the
-//! Engine API to the docker CLI; a probe past its timeout killed and counted;
-//! `--no-healthcheck`; bad flag values refused with the flag named.
+//! Engine API to the docker CLI; a probe past its timeout killed and counted (and an
+//! unhealthy container not restarted by its policy); `--no-healthcheck`; bad flag values
+//! refused with the flag named.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -284,10 +285,13 @@ fn a_probe_past_its_timeout_is_killed_and_counted() {
         "100ms",
         "--health-retries",
         "3",
+        "--restart",
+        "always",
         "busybox",
         "sleep",
         "300",
     ]);
+    let pid = inst.inspect("stuck")["State"]["Pid"].clone();
     let started = Instant::now();
     let h = wait_health(&inst, "stuck", "unhealthy", 30);
     // Three probes of at least 300 ms each.
@@ -299,6 +303,12 @@ fn a_probe_past_its_timeout_is_killed_and_counted() {
             "{h}"
         );
     }
+    // Unhealthy is not a reason to restart, as in Docker.
+    std::thread::sleep(Duration::from_millis(500));
+    let state = inst.inspect("stuck");
+    assert_eq!(state["State"]["Pid"], pid, "{state}");
+    assert_eq!(state["RestartCount"], 0, "{state}");
+    assert_eq!(state["State"]["Status"], "running", "{state}");
     // The killed probes are gone: at most the one in flight is left in the container.
     let ps = inst.ok(&["exec", "stuck", "ps", "-o", "pid,args"]);
     let sleeps = ps.lines().filter(|l| l.contains("sleep 77")).count();
