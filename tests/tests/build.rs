@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use ebrun_tests::common::{stderr, stdout, Instance};
+use ebrun_tests::common::{image_layout, stderr, stdout, Instance};
 use ebrun_tests::docker_cli::DockerCli;
 use ebrun_tests::registry::Registry;
 use ebrun_tests::serve_support::Serve;
@@ -634,4 +634,93 @@ fn the_docker_cli_builds_and_commits_through_the_engine_api() {
     );
     assert_eq!(docker.ok(&["run", "--rm", "fromcli:1"]), "kept\n");
     docker.ok(&["rm", "-f", id]);
+}
+
+/// The multi-stage build people write for a C program: compiled static with Debian's gcc in
+/// one stage, copied alone into `scratch`.
+#[test]
+fn a_multi_stage_build_compiles_c_with_debians_gcc_into_scratch() {
+    let inst = instance(10);
+    inst.ok(&[
+        "image",
+        "import",
+        image_layout("debian-gcc").to_str().unwrap(),
+        "debian-gcc:bookworm",
+    ]);
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM debian-gcc:bookworm AS build\nWORKDIR /src\nCOPY hello.c .\n\
+             RUN gcc -static -O2 -o /hello hello.c && strip /hello\n\
+             FROM scratch\nCOPY --from=build /hello /hello\nENTRYPOINT [\"/hello\"]\nCMD [\"world\"]\n",
+        ),
+        (
+            "hello.c",
+            "#include <stdio.h>\nint main(int c, char **v) { printf(\"hello, %s\\n\", c > 1 ? v[1] : \"?\"); return 0; }\n",
+        ),
+    ]);
+    build_ok(&inst, ctx.path(), &["-t", "hello:static"]);
+    assert_eq!(inst.ok(&["run", "--rm", "hello:static"]), "hello, world\n");
+    assert_eq!(
+        inst.ok(&["run", "--rm", "hello:static", "ebrun"]),
+        "hello, ebrun\n"
+    );
+    let doc: Value = serde_json::from_str(&inst.ok(&["image", "inspect", "hello:static"])).unwrap();
+    assert_eq!(
+        doc[0]["RootFS"]["Layers"].as_array().unwrap().len(),
+        1,
+        "{doc}"
+    );
+    let size = doc[0]["Size"].as_u64().unwrap();
+    assert!(
+        size > 100_000 && size < 2_000_000,
+        "a static binary alone: {size}"
+    );
+    assert!(leftovers(&inst).is_empty(), "{:?}", leftovers(&inst));
+}
+
+/// A web service image with a HEALTHCHECK, run detached with a published port: its page is
+/// served, its health goes healthy, then unhealthy when the test breaks it.
+#[test]
+fn a_web_service_image_with_a_healthcheck_goes_healthy_then_unhealthy() {
+    let inst = instance(11);
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN mkdir -p /www && echo ok > /www/health && echo '<h1>served</h1>' > /www/index.html\n\
+         EXPOSE 80\n\
+         HEALTHCHECK --interval=200ms --timeout=2s --retries=2 CMD wget -q -O /dev/null http://127.0.0.1/health || exit 1\n\
+         CMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+    )]);
+    build_ok(&inst, ctx.path(), &["-t", "web"]);
+    inst.ok(&["run", "-d", "--name", "web", "-p", "127.0.0.1::80", "web"]);
+    let port = inst.ok(&["port", "web", "80"]);
+    let addr = port.trim().to_string();
+    let wait_for = |status: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let doc = inst.inspect("web");
+            if doc["State"]["Health"]["Status"] == status {
+                return doc;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never {status}: {}",
+                doc["State"]["Health"]
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("healthy");
+    let page = Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .arg(format!("http://{addr}/"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&page), "<h1>served</h1>\n");
+    assert!(inst.ok(&["ps"]).contains("(healthy)"));
+    inst.ok(&["exec", "web", "rm", "/www/health"]);
+    let doc = wait_for("unhealthy");
+    assert!(doc["State"]["Health"]["FailingStreak"].as_u64().unwrap() >= 2);
+    assert!(inst.ok(&["ps"]).contains("(unhealthy)"));
+    inst.ok(&["rm", "-f", "web"]);
 }

@@ -9,7 +9,9 @@
 //!   iproute2 and procps, in one layer;
 //! - `debian-java/`: Debian bookworm (debootstrap minbase) with OpenJDK 17's headless JRE and
 //!   python3, in one layer (about 300 MB: an image of its own, so that the tests importing
-//!   debian-tools do not pay for it), for the tests of what a JVM sees in a container.
+//!   debian-tools do not pay for it), for the tests of what a JVM sees in a container;
+//! - `debian-gcc/`: Debian bookworm (debootstrap minbase) with gcc and the C library's
+//!   headers, for the build tests' multi-stage build (a static program copied into scratch).
 //!
 //! Each is cached: built when absent or incomplete, or with `--force`.
 
@@ -41,6 +43,8 @@ pub enum Image {
     DebianTools,
     /// The Debian image with a JRE.
     DebianJava,
+    /// The Debian image with gcc.
+    DebianGcc,
 }
 
 /// The mtime of every entry of the busybox layers and the creation time in its config.
@@ -50,6 +54,7 @@ const DEBIAN_SUITE: &str = "bookworm";
 const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 const DEBIAN_INCLUDE: &str = "stress-ng,iperf3,curl,ca-certificates,iproute2,procps";
 const DEBIAN_JAVA_INCLUDE: &str = "openjdk-17-jre-headless,python3-minimal";
+const DEBIAN_GCC_INCLUDE: &str = "gcc,libc6-dev";
 
 /// The files `cargo xtask image` leaves in the images directory.
 pub const BUSYBOX_LAYOUT: &str = "busybox";
@@ -57,6 +62,7 @@ pub const BUSYBOX_OCI_ARCHIVE: &str = "busybox-oci.tar";
 pub const BUSYBOX_DOCKER_ARCHIVE: &str = "busybox-docker.tar";
 pub const DEBIAN_TOOLS_LAYOUT: &str = "debian-tools";
 pub const DEBIAN_JAVA_LAYOUT: &str = "debian-java";
+pub const DEBIAN_GCC_LAYOUT: &str = "debian-gcc";
 
 /// Builds the requested images; returns whether anything was built.
 pub fn run(args: Args) -> Result<bool> {
@@ -75,6 +81,9 @@ pub fn run(args: Args) -> Result<bool> {
     if all || args.images.contains(&Image::DebianJava) {
         built |= debian_image(&dir, args.force, DEBIAN_JAVA_LAYOUT, DEBIAN_JAVA_INCLUDE)?;
     }
+    if all || args.images.contains(&Image::DebianGcc) {
+        built |= debian_image(&dir, args.force, DEBIAN_GCC_LAYOUT, DEBIAN_GCC_INCLUDE)?;
+    }
     Ok(built)
 }
 
@@ -82,7 +91,12 @@ pub fn run(args: Args) -> Result<bool> {
 pub fn missing_images() -> Vec<PathBuf> {
     let dir = util::images_dir();
     let mut missing = Vec::new();
-    for layout in [BUSYBOX_LAYOUT, DEBIAN_TOOLS_LAYOUT, DEBIAN_JAVA_LAYOUT] {
+    for layout in [
+        BUSYBOX_LAYOUT,
+        DEBIAN_TOOLS_LAYOUT,
+        DEBIAN_JAVA_LAYOUT,
+        DEBIAN_GCC_LAYOUT,
+    ] {
         if !oci::layout_complete(&dir.join(layout)) {
             missing.push(dir.join(layout));
         }

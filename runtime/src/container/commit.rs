@@ -48,6 +48,9 @@ pub fn container_image_config(base: &Value, config: &ContainerConfig) -> Value {
         true => Value::Null,
         false => json!(config.labels),
     };
+    if let Some(health) = &config.healthcheck {
+        out["Healthcheck"] = json!(health);
+    }
     out
 }
 
