@@ -724,3 +724,82 @@ fn a_web_service_image_with_a_healthcheck_goes_healthy_then_unhealthy() {
     assert!(inst.ok(&["ps"]).contains("(unhealthy)"));
     inst.ok(&["rm", "-f", "web"]);
 }
+
+/// `diff` lists a container's changes; `export` then `import` (file and STDIN, ebrun and the
+/// docker CLI) makes a one-layer image of its root filesystem with `-c` and `-m` applied.
+#[test]
+fn diff_export_and_import_round_trip_a_root_filesystem() {
+    let inst = instance(12);
+    inst.ok(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo exported > /marker && rm /bin/true && echo x >> /etc/passwd",
+    ]);
+    let diff = inst.ok(&["diff", "src"]);
+    for line in [
+        "A /marker",
+        "C /bin",
+        "D /bin/true",
+        "C /etc",
+        "C /etc/passwd",
+    ] {
+        assert!(
+            diff.lines().any(|l| l == line),
+            "{line} missing in:\n{diff}"
+        );
+    }
+    assert!(
+        !diff.contains("/etc/hosts") && !diff.contains("/proc"),
+        "{diff}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = dir.path().join("rootfs.tar");
+    inst.ok(&["export", "-o", tarball.to_str().unwrap(), "src"]);
+    let id = inst.ok(&[
+        "import",
+        "-c",
+        "CMD [\"cat\", \"/marker\"]",
+        "-m",
+        "a rootfs",
+        tarball.to_str().unwrap(),
+        "flat:1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(inst.ok(&["run", "--rm", "flat:1"]), "exported\n");
+    assert_ne!(
+        inst.run(&["run", "--rm", "flat:1", "ls", "/bin/true"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let doc: Value = serde_json::from_str(&inst.ok(&["image", "inspect", "flat:1"])).unwrap();
+    assert_eq!(doc[0]["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    assert_eq!(doc[0]["Comment"], "a rootfs");
+    let from_stdin = inst
+        .command(&["import", "-", "flat:2"])
+        .stdin(std::fs::File::open(&tarball).unwrap())
+        .output()
+        .unwrap();
+    assert!(from_stdin.status.success(), "{}", stderr(&from_stdin));
+    assert_eq!(
+        inst.ok(&["run", "--rm", "flat:2", "cat", "/marker"]),
+        "exported\n"
+    );
+
+    let _serve = Serve::start(&inst, &[]);
+    let docker = DockerCli::new(&inst);
+    assert_eq!(docker.ok(&["diff", "src"]), diff);
+    docker.ok(&[
+        "import",
+        "-c",
+        "CMD cat /marker",
+        tarball.to_str().unwrap(),
+        "viacli:1",
+    ]);
+    assert_eq!(docker.ok(&["run", "--rm", "viacli:1"]), "exported\n");
+    inst.ok(&["rm", "src"]);
+}

@@ -51,17 +51,26 @@ pub enum ImageCommand {
     Push(PushArgs),
 }
 
-/// `ebrun image import PATH [NAME[:TAG]]`
+/// `ebrun import` / `ebrun image import PATH|- [NAME[:TAG]]`
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// An OCI layout directory, an OCI archive, or a `docker save` archive (tar, tar.gz,
-    /// tar.zst).
+    /// An OCI layout directory, an OCI archive, a `docker save` archive, or a root
+    /// filesystem tarball as `export` writes it (tar, tar.gz, tar.zst; `-` for STDIN).
     pub path: PathBuf,
     /// Tag the image NAME[:TAG] (default: the names recorded in the source).
     pub name: Option<String>,
     /// Suppress the progress output.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Apply Dockerfile instruction to the created image (root filesystem tarballs).
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image (root filesystem tarballs).
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable (root filesystem tarballs).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
 }
 
 /// `ebrun images` / `ebrun image ls`
@@ -198,13 +207,67 @@ fn open_store(ctx: &Context) -> Result<ImageStore> {
     ImageStore::open(&ctx.paths).context("opening the image store")
 }
 
-fn import(ctx: &Context, args: ImportArgs) -> Result<i32> {
+/// `ebrun image import`: an image archive or layout, or else (as `docker import`) a root
+/// filesystem tarball.
+pub fn import(ctx: &Context, args: ImportArgs) -> Result<i32> {
     let store = open_store(ctx)?;
     let progress = !args.quiet && std::io::stderr().is_terminal();
-    // ImageError messages name the source and the part of it at fault.
-    let outcome = store.import_all(&args.path, args.name.as_deref(), progress)?;
-    super::load::print_loaded(&outcome)?;
-    Ok(0)
+    let stdin = args.path.as_os_str() == "-";
+    if !stdin && args.change.is_empty() && args.message.is_none() && args.platform.is_none() {
+        // ImageError messages name the source and the part of it at fault.
+        match store.import_all(&args.path, args.name.as_deref(), progress) {
+            Ok(outcome) => {
+                super::load::print_loaded(&outcome)?;
+                return Ok(0);
+            }
+            Err(ebrun::image::ImageError::UnknownFormat { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let fail = |m: String| {
+        eprintln!("Error response from daemon: {m}");
+        Ok(EXIT_FAILURE)
+    };
+    let name = match &args.name {
+        Some(n) => match Reference::parse_with_default_tag(n) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(e.to_string()),
+        },
+        None => None,
+    };
+    let platform = match &args.platform {
+        Some(p) => match ebrun::image::Platform::parse(p) {
+            Ok(p) => Some(p),
+            Err(e) => return fail(e.to_string()),
+        },
+        None => None,
+    };
+    let config = match ebrun::build::apply_changes(serde_json::json!({}), &args.change) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let import = ebrun::image::import_rootfs::RootfsImport {
+        source: args.path.display().to_string(),
+        config,
+        message: args.message.clone(),
+        platform,
+        name,
+    };
+    let made = if stdin {
+        store.import_rootfs(std::io::stdin().lock(), import)
+    } else {
+        match std::fs::File::open(&args.path) {
+            Ok(f) => store.import_rootfs(f, import),
+            Err(e) => return fail(format!("open {}: {e}", args.path.display())),
+        }
+    };
+    match made {
+        Ok(image) => {
+            println!("{}", image.id);
+            Ok(0)
+        }
+        Err(e) => fail(e.to_string()),
+    }
 }
 
 /// One `docker images` row.

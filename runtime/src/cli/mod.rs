@@ -10,6 +10,7 @@ pub mod attach;
 pub mod build;
 pub mod commit;
 pub mod cp;
+pub mod diff;
 pub mod events;
 pub mod exec;
 pub mod export;
@@ -90,6 +91,10 @@ pub enum Command {
     Build(Box<build::BuildArgs>),
     /// Create a new image from a container's changes.
     Commit(commit::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(diff::DiffArgs),
+    /// Import the contents from a tarball to create a filesystem image (or an image archive).
+    Import(image::ImportArgs),
     /// Create and run a new container from an image.
     Run(Box<run::RunArgs>),
     /// Remove one or more containers.
@@ -194,6 +199,8 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Push(args) => image::push(ctx, args),
         Command::Build(args) => build::build(ctx, *args),
         Command::Commit(args) => commit::commit(ctx, args),
+        Command::Diff(args) => diff::diff(ctx, args),
+        Command::Import(args) => image::import(ctx, args),
         Command::Run(args) => run::run(ctx, *args),
         Command::Rm(args) => rm::rm(ctx, args),
         Command::Inspect(args) => inspect::inspect(ctx, args),

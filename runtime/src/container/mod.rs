@@ -8,6 +8,7 @@ mod archive_tar;
 mod attach;
 mod attach_keys;
 mod broken;
+mod changes;
 mod commit;
 mod config;
 mod create;
@@ -53,6 +54,7 @@ pub use attach::{
 };
 pub use attach_keys::{parse_detach_keys, Escape, EscapeDetector, DEFAULT_DETACH_KEYS};
 pub use broken::{kill_monitor, scan as scan_broken, Broken};
+pub use changes::{changes, Change};
 pub use commit::{commit, container_image_config, CommitOptions};
 pub use config::{
     now_rfc3339, process_start_time, ContainerConfig, ContainerState, ProcessConfig, Status,

@@ -75,10 +75,13 @@ enum Event {
 
 pub fn create(call: &Call) -> Reply {
     let q = &call.query;
+    if let Some(src) = q.get("fromSrc").filter(|s| !s.is_empty()) {
+        return import(call, src);
+    }
     let Some(image) = q.get("fromImage").filter(|i| !i.is_empty()) else {
         return response::error(
             StatusCode::BAD_REQUEST,
-            "importing an image (fromSrc) is not supported yet; give fromImage to pull",
+            "give fromImage to pull or fromSrc to import",
         );
     };
     let reference = reference(image, q.get("tag").unwrap_or(""));
@@ -129,6 +132,68 @@ pub fn create(call: &Call) -> Reply {
             };
             if !out.send_json(&message) {
                 return;
+            }
+        }
+    })
+}
+
+/// `POST /images/create?fromSrc=-` (`docker import`): the body is a root filesystem tarball.
+fn import(call: &Call, src: &str) -> Reply {
+    let q = &call.query;
+    if src != "-" {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            "importing from a URL is not supported: send the tarball as the request body (fromSrc=-)",
+        );
+    }
+    let name = match q.get("repo").filter(|r| !r.is_empty()) {
+        Some(repo) => match crate::image::Reference::parse_with_default_tag(&reference(
+            repo,
+            q.get("tag").unwrap_or(""),
+        )) {
+            Ok(r) => Some(r),
+            Err(e) => return response::error(StatusCode::BAD_REQUEST, e),
+        },
+        None => None,
+    };
+    let platform = match q.get("platform").filter(|p| !p.is_empty()) {
+        Some(p) => match crate::image::Platform::parse(p) {
+            Ok(p) => Some(p),
+            Err(e) => return response::error(StatusCode::BAD_REQUEST, e),
+        },
+        None => None,
+    };
+    let changes: Vec<String> = q.all("changes").map(str::to_string).collect();
+    let config = match crate::build::apply_changes(serde_json::json!({}), &changes) {
+        Ok(c) => c,
+        Err(e) => return response::error(StatusCode::BAD_REQUEST, e),
+    };
+    let Some(body) = call.take_body_stream() else {
+        return response::error(StatusCode::BAD_REQUEST, "no tarball in the request body");
+    };
+    let import = crate::image::import_rootfs::RootfsImport {
+        source: "-".into(),
+        config,
+        message: q
+            .get("message")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
+        platform,
+        name,
+    };
+    let paths = call.paths.clone();
+    response::streamed("application/json", move |out| {
+        let made =
+            crate::image::ImageStore::open(&paths).and_then(|s| s.import_rootfs(body, import));
+        match made {
+            Ok(image) => {
+                out.send_json(&serde_json::json!({ "status": image.id }));
+            }
+            Err(e) => {
+                let message = e.to_string();
+                out.send_json(
+                    &serde_json::json!({"errorDetail": {"message": message}, "error": message}),
+                );
             }
         }
     })

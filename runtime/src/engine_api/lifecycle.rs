@@ -78,9 +78,10 @@ pub fn handle(call: &Call, key: &str, action: &str) -> Option<Reply> {
         (&Method::POST, "wait") => wait(paths, config.clone(), query),
         (&Method::POST, "exec") => super::exec::create(call, key),
         (&Method::GET, "stats") => super::stats::stats(paths, config.clone(), query),
-        (&Method::GET, "changes") => {
-            response::json(StatusCode::OK, &super::changes::changes(paths, &config))
-        }
+        (&Method::GET, "changes") => response::json(
+            StatusCode::OK,
+            &serde_json::json!(container::changes(paths, &config)),
+        ),
         (&Method::GET, "top") => {
             let ps_args: Vec<String> = query
                 .get("ps_args")

@@ -16,7 +16,6 @@ mod archive;
 mod attach;
 mod body_reader;
 mod build;
-mod changes;
 mod containers;
 mod create;
 mod create_body;

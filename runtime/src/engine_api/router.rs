@@ -93,7 +93,8 @@ fn not_found() -> Reply {
 
 /// Endpoints whose body is a stream (a tar of any size), read as it arrives.
 fn streams_body(method: &Method, path: &str) -> bool {
-    (method == Method::POST && (path == "/images/load" || path == "/build"))
+    (method == Method::POST
+        && (path == "/images/load" || path == "/build" || path == "/images/create"))
         || (method == Method::PUT && path.starts_with("/containers/") && path.ends_with("/archive"))
 }
 

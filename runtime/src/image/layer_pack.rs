@@ -24,7 +24,7 @@ use super::layer_unpack::{OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 use super::ImageError;
 
 /// Paths of a container's root that only hold what the runtime mounts there.
-const RUNTIME_MOUNT_POINTS: &[&str] = &[
+pub const RUNTIME_MOUNT_POINTS: &[&str] = &[
     "proc",
     "sys",
     "dev",

@@ -26,6 +26,7 @@ mod error;
 pub mod filter;
 pub mod history;
 pub mod import;
+pub mod import_rootfs;
 pub mod inspect;
 pub mod layer_pack;
 pub mod layer_unpack;
