@@ -19,6 +19,8 @@ use crate::{image, oci};
 
 #[path = "bench_api.rs"]
 mod api;
+#[path = "bench_build.rs"]
+mod build;
 #[path = "bench_ctr.rs"]
 mod ctr;
 #[path = "bench_lifecycle.rs"]
@@ -45,7 +47,8 @@ pub struct Args {
     pub meter_rounds: usize,
     /// Only these sections (repeatable): run (run --rm against crun/runc), oci (one bundle
     /// through `ebrun oci run`, crun and runc), ctr (ctr run --rm with ebrun-oci and runc),
-    /// lifecycle, api (the docker CLI on ebrun's and podman's Engine API), meters (storm and
+    /// lifecycle, api (the docker CLI on ebrun's and podman's Engine API), build (ebrun build
+    /// against podman build), meters (storm and
     /// iperf), storm, iperf, pull, network, serve. Default: all.
     #[arg(long, value_enum)]
     pub only: Vec<Section>,
@@ -62,6 +65,8 @@ pub enum Section {
     Lifecycle,
     /// The Engine API (docker CLI) against podman's compatible API service.
     Api,
+    /// `ebrun build` against `podman build`: a cached rebuild and an uncached build.
+    Build,
     /// Both meter benchmarks (storm and iperf).
     Meters,
     /// The context-switch storm only.
@@ -511,6 +516,14 @@ pub fn run(args: Args) -> Result<()> {
     if let Err(e) = &api {
         println!("Engine API benchmark FAILED: {e:#}");
     }
+    let build = if wanted(Section::Build) {
+        build::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = &build {
+        println!("build benchmark FAILED: {e:#}");
+    }
     let ctr = if wanted(Section::Ctr) {
         ctr::run(&fixture.ebrun, &fixture.ebrun_root, args.runs, args.warmup)
     } else {
@@ -549,6 +562,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if api.is_err() {
         failed.push("api");
+    }
+    if build.is_err() {
+        failed.push("build");
     }
     if wanted(Section::Pull) {
         if let Err(e) = pull::run(&ebrun, args.runs, args.warmup) {
