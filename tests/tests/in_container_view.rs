@@ -313,10 +313,12 @@ fn default_container_view_matches_dockers_item_by_item() {
 }
 
 /// The cgroup files a container sees under /sys/fs/cgroup for its memory limit and CPU
-/// quota, on `layout`.
+/// quota, on `layout`. On cgroup v2 the mount shows the container's cgroup as its root in a
+/// cgroup namespace of its own, and the whole hierarchy in the host's (as under runc), where
+/// the container's directory is its path in /proc/self/cgroup (`d` in the script).
 fn limit_files(layout: &str) -> (&'static str, &'static str) {
     if layout == "unified" {
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/cpu.max")
+        ("$d/memory.max", "$d/cpu.max")
     } else {
         (
             "/sys/fs/cgroup/memory/memory.limit_in_bytes",
@@ -331,7 +333,8 @@ fn sys_fs_cgroup_shows_the_containers_own_limits_read_only() {
     let layout = host_layout(&inst);
     let (memory, cpu) = limit_files(&layout);
     let script = format!(
-        "cat {memory} {cpu}; cat /proc/self/cgroup; ls /sys/fs/cgroup; \
+        "d=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup); \
+         cat {memory} {cpu}; cat /proc/self/cgroup; ls /sys/fs/cgroup; \
          mkdir /sys/fs/cgroup/x 2>/dev/null; echo mkdir=$?"
     );
     // Docker's default cgroup namespace: private on cgroup v2, the host's on v1 and hybrid.

@@ -27,8 +27,8 @@ use crate::util;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Stop the VM after this many seconds.
-    #[arg(long, default_value_t = 1500)]
+    /// Stop the VM after this many seconds (all suites take 25-30 minutes under TCG).
+    #[arg(long, default_value_t = 2700)]
     pub timeout: u64,
     /// Virtual CPUs of the guest (the cpuset tests need 2).
     #[arg(long, default_value_t = 2)]
