@@ -15,7 +15,6 @@ use super::executor::Builder;
 use super::stage::StageState;
 use super::step_container::StepContainer;
 use crate::container::{self, ExtractOptions};
-use crate::image::commit::Commit;
 use crate::image::ImageRecord;
 
 pub(super) fn copy(
@@ -190,17 +189,7 @@ pub(super) fn copy(
         upper = Some(extract(b, &target, tar_file).map_err(|e| err(e.to_string()))?);
     }
     let upper = upper.expect("at least one tar");
-    let image = b.store.commit(Commit {
-        base: state.image.as_ref(),
-        changes: Some(&upper),
-        config: state.config.clone(),
-        created_by,
-        author: state.author.clone(),
-        platform: state.platform.clone(),
-        parent: state.image_id(),
-        build_key: Some(key),
-        ..Default::default()
-    })?;
+    let image = b.commit_step(state, Some(&upper), created_by, key)?;
     drop(target);
     drop(scratch);
     b.advance(state, image);

@@ -185,33 +185,10 @@ impl Writer<'_> {
             .map_err(|name| io::Error::other(format!("{name} compression is not supported")))?;
         let decoder = compression::decoder(kind, reader)?;
         let mut archive = tar::Archive::new(decoder);
-        let prefix = dir.trim_start_matches('/');
-        let join = |p: &Path| -> io::Result<String> {
-            let mut out = prefix.to_string();
-            for c in p.components() {
-                match c {
-                    Component::Normal(n) => {
-                        if !out.is_empty() {
-                            out.push('/');
-                        }
-                        out.push_str(&n.to_string_lossy());
-                    }
-                    Component::CurDir | Component::RootDir => {}
-                    _ => {
-                        return Err(io::Error::other(format!(
-                            "{}: entry {} leaves the destination",
-                            path_name(p),
-                            p.display()
-                        )))
-                    }
-                }
-            }
-            Ok(out)
-        };
         for entry in archive.entries()? {
             let mut entry = entry?;
             let entry_path = entry.path()?.into_owned();
-            let name = join(&entry_path)?;
+            let name = under(dir, &entry_path)?;
             let mut header = entry.header().clone();
             self.hash.update(name.as_bytes());
             self.hash.update([0]);
@@ -222,7 +199,7 @@ impl Writer<'_> {
                         .map(|t| t.into_owned())
                         .unwrap_or_default();
                     let target = if header.entry_type() == EntryType::Link {
-                        PathBuf::from(join(&target)?)
+                        PathBuf::from(under(dir, &target)?)
                     } else {
                         target
                     };
@@ -258,19 +235,7 @@ pub fn write_moved_tar(
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
-        let mut name = prefix.clone();
-        for c in path.components() {
-            match c {
-                Component::Normal(p) => {
-                    if !name.is_empty() {
-                        name.push('/');
-                    }
-                    name.push_str(&p.to_string_lossy());
-                }
-                Component::CurDir | Component::RootDir => {}
-                _ => return Err(io::Error::other(format!("entry {} leaves", path.display()))),
-            }
-        }
+        let name = under(dir, &path)?;
         if name == prefix {
             // The directory copied itself: its contents land in `dir`, which stays as it is.
             continue;
@@ -322,6 +287,30 @@ pub fn write_dir_entry(dir: &str, owner: (u32, u32), mode: u32, out: &Path) -> i
     let name = format!("{}/", dir.trim_matches('/'));
     builder.append_data(&mut header, name, io::empty())?;
     builder.into_inner()?.flush()
+}
+
+/// The tar entry name of archive member `path` placed under directory `dir` (absolute, in
+/// the container): `dir/path` without its leading slash; a member with `..` is refused.
+fn under(dir: &str, path: &Path) -> io::Result<String> {
+    let mut out = dir.trim_matches('/').to_string();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(&n.to_string_lossy());
+            }
+            Component::CurDir | Component::RootDir => {}
+            _ => {
+                return Err(io::Error::other(format!(
+                    "archive entry {} would leave the destination",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `path` is a tar archive (plain, gzip or zstd), as `ADD` unpacks it.

@@ -326,19 +326,32 @@ impl Builder<'_> {
         if self.use_cache(state, &created_by)? {
             return Ok(());
         }
+        let image = self.commit_step(state, None, created_by.clone(), created_by)?;
+        self.advance(state, image);
+        Ok(())
+    }
+
+    /// Makes the step's image from the stage's current one: its config, and the changes in
+    /// `changes` (a container's upper directory) as a layer.
+    pub fn commit_step(
+        &self,
+        state: &StageState,
+        changes: Option<&std::path::Path>,
+        created_by: String,
+        key: String,
+    ) -> Result<ImageRecord, BuildError> {
         let image = self.store.commit(Commit {
             base: state.image.as_ref(),
-            changes: None,
+            changes,
             config: state.config.clone(),
-            created_by: created_by.clone(),
+            created_by,
             author: state.author.clone(),
             platform: state.platform.clone(),
             parent: state.image_id(),
-            build_key: Some(created_by),
+            build_key: Some(key),
             ..Default::default()
         })?;
-        self.advance(state, image);
-        Ok(())
+        Ok(image)
     }
 
     /// Takes the cached image of this step, if there is one (and the cache is on).

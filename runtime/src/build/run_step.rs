@@ -9,7 +9,6 @@ use super::error::BuildError;
 use super::executor::Builder;
 use super::stage::StageState;
 use super::step_container::StepContainer;
-use crate::image::commit::Commit;
 
 /// The command a `RUN` runs: its exec form as is; its shell form with the stage's shell, the
 /// heredoc bodies after the line (the shell reads them as it would in a script). A line that
@@ -97,22 +96,14 @@ pub(super) fn run(
         });
     }
     let upper = container.upper();
-    let image = b.store.commit(Commit {
-        base: state.image.as_ref(),
-        changes: Some(&upper),
-        config: state.config.clone(),
-        created_by,
-        author: state.author.clone(),
-        platform: state.platform.clone(),
-        parent: state.image_id(),
-        build_key: Some(key),
-        ..Default::default()
-    })?;
+    // The image is made before the container goes, so its changes are still there; the
+    // ` ---> id` line follows Docker's `Removing intermediate container`.
     let short = container.short_id().to_string();
+    let image = b.commit_step(state, Some(&upper), created_by, key);
     drop(container);
     b.out
         .line(format!("Removing intermediate container {short}"));
-    b.advance(state, image);
+    b.advance(state, image?);
     Ok(())
 }
 
