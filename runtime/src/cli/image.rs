@@ -220,7 +220,9 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<i32> {
                 super::load::print_loaded(&outcome)?;
                 return Ok(0);
             }
-            Err(ebrun::image::ImageError::UnknownFormat { .. }) => {}
+            // Not an image archive or layout, but a tar: a root filesystem (`docker import`).
+            Err(ebrun::image::ImageError::UnknownFormat { .. })
+                if ebrun::image::import_rootfs::is_tarball(&args.path) => {}
             Err(e) => return Err(e.into()),
         }
     }

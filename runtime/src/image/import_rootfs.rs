@@ -26,6 +26,26 @@ pub struct RootfsImport {
     pub name: Option<Reference>,
 }
 
+/// Whether `path` is a file holding a tar archive (plain, gzip or zstd): a root filesystem
+/// tarball when it is not an image archive.
+pub fn is_tarball(path: &std::path::Path) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut buffered = BufReader::new(file);
+    let Ok(Ok(kind)) = compression::sniff(&mut buffered) else {
+        return false;
+    };
+    let Ok(mut decoder) = compression::decoder(kind, buffered) else {
+        return false;
+    };
+    let mut block = [0u8; 512];
+    decoder.read_exact(&mut block).is_ok() && &block[257..262] == b"ustar"
+}
+
 impl ImageStore {
     /// Imports the root filesystem tarball read from `input`.
     pub fn import_rootfs(
