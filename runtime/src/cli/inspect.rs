@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::Value;
 
 use ebrun::container::{ContainerError, ContainerStore};
 
@@ -68,16 +67,17 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
             }
         }
     }
-    match args.format.as_deref() {
-        None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
-        Some("json") => println!("{}", serde_json::to_string(&Value::Array(out))?),
-        Some(template) => {
-            let template = ebrun::format::template::Template::parse(template)
-                .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
-            for v in &out {
-                println!("{}", template.execute(v).map_err(|e| anyhow::anyhow!(e))?);
+    match ebrun::format::template::inspect_output(args.format.as_deref(), &out) {
+        Ok((text, errors)) => {
+            super::print_out(&text)?;
+            for e in &errors {
+                eprintln!("{e}");
             }
+            Ok(if errors.is_empty() { code } else { 1 })
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(64)
         }
     }
-    Ok(code)
 }

@@ -238,3 +238,13 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Serve(args) => serve::serve(ctx, args),
     }
 }
+
+/// Writes `text` to stdout; a closed pipe (`ebrun ps | head`) ends the output quietly.
+pub fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

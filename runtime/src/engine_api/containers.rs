@@ -131,12 +131,16 @@ fn summary(
         .mounts
         .iter()
         .map(|m| {
+            let volume = m.kind.as_str() == "volume";
             json!({
                 "Type": m.kind.as_str(),
                 "Name": m.name.clone().unwrap_or_default(),
                 "Source": m.source,
                 "Destination": m.destination,
+                "Driver": if volume { "local" } else { "" },
+                "Mode": "",
                 "RW": !m.read_only,
+                "Propagation": "",
             })
         })
         .collect();
@@ -187,7 +191,11 @@ pub fn list(
         })
         .filter(|(c, s, h)| matches(c, s, h.as_ref(), filters))
         .collect();
-    found.sort_by_key(|(c, _, _)| std::cmp::Reverse(created_unix(c)));
+    // Newest first, to the nanosecond (containers made in the same second keep their order).
+    found.sort_by(|(a, _, _), (b, _, _)| {
+        let at = |c: &ContainerConfig| DateTime::parse_from_rfc3339(&c.created).ok();
+        at(b).cmp(&at(a))
+    });
     if let Some(n) = limit.filter(|l| *l > 0) {
         found.truncate(n as usize);
     }

@@ -40,6 +40,7 @@ mod system;
 mod tls;
 mod volumes;
 
+pub use containers::list as container_summaries;
 pub use endpoint::{Endpoint, TlsFiles};
 pub use listen::{bind, default_socket, serve_tcp, serve_unix};
 pub use tls::acceptor as tls_acceptor;
