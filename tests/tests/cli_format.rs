@@ -77,6 +77,17 @@ const PS_FORMATS: &[&str] = &[
     "{{.Label}}",
 ];
 
+/// Formats every list command understands (`network ls`, `volume ls`).
+const LS_FORMATS: &[&str] = &[
+    "table",
+    "json",
+    "{{.Name}}\\t{{.Driver}}",
+    "table {{.Name}}\\t{{.Driver}}\\t{{.Labels}}\\t{{.Scope}}",
+    "{{.Name}}: {{.Label \"team\"}} {{json .}}",
+    "{{range $i, $c := split .Name \"\"}}{{if lt $i 3}}{{$c}}{{end}}{{end}}",
+    "{{.Nope}}",
+];
+
 /// Docker's documented `docker inspect -f` templates and more.
 const INSPECT_FORMATS: &[&str] = &[
     "{{.State.Pid}}",
@@ -177,6 +188,38 @@ fn formats_print_what_the_docker_cli_prints() {
     for f in INSPECT_FORMATS {
         oracle.check(&["inspect", "-f", f, "web"]);
         oracle.check(&["inspect", "--format", f, "web", "done"]);
+    }
+    for f in LS_FORMATS {
+        oracle.check(&["network", "ls", "--format", f]);
+        oracle.check(&["volume", "ls", "--format", f]);
+    }
+    for args in [
+        &["network", "ls"][..],
+        &["network", "ls", "-q"],
+        &["network", "ls", "--no-trunc"],
+        &["volume", "ls"],
+        &["volume", "ls", "-q"],
+        &[
+            "network",
+            "ls",
+            "--format",
+            "{{.ID}} {{.IPv4}} {{.IPv6}} {{.Internal}} {{.Scope}}",
+        ],
+        &["network", "ls", "--format", "{{.Name}} {{.CreatedAt}}"],
+        &[
+            "volume",
+            "ls",
+            "--format",
+            "{{.Links}} {{.Size}} {{.Mountpoint}} {{.Status}}",
+        ],
+        &[
+            "volume",
+            "ls",
+            "--format",
+            "table {{.Name}}\\t{{.Label \"team\"}}\\t{{.Group}}",
+        ],
+    ] {
+        oracle.check(args);
     }
     oracle.check(&["inspect", "-f", "{{.Name}}", "web", "nosuch"]);
     oracle.check(&["inspect", "nosuch"]);

@@ -8,8 +8,8 @@ use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use ebrun::format::display::Table;
-use ebrun::format::template::Template;
+use ebrun::format::contexts;
+use ebrun::format::template::{ListFormat, Template};
 use ebrun::network::connections::{connect_container, disconnect_container};
 use ebrun::network::endpoints::Endpoints;
 use ebrun::network::{
@@ -229,49 +229,35 @@ fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
             return Ok(1);
         }
     };
-    let id = |n: &network::NetworkRecord| {
-        if a.no_trunc {
-            n.id.clone()
-        } else {
-            n.id[..12].to_string()
+    let given = match a.format.as_deref() {
+        Some(f) if !f.is_empty() => f.to_string(),
+        _ => {
+            ebrun::format::docker_config_format("networksFormat").unwrap_or_else(|| "table".into())
         }
     };
-    if a.quiet {
-        for n in &shown {
-            println!("{}", id(n));
+    let format = if a.quiet {
+        "{{.ID}}".to_string()
+    } else if given == "table" {
+        contexts::NETWORK_TABLE.to_string()
+    } else {
+        given
+    };
+    let rows: Vec<_> = shown
+        .iter()
+        .map(|n| contexts::network(&network::network_inspect(n, &[]), !a.no_trunc))
+        .collect();
+    let out =
+        ListFormat::from_format(&format).and_then(|f| f.render(&rows, contexts::NETWORK_TITLES));
+    match out {
+        Ok(text) => {
+            super::print_out(&text)?;
+            Ok(0)
         }
-        return Ok(0);
-    }
-    match a.format.as_deref() {
-        Some(f) if f != "table" => {
-            let template = if f == "json" {
-                None
-            } else {
-                Some(Template::parse(f).map_err(|e| anyhow!(e))?)
-            };
-            for n in &shown {
-                let v = serde_json::json!({
-                    "ID": id(n), "Name": n.name, "Driver": n.driver, "Scope": "local",
-                    "IPv6": n.ipv6.to_string(), "Internal": n.internal.to_string(),
-                    "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                    "CreatedAt": n.created,
-                });
-                match &template {
-                    None => println!("{}", serde_json::to_string(&v)?),
-                    Some(t) => println!("{}", t.execute(&v).map_err(|e| anyhow!(e))?),
-                }
-            }
-        }
-        _ => {
-            let mut t = Table::new();
-            t.row(["NETWORK ID", "NAME", "DRIVER", "SCOPE"]);
-            for n in &shown {
-                t.row([id(n), n.name.clone(), n.driver.clone(), "local".to_string()]);
-            }
-            print!("{}", t.render());
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(1)
         }
     }
-    Ok(0)
 }
 
 fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {

@@ -9,8 +9,9 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use ebrun::container::ContainerStore;
-use ebrun::format::display::{human_size, Table};
-use ebrun::format::template::Template;
+use ebrun::format::contexts;
+use ebrun::format::display::human_size;
+use ebrun::format::template::{ListFormat, Template};
 use ebrun::network::FilterArgs;
 use ebrun::volumes::inspect::volume_json;
 use ebrun::volumes::{VolumeError, VolumeFilter, VolumePruneFilter, VolumeStore};
@@ -136,61 +137,33 @@ fn ls(ctx: &Context, store: &VolumeStore, args: LsArgs) -> Result<i32> {
             return Ok(1);
         }
     };
-    if args.quiet {
-        for v in &volumes {
-            println!("{}", v.name);
+    let given = match args.format.as_deref() {
+        Some(f) if !f.is_empty() => f.to_string(),
+        _ => ebrun::format::docker_config_format("volumesFormat").unwrap_or_else(|| "table".into()),
+    };
+    let format = if args.quiet {
+        "{{.Name}}".to_string()
+    } else if given == "table" {
+        contexts::VOLUME_TABLE.to_string()
+    } else {
+        given
+    };
+    let rows: Vec<_> = volumes
+        .iter()
+        .map(|v| contexts::volume(&ebrun::volumes::inspect::volume_json(store, v)))
+        .collect();
+    let out =
+        ListFormat::from_format(&format).and_then(|f| f.render(&rows, contexts::VOLUME_TITLES));
+    match out {
+        Ok(text) => {
+            super::print_out(&text)?;
+            Ok(0)
         }
-        return Ok(0);
-    }
-    match args.format.as_deref() {
-        None | Some("table") => {
-            let mut t = Table::new();
-            t.row(["DRIVER", "VOLUME NAME"]);
-            for v in &volumes {
-                t.row(["local", v.name.as_str()]);
-            }
-            print!("{}", t.render());
-        }
-        Some(format) => {
-            let (table, template) = match format.strip_prefix("table ") {
-                Some(rest) => (true, rest),
-                None => (false, format),
-            };
-            let docs: Vec<Value> = volumes
-                .iter()
-                .map(|v| {
-                    serde_json::json!({
-                        "Name": v.name, "Driver": "local", "Scope": "local",
-                        "Mountpoint": store.data_dir(&v.name),
-                        "Labels": v.docker_labels().iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(","),
-                        "Links": store.users(&v.name, &containers).len(),
-                        "Size": "N/A",
-                    })
-                })
-                .collect();
-            if template == "json" {
-                for d in &docs {
-                    println!("{}", serde_json::to_string(d)?);
-                }
-                return Ok(0);
-            }
-            let template = Template::parse(template)
-                .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
-            let mut t = Table::new();
-            for d in &docs {
-                let line = template.execute(d).map_err(|e| anyhow::anyhow!(e))?;
-                if table {
-                    t.line(&line);
-                } else {
-                    println!("{line}");
-                }
-            }
-            if table {
-                print!("{}", t.render());
-            }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(1)
         }
     }
-    Ok(0)
 }
 
 fn inspect(store: &VolumeStore, args: InspectArgs) -> Result<i32> {

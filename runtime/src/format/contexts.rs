@@ -273,6 +273,106 @@ pub fn displayable_ports(ports: &[Value]) -> String {
     result.join(", ")
 }
 
+/// Go's `time.Time.String()` of an RFC 3339 time: fractional seconds without trailing zeros.
+fn go_time_nanos(rfc3339: &str) -> String {
+    let Ok(t) = DateTime::parse_from_rfc3339(rfc3339) else {
+        return "0001-01-01 00:00:00 +0000 UTC".into();
+    };
+    let t = t.with_timezone(&Utc);
+    let nanos = t.timestamp_subsec_nanos();
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    format!("{}{frac} +0000 UTC", t.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// Column titles of `docker network ls`.
+pub const NETWORK_TITLES: &[(&str, &str)] = &[
+    ("ID", "NETWORK ID"),
+    ("Name", "NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("IPv4", "IPV4"),
+    ("IPv6", "IPV6"),
+    ("Internal", "INTERNAL"),
+    ("Labels", "LABELS"),
+    ("CreatedAt", "CREATED AT"),
+];
+
+pub const NETWORK_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
+
+/// The docker CLI's `networkContext` over one `/networks` summary.
+pub fn network(n: &Value, trunc: bool) -> Row {
+    let mut f = Map::new();
+    let id = s(&n["Id"]);
+    f.insert(
+        "ID".into(),
+        Value::String(if trunc { truncate_id(&id) } else { id }),
+    );
+    f.insert("Name".into(), Value::String(s(&n["Name"])));
+    f.insert("Driver".into(), Value::String(s(&n["Driver"])));
+    f.insert("Scope".into(), Value::String(s(&n["Scope"])));
+    let flag = |k: &str| Value::String(n[k].as_bool().unwrap_or(false).to_string());
+    f.insert("IPv4".into(), flag("EnableIPv4"));
+    f.insert("IPv6".into(), flag("EnableIPv6"));
+    f.insert("Internal".into(), flag("Internal"));
+    let labels = labels_of(&n["Labels"]);
+    f.insert("Labels".into(), Value::String(joined_labels(&labels)));
+    f.insert(
+        "CreatedAt".into(),
+        Value::String(go_time_nanos(n["Created"].as_str().unwrap_or_default())),
+    );
+    Row::new("*network.networkContext", f).with_labels(labels)
+}
+
+/// Column titles of `docker volume ls`.
+pub const VOLUME_TITLES: &[(&str, &str)] = &[
+    ("ID", "ID"),
+    ("Name", "VOLUME NAME"),
+    ("Group", "GROUP"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Availability", "AVAILABILITY"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Labels", "LABELS"),
+    ("Links", "LINKS"),
+    ("Size", "SIZE"),
+    ("Status", "STATUS"),
+];
+
+pub const VOLUME_TABLE: &str = "table {{.Driver}}\t{{.Name}}";
+
+/// The docker CLI's `volumeContext` over one `/volumes` entry.
+pub fn volume(v: &Value) -> Row {
+    let mut f = Map::new();
+    for k in ["Name", "Driver", "Scope", "Mountpoint"] {
+        f.insert(k.into(), Value::String(s(&v[k])));
+    }
+    let labels = labels_of(&v["Labels"]);
+    f.insert("Labels".into(), Value::String(joined_labels(&labels)));
+    let usage = &v["UsageData"];
+    f.insert(
+        "Links".into(),
+        Value::String(match usage["RefCount"].as_i64() {
+            Some(n) if usage.is_object() => n.to_string(),
+            _ => "N/A".into(),
+        }),
+    );
+    f.insert(
+        "Size".into(),
+        Value::String(match usage["Size"].as_f64() {
+            Some(n) if usage.is_object() => human_size4(n),
+            _ => "N/A".into(),
+        }),
+    );
+    for k in ["Group", "Availability", "Status"] {
+        f.insert(k.into(), Value::String("N/A".into()));
+    }
+    Row::new("*formatter.volumeContext", f).with_labels(labels)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
