@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cgroups::ContainerCgroups;
 
 /// CPU usage and throttling from the cgroup files.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CgroupCpu {
     /// Total CPU time (cgroup2 cpu.stat usage_usec, or v1 cpuacct.usage).
@@ -25,7 +25,7 @@ pub struct CgroupCpu {
 }
 
 /// One pressure file: `some` (at least one task stalled) and `full` (all stalled).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Psi {
     /// Total stall time, microseconds.
@@ -37,7 +37,7 @@ pub struct Psi {
 }
 
 /// Pressure stall information of the container's cgroup2 dir.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Pressure {
     pub cpu: Option<Psi>,

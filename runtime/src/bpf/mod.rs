@@ -35,7 +35,7 @@ pub use cgroup_files::{cgroup_cpu, parse_psi, pressure, CgroupCpu, Pressure, Psi
 pub use exec_counter::exec_count;
 pub use loader::{ensure_loaded, unload};
 pub use logs::forward_logs;
-pub use oom::{oom_events_since, OomKill, OomMeters};
+pub use oom::{last_kill_times, oom_events_since, oom_kills_of, OomKill, OomMeters};
 pub use reclaim::ReclaimMeters;
 pub use sched::{read_all as all_cpu_meters, CpuMeters};
 pub use snapshot::{snapshot, ContainerMeters};

@@ -149,6 +149,65 @@ pub(super) fn read(pin_dir: &Path, cgroup_id: u64) -> Result<Option<OomMeters>, 
     }))
 }
 
+/// The container's kills in its current run and when the last one still in the ring
+/// happened (Unix seconds); `None` if the meter is not loaded or the container not
+/// registered with it.
+pub fn oom_kills_of(pin_dir: &Path, cgroup_id: u64) -> Option<(u64, Option<f64>)> {
+    let map = kills_map(pin_dir).ok()??;
+    let kills = map.get(&cgroup_id, 0).ok()?;
+    if kills == 0 {
+        return Some((0, None));
+    }
+    let last = last_kill_times(pin_dir).remove(&cgroup_id);
+    Some((kills, last))
+}
+
+/// When each container's last kill still in the ring happened, Unix seconds, per cgroup2
+/// id (the ring's written slots, one lookup each).
+pub fn last_kill_times(pin_dir: &Path) -> std::collections::HashMap<u64, f64> {
+    let mut out = std::collections::HashMap::new();
+    let (Ok(Some(events)), Ok(Some(seq_data))) =
+        (events_map(pin_dir), open_map(pin_dir, OOM_SEQ_MAP))
+    else {
+        return out;
+    };
+    let Ok(seq_map) = Array::<MapData, u64>::try_from(Map::Array(seq_data)) else {
+        return out;
+    };
+    let newest = seq_map.get(&0, 0).unwrap_or(0);
+    let oldest = newest.saturating_sub(u64::from(OOM_EVENT_SLOTS) - 1).max(1);
+    let offset = boot_to_unix_offset();
+    for seq in oldest..=newest {
+        let slot = (seq % u64::from(OOM_EVENT_SLOTS)) as u32;
+        if let Ok(e) = events.get(&slot, 0) {
+            if e.seq == seq && e.cgroup_id != 0 {
+                let t = offset + e.boot_ns as f64 / 1e9;
+                let last = out.entry(e.cgroup_id).or_insert(t);
+                *last = last.max(t);
+            }
+        }
+    }
+    out
+}
+
+/// Unix time minus CLOCK_BOOTTIME, seconds.
+fn boot_to_unix_offset() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    let boot = if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } == 0 {
+        ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    } else {
+        0.0
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    now - boot
+}
+
 fn to_kill(e: &OomEvent) -> OomKill {
     let page_kb = page_size() / 1024;
     let rss = |pages: u64| (e.flags & OOM_FLAG_RSS != 0).then_some(pages * page_kb);

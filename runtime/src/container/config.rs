@@ -159,6 +159,21 @@ pub struct ContainerState {
     /// The memory controller killed a process of the last run.
     #[serde(default)]
     pub oom_killed: bool,
+    /// The last run's final cgroup readings and OOM count, taken as it exited (until the
+    /// next start or `rm`), for the exporter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_reading: Option<crate::metrics::ExitReading>,
+    /// OOM kills of the runs before the current (or last) one: the exported OOM counter
+    /// counts over the container's life, so a kill right after a restart still shows.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub oom_kills_before: u64,
+    /// When the last OOM kill of an earlier run happened, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_oom_before: Option<f64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for ContainerState {
@@ -180,6 +195,9 @@ impl Default for ContainerState {
             stopped_by_user: false,
             paused: false,
             oom_killed: false,
+            exit_reading: None,
+            oom_kills_before: 0,
+            last_oom_before: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::store::ContainerStore;
 use super::{ContainerConfig, ContainerError};
 use crate::teardown::undo_all;
+use crate::undo::HostChange;
 use crate::Paths;
 
 /// Removes a container that is not running: its run's leftovers (cgroups, BPF entries),
@@ -66,7 +67,23 @@ pub(super) fn remove_locked(paths: &Paths, config: &ContainerConfig) -> Result<(
         }
     };
     crate::events::remove_started(paths, config, &state);
-    let mut failed = undo_all(&state.run_changes);
+    // While a serve runs, the counters' map entries stay until a scrape has shown their final
+    // values (metrics::removed); otherwise they go now.
+    use crate::metrics::removed;
+    let (deferred, undo): (Vec<HostChange>, Vec<HostChange>) = if removed::serving(paths) {
+        state
+            .run_changes
+            .iter()
+            .cloned()
+            .partition(|c| matches!(c, HostChange::BpfCgroup { .. }))
+    } else {
+        removed::sweep(paths);
+        (Vec::new(), state.run_changes.clone())
+    };
+    let mut failed = undo_all(&undo);
+    if !deferred.is_empty() && !removed::hand_over(paths, config, &state, &deferred) {
+        failed.extend(undo_all(&deferred));
+    }
     steps.step("cgroups_bpf_network");
     crate::faults::point("rm:undone");
     failed.extend(undo_all(&config.changes));

@@ -103,8 +103,16 @@ pub fn start(
 ) -> Result<Started, ContainerError> {
     let containers = ContainerStore::new(paths);
     let mut state = containers.load_state(&config.id)?;
-    // Counters of an earlier run of this container are dropped with its old cgroup id.
+    // Counters of an earlier run of this container are dropped with its old cgroup id; its
+    // OOM kills carry over into the container's lifetime count.
     undo_all(&std::mem::take(&mut state.run_changes));
+    if let Some(r) = state.exit_reading.take() {
+        state.oom_kills_before += r.oom_kills.unwrap_or(0);
+        state.last_oom_before = match (state.last_oom_before, r.last_oom_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
     match start_steps(paths, config, stdio, state.clone()) {
         Ok(started) => Ok(started),
         Err(e) => {
@@ -209,6 +217,11 @@ pub fn finish(
         .into_iter()
         .partition(|c| matches!(c, HostChange::BpfCgroup { .. }));
     state.oom_killed = state.cgroups.as_ref().is_some_and(|cg| cg.oom_killed());
+    // The last readings of the run's cgroups, before they go.
+    state.exit_reading = state
+        .cgroups
+        .as_ref()
+        .map(|cg| crate::metrics::ExitReading::take(cg, &paths.bpffs_dir()));
     undo_all(&undo);
     state.pid = 0;
     state.run_changes = kept;

@@ -11,6 +11,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use crate::bpf::{parse_psi, CgroupCpu, Pressure};
 use crate::cgroups::{ContainerCgroups, Layout};
 
@@ -33,6 +35,10 @@ pub struct CgroupFiles {
     memory_usage: Option<File>,
     memory_stat: Option<File>,
     memory_limit: Option<File>,
+    /// The highest usage (v1 `memory.max_usage_in_bytes`, v2 `memory.peak`) and the times
+    /// the limit was hit (v1 `memory.failcnt`, v2 `memory.events`' `max`).
+    memory_max_usage: Option<File>,
+    memory_failcnt: Option<File>,
     memory_v2: bool,
     pids_current: Option<File>,
 }
@@ -42,20 +48,65 @@ fn open_in(dir: Option<&Path>, name: &str) -> Option<File> {
 }
 
 /// Memory and tasks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct MemoryPids {
     pub memory_usage: u64,
     pub memory_inactive_file: u64,
     pub memory_limit: Option<u64>,
+    /// The highest usage of the run; `None` where the kernel does not keep it.
+    #[serde(default)]
+    pub memory_max_usage: Option<u64>,
+    /// Times the usage hit the limit.
+    #[serde(default)]
+    pub memory_limit_hits: Option<u64>,
     pub pids: u64,
 }
 
 /// Everything read from the cgroup files for one container.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct CgroupReading {
     pub cpu: Option<CgroupCpu>,
     pub pressure: Option<Pressure>,
     pub memory: Option<MemoryPids>,
+}
+
+/// A run's last readings, taken by whoever supervised it (the monitor, or a foreground
+/// `run`) as its init exited and before its cgroups went, and kept in the state until the
+/// next start or `rm`: what the exporter reports for a container that exited, so its
+/// memory, CPU and pressure series end at their final values instead of vanishing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExitReading {
+    /// When it was read, Unix time in seconds.
+    pub at: f64,
+    pub cgroup: CgroupReading,
+    /// OOM kills of the run (eBPF) and when the last one happened (Unix seconds).
+    #[serde(default)]
+    pub oom_kills: Option<u64>,
+    #[serde(default)]
+    pub last_oom_at: Option<f64>,
+}
+
+impl ExitReading {
+    /// Reads the run's cgroup files and its OOM meter now (its init has exited; the cgroups
+    /// still exist).
+    pub fn take(cg: &ContainerCgroups, pin_dir: &Path) -> Self {
+        let mut buf = Vec::with_capacity(8192);
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let oom = (cg.cgroup_id != 0)
+            .then(|| crate::bpf::oom_kills_of(pin_dir, cg.cgroup_id))
+            .flatten();
+        ExitReading {
+            at,
+            cgroup: CgroupFiles::of(cg).read(&mut buf),
+            oom_kills: oom.as_ref().map(|(n, _)| *n),
+            last_oom_at: oom.and_then(|(_, t)| t),
+        }
+    }
 }
 
 impl CgroupFiles {
@@ -75,6 +126,8 @@ impl CgroupFiles {
                 f.memory_usage = open_in(unified, "memory.current");
                 f.memory_stat = open_in(unified, "memory.stat");
                 f.memory_limit = open_in(unified, "memory.max");
+                f.memory_max_usage = open_in(unified, "memory.peak");
+                f.memory_failcnt = open_in(unified, "memory.events");
                 f.memory_v2 = true;
                 f.pids_current = open_in(unified, "pids.current");
             }
@@ -85,6 +138,8 @@ impl CgroupFiles {
                 f.memory_usage = open_in(memory, "memory.usage_in_bytes");
                 f.memory_stat = open_in(memory, "memory.stat");
                 f.memory_limit = open_in(memory, "memory.limit_in_bytes");
+                f.memory_max_usage = open_in(memory, "memory.max_usage_in_bytes");
+                f.memory_failcnt = open_in(memory, "memory.failcnt");
                 f.pids_current = open_in(cg.v1_dir("pids"), "pids.current");
             }
         }
@@ -173,6 +228,13 @@ impl CgroupFiles {
         }
         // v2 says "max" when unlimited: no number, no limit.
         m.memory_limit = number(&self.memory_limit, buf).filter(|l| *l > 0 && *l < UNLIMITED);
+        m.memory_max_usage = number(&self.memory_max_usage, buf);
+        m.memory_limit_hits = if self.memory_v2 {
+            read(&self.memory_failcnt, buf)
+                .and_then(|t| key_values(t).find(|(k, _)| *k == "max").map(|(_, v)| v))
+        } else {
+            number(&self.memory_failcnt, buf)
+        };
         m.pids = number(&self.pids_current, buf).unwrap_or(0);
         Some(m)
     }

@@ -30,6 +30,9 @@ pub struct MeterTables {
     reclaim: Option<HashMap<u64, ReclaimMeters>>,
     oom_kills: Option<HashMap<u64, u64>>,
     traffic: Option<HashMap<u64, Vec<(TrafficKey, TrafficSeries)>>>,
+    /// When each container's last OOM kill still in the event ring happened (read only when
+    /// some container has kills).
+    last_oom: HashMap<u64, f64>,
 }
 
 fn open(pin_dir: &Path, name: &str) -> Option<MapData> {
@@ -113,7 +116,17 @@ impl MeterTables {
         if !crate::bpf::loaded(pin_dir) {
             return MeterTables::default();
         }
+        let oom_kills: Option<HashMap<u64, u64>> = hash(pin_dir, OOM_KILLS_MAP);
+        let last_oom = if oom_kills
+            .as_ref()
+            .is_some_and(|k| k.values().any(|n| *n > 0))
+        {
+            crate::bpf::last_kill_times(pin_dir)
+        } else {
+            HashMap::new()
+        };
         MeterTables {
+            last_oom,
             execs: per_cpu_sums::<u64, u64>(pin_dir, EXEC_COUNT_MAP, |s, v| *s += *v),
             cpu: crate::bpf::all_cpu_meters(pin_dir)
                 .inspect_err(|e| tracing::debug!(error = %e, "CPU meter unreadable"))
@@ -127,9 +140,19 @@ impl MeterTables {
                 m.direct_reclaim_ns += s.direct_ns;
                 m.direct_reclaimed_pages += s.direct_pages;
             }),
-            oom_kills: hash(pin_dir, OOM_KILLS_MAP),
+            oom_kills,
             traffic: traffic(pin_dir),
         }
+    }
+
+    /// Whether the OOM meter was read.
+    pub fn has_oom(&self) -> bool {
+        self.oom_kills.is_some()
+    }
+
+    /// When the last OOM kill of cgroup `id` still in the ring happened, Unix seconds.
+    pub fn last_oom(&self, id: u64) -> Option<f64> {
+        self.last_oom.get(&id).copied()
     }
 
     /// The meters of the container whose cgroups are `cgroups`, as

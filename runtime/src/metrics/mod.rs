@@ -4,7 +4,12 @@
 //! and the pinned eBPF maps ([`Sampler`]), then runs the [`Registry`]'s collectors over that
 //! sample. Counters live in the kernel (pinned maps, cgroup files), so an exporter that
 //! restarts continues every counter, and the series of a removed container are gone from the
-//! next scrape. Names follow Prometheus conventions: one `ebrun_` prefix, base units,
+//! next scrape (or, if no scrape has shown its final values yet, from the one after: see
+//! [`removed`]). A container that exited keeps its final cgroup readings until it starts
+//! again or is removed ([`ExitReading`]), and the first scrape of a container created while
+//! serve runs writes its counters as born, 0 at its start, so Prometheus counts what happened
+//! before that scrape (see [`family`]). A scraper that accepts OpenMetrics gets it, with
+//! `_created` samples. Names follow Prometheus conventions: one `ebrun_` prefix, base units,
 //! `_total` counters, `_seconds` histograms; per-container series carry `id`, `name` and
 //! `image`, as cAdvisor's do.
 
@@ -15,6 +20,7 @@ mod family;
 mod meters;
 mod oci_containers;
 mod registry;
+pub mod removed;
 mod sample;
 
 use std::time::Instant;
@@ -22,9 +28,9 @@ use std::time::Instant;
 use prometheus::core::Collector as _;
 use prometheus::{Encoder as _, HistogramOpts, TextEncoder};
 
-pub use cgroup_reader::{CgroupFiles, CgroupReading, MemoryPids};
+pub use cgroup_reader::{CgroupFiles, CgroupReading, ExitReading, MemoryPids};
 pub use collectors::Collector;
-pub use family::{ContainerLabels, Family, Labels};
+pub use family::{ContainerLabels, Family, Format, Labels};
 pub use meters::MeterTables;
 pub use prometheus::proto::MetricFamily;
 pub use registry::Registry;
@@ -34,6 +40,10 @@ use crate::Paths;
 
 /// The content type of [`Exporter::render`]'s output.
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+/// The content type of [`Exporter::render_as`]'s OpenMetrics output.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Scrape duration buckets, seconds.
 const SCRAPE_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -88,13 +98,21 @@ impl Exporter {
     /// The text exposition of every family, encoded family by family (so a large instance
     /// never holds all its series twice).
     pub fn render(&mut self) -> Result<String, MetricsError> {
+        self.render_as(Format::Text)
+    }
+
+    /// Every family in `format`. This is the scrape: a container first seen by it has its
+    /// counters written as born (see [`family`]), and a removed container's last values are
+    /// shown once before it goes.
+    pub fn render_as(&mut self, format: Format) -> Result<String, MetricsError> {
         let started = Instant::now();
-        let sample = self.sample();
+        let mut sample = self.sample();
+        self.sampler.scraped(&mut sample);
         let sampled = started.elapsed();
         let mut out = String::with_capacity(self.last_len + 4096);
         self.registry
-            .collect(&sample, &mut |family| family.encode(&mut out));
-        self.last_len = out.len();
+            .collect(&sample, &mut |family| family.encode_as(&mut out, format));
+        self.sampler.exposed(&sample);
         tracing::debug!(
             containers = sample.containers.len(),
             read_ms = sampled.as_secs_f64() * 1e3,
@@ -103,8 +121,34 @@ impl Exporter {
             "scrape"
         );
         self.scrape_seconds.observe(started.elapsed().as_secs_f64());
-        TextEncoder::new().encode_utf8(&self.scrape_seconds.collect(), &mut out)?;
+        self.scrape_family().encode_as(&mut out, format);
+        if format == Format::OpenMetrics {
+            out.push_str("# EOF\n");
+        }
+        self.last_len = out.len();
         Ok(out)
+    }
+
+    /// `ebrun_scrape_duration_seconds` as a family.
+    fn scrape_family(&self) -> Family {
+        let mut f = Family::histogram(
+            "ebrun_scrape_duration_seconds",
+            "Time this ebrun serve took to read the instance and render its metrics.",
+        );
+        let h = self.scrape_seconds.collect();
+        if let Some(m) = h.first().and_then(|mf| mf.get_metric().first()) {
+            let h = m.get_histogram();
+            f.add_histogram(
+                &[],
+                h.get_bucket()
+                    .iter()
+                    .map(|b| (b.upper_bound(), b.cumulative_count()))
+                    .collect(),
+                h.get_sample_count(),
+                h.get_sample_sum(),
+            );
+        }
+        f
     }
 
     /// Every family of one sample (for the OpenTelemetry export).

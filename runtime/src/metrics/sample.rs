@@ -6,10 +6,17 @@
 //! the file changes), each run's cgroup file paths, and the start times of the processes
 //! already checked, and each running container's cgroup files, open. The cgroup files are
 //! read by two threads.
+//!
+//! A container that exited reports the readings its monitor took as it exited (memory,
+//! CPU, pressure: [`crate::metrics::ExitReading`]) until it starts again or is removed; a
+//! removed container whose final values no scrape has shown yet is read from its note
+//! ([`super::removed`]). For the scrape ([`Sampler::scraped`], [`Sampler::exposed`]) the
+//! sampler remembers which containers it has shown, to write the counters of one created
+//! since it started as born (see [`super::family`]) the first time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bpf::ContainerMeters;
@@ -20,6 +27,7 @@ use crate::Paths;
 use super::cgroup_reader::{CgroupFiles, MemoryPids};
 use super::family::ContainerLabels;
 use super::meters::MeterTables;
+use super::removed::{self, Removed};
 
 /// Threads reading the containers' cgroup files.
 const READERS: usize = 2;
@@ -43,6 +51,14 @@ pub struct ContainerSample {
     /// Its health check's state as `inspect` shows it (None: no health check, or never
     /// started with one).
     pub health: Option<Health>,
+    /// When its last run ended (Unix seconds), while it is not running.
+    pub finished_at: Option<f64>,
+    /// OOM kills over its life (all runs); `None` without the OOM meter.
+    pub oom_kills: Option<u64>,
+    /// When its last OOM kill happened, Unix seconds.
+    pub last_oom_at: Option<f64>,
+    /// Removed, shown from its note.
+    pub removed: bool,
 }
 
 impl ContainerSample {
@@ -104,6 +120,28 @@ pub struct Sampler {
     cache: HashMap<String, Cached>,
     /// Processes (pid, start time) already found to be the recorded ones.
     verified: HashMap<i32, u64>,
+    /// When this sampler was made, Unix seconds: containers created (or started) later are
+    /// ones whose counters no scraper can have seen before.
+    since: f64,
+    /// Containers (by id) a scrape has shown.
+    seen: HashSet<String>,
+    /// Containers (by id) a scrape has shown exited, with their final values.
+    shown_final: HashSet<String>,
+    /// The notes of removed containers in the last sample.
+    notes: HashMap<String, (PathBuf, Removed)>,
+}
+
+fn unix(t: Option<&str>) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(t?)
+        .ok()
+        .map(|t| t.timestamp_micros() as f64 / 1e6)
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The meters ebrun loads, each named by its first pinned map (present = loaded).
@@ -159,7 +197,43 @@ fn exists(pid: i32) -> bool {
 
 impl Sampler {
     pub fn new() -> Self {
-        Sampler::default()
+        Sampler {
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            ..Sampler::default()
+        }
+    }
+
+    /// Before a scrape writes `sample`: the counters of a container shown for the first time
+    /// and created (or started) since this sampler was made are written as born.
+    pub fn scraped(&mut self, sample: &mut Sample) {
+        for c in &mut sample.containers {
+            if !self.seen.insert(c.labels.id.clone()) {
+                continue;
+            }
+            let born = max_opt(Some(c.labels.created), unix(c.state.started_at.as_deref()));
+            if let Some(t) = born.filter(|t| *t >= self.since) {
+                c.labels = Arc::new(c.labels.as_born(t));
+            }
+        }
+    }
+
+    /// After a scrape wrote `sample`: remembers what it showed, and releases the notes of
+    /// removed containers whose final values it showed.
+    pub fn exposed(&mut self, sample: &Sample) {
+        let mut present = HashSet::with_capacity(sample.containers.len());
+        for c in &sample.containers {
+            present.insert(c.labels.id.as_str());
+            if c.labels.born.is_none() && !c.is_up() {
+                self.shown_final.insert(c.labels.id.clone());
+                if let Some((path, note)) = self.notes.remove(&c.labels.id) {
+                    removed::release(&path, &note);
+                }
+            }
+        }
+        self.seen.retain(|id| present.contains(id.as_str()));
+        self.shown_final.retain(|id| present.contains(id.as_str()));
     }
 
     /// Whether `pid` is still the process that started at `start` (checked through /proc
@@ -247,10 +321,11 @@ impl Sampler {
             Some(Err(_)) => return false,
             None => ContainerState::default(),
         };
-        let labels = Arc::new(ContainerLabels::new(
+        let labels = Arc::new(ContainerLabels::of(
             &config.id,
             &config.name,
             &config.image,
+            &config.created,
         ));
         self.cache.insert(
             id.to_string(),
@@ -281,10 +356,11 @@ impl Sampler {
             return self.cache.contains_key(key); // being replaced: keep the last one
         };
         let (config, state) = super::oci_containers::as_container(&oci, boot);
-        let labels = Arc::new(ContainerLabels::new(
+        let labels = Arc::new(ContainerLabels::of(
             &config.id,
             &config.name,
             &config.image,
+            &config.created,
         ));
         let files = self.cache.remove(key).and_then(|c| c.files);
         self.cache.insert(
@@ -336,7 +412,22 @@ impl Sampler {
             }
         }
         self.cache.retain(|id, _| present.contains(id));
-        let mut jobs = Vec::with_capacity(present.len());
+        // Removed containers whose final values no scrape has shown.
+        let listed: HashSet<&str> = self.cache.values().map(|c| c.config.id.as_str()).collect();
+        let mut notes = HashMap::new();
+        for (path, note) in removed::list(paths) {
+            let id = note.config.id.clone();
+            if listed.contains(id.as_str()) {
+                continue; // still being removed
+            }
+            if self.shown_final.contains(&id) || removed::expired(&note) {
+                removed::release(&path, &note);
+                continue;
+            }
+            notes.insert(id, (path, note));
+        }
+        self.notes = notes;
+        let mut jobs = Vec::with_capacity(present.len() + self.notes.len());
         for id in &present {
             let state = self.cache[id].state.clone();
             let status = self.observed_status(&state, &boot);
@@ -369,6 +460,20 @@ impl Sampler {
                 health,
             ));
         }
+        for (_, note) in self.notes.values() {
+            let c = &note.config;
+            jobs.push((
+                Arc::new(c.clone()),
+                Arc::new(ContainerLabels::of(&c.id, &c.name, &c.image, &c.created)),
+                Arc::new(Vec::new()),
+                Arc::new(note.state.clone()),
+                Status::Exited,
+                None,
+                None,
+            ));
+        }
+        let removed_ids: HashSet<String> = self.notes.keys().cloned().collect();
+        let removed_ids = &removed_ids;
         self.verified.retain(|pid, _| exists(*pid));
         // The cgroup files, in parallel.
         let chunk = jobs.len().div_ceil(READERS).max(1);
@@ -382,15 +487,40 @@ impl Sampler {
                         part.iter()
                             .map(|(config, labels, info, state, status, files, health)| {
                                 let up = matches!(status, Status::Running | Status::Paused);
-                                let reading = files
-                                    .as_ref()
-                                    .filter(|_| up)
-                                    .map(|f| f.read(&mut buf))
-                                    .unwrap_or_default();
+                                let exit = state.exit_reading.as_ref().filter(|_| !up);
+                                let reading = match (files.as_ref().filter(|_| up), exit) {
+                                    (Some(f), _) => f.read(&mut buf),
+                                    (None, Some(r)) => r.cgroup.clone(),
+                                    (None, None) => Default::default(),
+                                };
                                 let meters = state.cgroups.as_ref().map(|cg| {
                                     tables.meters(cg, reading.cpu.clone(), reading.pressure.clone())
                                 });
+                                let cgroup_id = state.cgroups.as_ref().map_or(0, |cg| cg.cgroup_id);
+                                let run_kills = meters
+                                    .as_ref()
+                                    .and_then(|m| m.oom.as_ref())
+                                    .map(|o| o.kills)
+                                    .or(exit.and_then(|r| r.oom_kills));
+                                let oom_kills = (tables.has_oom()
+                                    || run_kills.is_some()
+                                    || state.oom_kills_before > 0)
+                                    .then(|| state.oom_kills_before + run_kills.unwrap_or(0));
+                                let last_oom_at = max_opt(
+                                    max_opt(
+                                        state.last_oom_before,
+                                        exit.and_then(|r| r.last_oom_at),
+                                    ),
+                                    tables.last_oom(cgroup_id),
+                                );
+                                let finished_at = (!up && *status == Status::Exited)
+                                    .then(|| unix(state.finished_at.as_deref()))
+                                    .flatten();
                                 ContainerSample {
+                                    finished_at,
+                                    oom_kills,
+                                    last_oom_at,
+                                    removed: removed_ids.contains(&config.id),
                                     config: config.clone(),
                                     labels: labels.clone(),
                                     info: info.clone(),

@@ -1,17 +1,18 @@
-//! The HTTP side: `GET /metrics` (Prometheus text format), `GET /` (a pointer to it).
+//! The HTTP side: `GET /metrics` (Prometheus text format, or OpenMetrics to a scraper that
+//! accepts it; gzip-compressed to one that accepts that), `GET /` (a pointer to it).
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ALLOW, CONTENT_TYPE};
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::metrics::{Exporter, CONTENT_TYPE as METRICS_TYPE};
+use crate::metrics::{Exporter, Format, CONTENT_TYPE as METRICS_TYPE, OPENMETRICS_CONTENT_TYPE};
 
 const INDEX: &str = "<html><head><title>ebrun</title></head><body><h1>ebrun</h1>\
 <p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
@@ -27,6 +28,31 @@ fn response(
         r.headers_mut().insert(CONTENT_TYPE, v);
     }
     r
+}
+
+/// Whether a header's comma-separated list names `what` without `q=0`.
+fn accepts(req: &Request<Incoming>, header: hyper::header::HeaderName, what: &str) -> bool {
+    req.headers().get_all(header).iter().any(|v| {
+        v.to_str().unwrap_or("").split(',').any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            parts.next().is_some_and(|t| t.eq_ignore_ascii_case(what))
+                && !parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f64>().ok())
+                        .is_some_and(|q| q == 0.0)
+                })
+        })
+    })
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 8),
+        flate2::Compression::fast(),
+    );
+    e.write_all(body).ok()?;
+    e.finish().ok()
 }
 
 async fn handle(
@@ -45,14 +71,38 @@ async fn handle(
     }
     Ok(match req.uri().path() {
         "/metrics" => {
-            // Reading the instance is blocking file and map I/O.
+            let format = if accepts(&req, ACCEPT, "application/openmetrics-text") {
+                Format::OpenMetrics
+            } else {
+                Format::Text
+            };
+            let compress = accepts(&req, ACCEPT_ENCODING, "gzip");
+            // Reading the instance is blocking file and map I/O; so is compressing.
             let rendered = tokio::task::spawn_blocking(move || {
-                let mut e = exporter.lock().unwrap_or_else(|p| p.into_inner());
-                e.render()
+                let text = {
+                    let mut e = exporter.lock().unwrap_or_else(|p| p.into_inner());
+                    e.render_as(format)
+                }?;
+                Ok::<_, crate::metrics::MetricsError>(match compress {
+                    true => gzip(text.as_bytes()).map_or((text.into_bytes(), false), |z| (z, true)),
+                    false => (text.into_bytes(), false),
+                })
             })
             .await;
+            let content_type = match format {
+                Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+                Format::Text => METRICS_TYPE,
+            };
             match rendered {
-                Ok(Ok(text)) => response(StatusCode::OK, METRICS_TYPE, text),
+                Ok(Ok((body, gzipped))) => {
+                    let mut r = response(StatusCode::OK, content_type, body);
+                    let h = r.headers_mut();
+                    h.insert(VARY, "Accept, Accept-Encoding".parse().expect("header"));
+                    if gzipped {
+                        h.insert(CONTENT_ENCODING, "gzip".parse().expect("header"));
+                    }
+                    r
+                }
                 Ok(Err(e)) => response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "text/plain",

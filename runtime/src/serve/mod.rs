@@ -137,8 +137,11 @@ pub fn run(
             });
         }
         tracing::info!(addr = %bound, "serving metrics");
+        // From here on `rm` leaves removed containers' last values for the next scrape.
+        crate::metrics::removed::mark_serving(paths);
         ready(bound);
         wait_for_signal().await;
+        crate::metrics::removed::unmark_serving(paths);
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = t.await;

@@ -5,7 +5,7 @@ use crate::container::{HealthStatus, Status};
 use crate::metrics::sample::Sample;
 
 /// `ebrun_container_info`, `_state`, `_restarts_total`, `_start_time_seconds`,
-/// `_execs_total`, `_health_status`, `_health_failing_streak`.
+/// `_finished_time_seconds`, `_execs_total`, `_health_status`, `_health_failing_streak`.
 pub struct Lifecycle;
 
 const HEALTH: [HealthStatus; 3] = [
@@ -40,6 +40,10 @@ impl Collector for Lifecycle {
             "ebrun_container_start_time_seconds",
             "When the container's current (or last) run started, Unix time.",
         );
+        let mut finished = Family::gauge(
+            "ebrun_container_finished_time_seconds",
+            "When the container's last run ended, Unix time; only while it is exited (uptime is finished - start then).",
+        );
         let mut execs = Family::counter(
             "ebrun_container_execs_total",
             "execve calls in the container's current run (eBPF).",
@@ -69,6 +73,9 @@ impl Collector for Lifecycle {
             {
                 started.add_container(&c.labels, &[], t.timestamp_micros() as f64 / 1e6);
             }
+            if let Some(t) = c.finished_at {
+                finished.add_container(&c.labels, &[], t);
+            }
             if let Some(n) = c.meters.as_ref().and_then(|m| m.execs) {
                 execs.add_container(&c.labels, &[], n as f64);
             }
@@ -80,7 +87,9 @@ impl Collector for Lifecycle {
                 failing.add_container(&c.labels, &[], f64::from(h.failing_streak));
             }
         }
-        for f in [info, state, restarts, started, execs, health, failing] {
+        for f in [
+            info, state, restarts, started, finished, execs, health, failing,
+        ] {
             emit_nonempty(emit, f);
         }
     }

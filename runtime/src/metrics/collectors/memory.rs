@@ -1,10 +1,12 @@
-//! Memory: usage, working set, limit and reservation (cgroup files), reclaim (eBPF), OOM
-//! kills (eBPF).
+//! Memory: usage, working set, highest usage, limit, limit hits and reservation (cgroup
+//! files; for an exited container, as they were when it exited), reclaim (eBPF), OOM kills
+//! (eBPF, over the container's life) and when the last one happened.
 
 use super::{emit_nonempty, st, Collector, Family, NS};
 use crate::metrics::sample::Sample;
 
-/// `ebrun_container_memory_*` and `ebrun_container_oom_kills_total`.
+/// `ebrun_container_memory_*`, `ebrun_container_oom_kills_total` and
+/// `ebrun_container_last_oom_timestamp_seconds`.
 pub struct Memory;
 
 fn page_size() -> f64 {
@@ -28,6 +30,14 @@ impl Collector for Memory {
             "ebrun_container_memory_limit_bytes",
             "The container's memory limit (-m); absent when unlimited.",
         );
+        let mut max_usage = Family::gauge(
+            "ebrun_container_memory_max_usage_bytes",
+            "The highest memory usage of the container's current (or last) run.",
+        );
+        let mut limit_hits = Family::counter(
+            "ebrun_container_memory_limit_hits_total",
+            "Times the container's memory usage hit its limit in its current (or last) run (v1 memory.failcnt, v2 memory.events max).",
+        );
         let mut reservation = Family::gauge(
             "ebrun_container_memory_reservation_bytes",
             "The container's memory reservation (--memory-reservation); absent when unset.",
@@ -46,7 +56,11 @@ impl Collector for Memory {
         );
         let mut ooms = Family::counter(
             "ebrun_container_oom_kills_total",
-            "Processes of the container killed by the OOM killer in its current run (eBPF).",
+            "Processes of the container killed by the OOM killer, over all its runs (eBPF).",
+        );
+        let mut last_oom = Family::gauge(
+            "ebrun_container_last_oom_timestamp_seconds",
+            "When the OOM killer last killed a process of the container, Unix time; absent if it never did.",
         );
         let page = page_size();
         for c in &sample.containers {
@@ -61,6 +75,18 @@ impl Collector for Memory {
                 if let Some(l) = s.memory_limit {
                     limit.add_container(labels, &[], l as f64);
                 }
+                if let Some(m) = s.memory_max_usage {
+                    max_usage.add_container(labels, &[], m as f64);
+                }
+                if let Some(n) = s.memory_limit_hits {
+                    limit_hits.add_container(labels, &[], n as f64);
+                }
+            }
+            if let Some(n) = c.oom_kills {
+                ooms.add_container(labels, &[], n as f64);
+            }
+            if let Some(t) = c.last_oom_at {
+                last_oom.add_container(labels, &[], t);
             }
             if let Some(r) = c.config.resources.memory_reservation.filter(|r| *r > 0) {
                 reservation.add_container(labels, &[], r as f64);
@@ -87,19 +113,19 @@ impl Collector for Memory {
                     reclaimed.add_container(labels, &l, pages as f64 * page);
                 }
             }
-            if let Some(o) = &m.oom {
-                ooms.add_container(labels, &[], o.kills as f64);
-            }
         }
         for f in [
             usage,
             working_set,
+            max_usage,
             limit,
+            limit_hits,
             reservation,
             reclaims,
             reclaim_seconds,
             reclaimed,
             ooms,
+            last_oom,
         ] {
             emit_nonempty(emit, f);
         }
