@@ -117,6 +117,8 @@ pub struct Series {
 pub struct Metrics {
     pub series: Vec<(Series, f64)>,
     pub types: BTreeMap<String, String>,
+    /// The series written with an explicit timestamp (as written: ms in the text format).
+    pub stamped: Vec<(Series, f64)>,
 }
 
 fn parse_labels(text: &str) -> BTreeMap<String, String> {
@@ -163,22 +165,32 @@ impl Metrics {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
             }
-            let (series, value) = line.rsplit_once(' ').expect("series value");
-            let value: f64 = match value {
-                "+Inf" => f64::INFINITY,
-                v => v.parse().expect("numeric value"),
+            // `series value [timestamp]`; label values may hold spaces, numbers do not.
+            let (series, rest) = match line.rfind('}') {
+                Some(end) if line.contains('{') => line.split_at(end + 1),
+                _ => line.split_once(' ').expect("series value"),
             };
+            let mut numbers = rest.split_whitespace();
+            let number = |v: &str| -> f64 {
+                match v {
+                    "+Inf" => f64::INFINITY,
+                    v => v.parse().expect("numeric value"),
+                }
+            };
+            let value = number(numbers.next().expect("a value"));
+            let stamp = numbers.next().map(number);
             let (name, labels) = match series.split_once('{') {
                 Some((name, labels)) => (name, parse_labels(labels.trim_end_matches('}'))),
                 None => (series, BTreeMap::new()),
             };
-            m.series.push((
-                Series {
-                    name: name.to_string(),
-                    labels,
-                },
-                value,
-            ));
+            let series = Series {
+                name: name.trim().to_string(),
+                labels,
+            };
+            if let Some(t) = stamp {
+                m.stamped.push((series.clone(), t));
+            }
+            m.series.push((series, value));
         }
         m
     }
