@@ -8,7 +8,8 @@
 //! container, as exited, until a scrape has shown its final values, then drops the map
 //! entries and the note ([`release`]). Without a serve, or for a container whose final
 //! values were already scraped, nothing changes: `rm` removes everything at once. A note
-//! older than [`MAX_AGE`] is released by whoever finds it (serve, or the next `rm`).
+//! older than [`MAX_AGE`] is released by whoever finds it (serve's background loop, a
+//! scrape, or the next `rm` without a serve), and a serve that stops releases them all.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -128,6 +129,22 @@ pub fn release(path: &Path, note: &Removed) {
         tracing::debug!(?change, error = %e, "undo of a removed container's change");
     }
     let _ = std::fs::remove_file(path);
+}
+
+/// Releases the notes that waited too long (serve's background loop: a serve nobody scrapes
+/// keeps no map entries for long); with `all`, every note (serve stopping).
+pub fn release_waiting(paths: &Paths, all: bool) {
+    if !dir(paths).exists() {
+        return;
+    }
+    for (path, note) in list(paths) {
+        if all || expired(&note) {
+            release(&path, &note);
+        }
+    }
+    if all {
+        let _ = std::fs::remove_dir(dir(paths)); // only if empty
+    }
 }
 
 /// Releases the notes no serve will show (called by `rm` when no serve runs).

@@ -142,6 +142,7 @@ pub fn run(
         ready(bound);
         wait_for_signal().await;
         crate::metrics::removed::unmark_serving(paths);
+        crate::metrics::removed::release_waiting(paths, true);
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = t.await;

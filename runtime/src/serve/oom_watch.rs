@@ -12,6 +12,8 @@ use crate::Paths;
 fn look(paths: &Paths, after: u64) -> u64 {
     // The eBPF programs' log records, off the scrape path.
     crate::bpf::forward_logs(&paths.bpffs_dir());
+    // Removed containers no scrape came for.
+    crate::metrics::removed::release_waiting(paths, false);
     let store = ContainerStore::new(paths);
     let configs = store.list();
     let ids: Vec<(u64, &crate::container::ContainerConfig)> = configs
