@@ -858,3 +858,63 @@ fn save_refuses_a_damaged_or_missing_layer_blob_and_an_import_brings_it_back() {
         "Loaded image: busybox:latest\n"
     );
 }
+
+/// Image events as dockerd logs them: `load` per image loaded, `tag`, `save`, `untag` and
+/// `delete`, each with the image id and its `name` attribute; `--filter image=` finds them.
+#[test]
+fn image_events_are_dockers() {
+    let inst = Instance::with_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bb.tar");
+    inst.ok(&["tag", "busybox", "bb:1"]);
+    inst.ok(&["save", "-o", path_str(&file), "bb:1"]);
+    inst.ok(&["rmi", "bb:1"]);
+    inst.ok(&["rmi", "busybox"]);
+    inst.ok(&["load", "-i", path_str(&file)]);
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let events = |filter: &str| -> Vec<(String, String, String)> {
+        inst.ok(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            filter,
+            "--format",
+            "{{json .}}",
+        ])
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            (
+                e["Action"].as_str().unwrap().to_string(),
+                e["Actor"]["ID"].as_str().unwrap().to_string(),
+                e["Actor"]["Attributes"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+    };
+    let all = events("type=image");
+    let actions: Vec<&str> = all.iter().map(|(a, _, _)| a.as_str()).collect();
+    // One `untag` per reference removed: bb:1, busybox:latest and busybox@<digest>.
+    assert_eq!(
+        actions,
+        ["load", "tag", "save", "untag", "untag", "untag", "delete", "load"],
+        "{all:?}"
+    );
+    let id = &all[0].1;
+    assert!(id.starts_with("sha256:"), "{all:?}");
+    assert_eq!(all[1], ("tag".into(), id.clone(), "bb:1".into()));
+    assert_eq!(all[6], ("delete".into(), id.clone(), id.clone()));
+    let tagged = events("image=bb:1");
+    assert_eq!(tagged.len(), 1, "{tagged:?}");
+}

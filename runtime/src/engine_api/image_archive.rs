@@ -72,9 +72,10 @@ pub fn save(call: &Call, name: Option<&str>) -> Reply {
         },
         None => None,
     };
-    let archive = match ImageStore::open(&call.paths)
-        .and_then(|store| store.prepare_save(&names, platform.as_ref()))
-    {
+    let (store, archive) = match ImageStore::open(&call.paths).and_then(|store| {
+        let archive = store.prepare_save(&names, platform.as_ref())?;
+        Ok((store, archive))
+    }) {
         Ok(a) => a,
         Err(e) => return super::images::error(e),
     };
@@ -83,9 +84,10 @@ pub fn save(call: &Call, name: Option<&str>) -> Reply {
             out,
             buf: Vec::with_capacity(ToClient::PIECE),
         };
-        if let Err(e) = archive.write(&mut to_client) {
+        match archive.write(&mut to_client) {
+            Ok(report) => store.saved(&report),
             // The headers are out: the client sees a truncated archive, as with dockerd.
-            tracing::warn!("images/get: {e}");
+            Err(e) => tracing::warn!("images/get: {e}"),
         }
     })
 }

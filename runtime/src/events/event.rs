@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
     Container,
+    Image,
     Network,
     Volume,
 }
@@ -17,6 +18,7 @@ impl EventType {
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::Container => "container",
+            EventType::Image => "image",
             EventType::Network => "network",
             EventType::Volume => "volume",
         }
@@ -26,6 +28,7 @@ impl EventType {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "container" => Some(EventType::Container),
+            "image" => Some(EventType::Image),
             "network" => Some(EventType::Network),
             "volume" => Some(EventType::Volume),
             _ => None,

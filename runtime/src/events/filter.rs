@@ -70,7 +70,7 @@ fn matches_one(key: &str, value: &str, e: &Event) -> bool {
             id_or_name(EventType::Container)
                 || (e.kind == EventType::Network && attr("container") == Some(value))
         }
-        "image" => attr("image") == Some(value),
+        "image" => attr("image") == Some(value) || id_or_name(EventType::Image),
         "network" => id_or_name(EventType::Network),
         "volume" => e.kind == EventType::Volume && e.actor.id == value,
         "scope" => e.scope == value,

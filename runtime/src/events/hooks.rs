@@ -72,6 +72,17 @@ pub fn network(
     append(paths, &[event]);
 }
 
+/// An image event as dockerd logs it: `tag`, `untag`, `delete`, `pull`, `push`, `load`,
+/// `save`, `import`; `id` is the image id (a reference for pull and push), `name` its
+/// `name` attribute.
+pub fn image(paths: &Paths, action: &str, id: &str, name: &str) {
+    let attributes = BTreeMap::from([("name".to_string(), name.to_string())]);
+    append(
+        paths,
+        &[Event::new(EventType::Image, action, id, attributes)],
+    );
+}
+
 /// A volume event (`create`, `destroy`) of the local driver.
 pub fn volume(paths: &Paths, action: &str, name: &str) {
     let attributes = BTreeMap::from([("driver".to_string(), "local".to_string())]);

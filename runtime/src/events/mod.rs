@@ -28,7 +28,9 @@ mod time;
 pub use event::{Actor, Event, EventType};
 pub use filter::Filters;
 pub use follow::follow;
-pub use hooks::{container, container_died, container_started, network, remove_started, volume};
+pub use hooks::{
+    container, container_died, container_started, image, network, remove_started, volume,
+};
 pub use journal::{EventJournal, JournalCursor};
 pub use oom::drain_oom_kills;
 pub use steps::{Step, Steps, Trace, TraceJournal};

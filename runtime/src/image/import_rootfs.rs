@@ -83,7 +83,7 @@ impl ImageStore {
         } else {
             Value::Object(Default::default())
         };
-        self.commit(Commit {
+        let image = self.commit(Commit {
             base: None,
             changes: Some(&root),
             config,
@@ -92,6 +92,8 @@ impl ImageStore {
             platform: import.platform,
             names: import.name.into_iter().collect(),
             ..Default::default()
-        })
+        })?;
+        self.event("import", &image.id, &image.id);
+        Ok(image)
     }
 }

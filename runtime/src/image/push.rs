@@ -115,6 +115,7 @@ pub fn push(
             .read_record(hex)?
             .ok_or_else(|| PullError::NoSuchTag(tag.familiar()))?;
         pushed.push(push_tag(&store, &registry, &progress, &image, &tag)?);
+        store.event("push", &tag.familiar(), &tag.familiar_name());
     }
     Ok(pushed)
 }

@@ -93,6 +93,32 @@ impl ImageStore {
         force: bool,
         in_use: InUse,
     ) -> Result<Vec<Deletion>, ImageError> {
+        let id = self.lookup(reference).ok().map(|(r, _)| r.id);
+        let images_before: std::collections::HashSet<String> = self
+            .image_hexes()
+            .map(|h| h.into_iter().map(|h| format!("sha256:{h}")).collect())
+            .unwrap_or_default();
+        let lines = self.remove_locked(reference, force, in_use)?;
+        // dockerd's events: `untag` per reference removed, `delete` per image deleted (the
+        // other `Deleted` lines are layers).
+        for line in &lines {
+            match (line, &id) {
+                (Deletion::Untagged(_), Some(id)) => self.event("untag", id, id),
+                (Deletion::Deleted(d), _) if images_before.contains(d) => {
+                    self.event("delete", d, d)
+                }
+                _ => {}
+            }
+        }
+        Ok(lines)
+    }
+
+    fn remove_locked(
+        &self,
+        reference: &str,
+        force: bool,
+        in_use: InUse,
+    ) -> Result<Vec<Deletion>, ImageError> {
         let _lock = self.lock()?;
         self.sweep_temp();
         let (record, matched) = self.lookup(reference).map_err(ImageError::no_such)?;

@@ -122,7 +122,16 @@ impl ImageStore {
     /// Writes the `docker save` archive of `names` (names, `NAME` for every tag of a
     /// repository, ids, id prefixes) to `out`.
     pub fn save(&self, names: &[String], out: &mut dyn Write) -> Result<SaveReport, ImageError> {
-        self.prepare_save(names, None)?.write(out)
+        let report = self.prepare_save(names, None)?.write(out)?;
+        self.saved(&report);
+        Ok(report)
+    }
+
+    /// dockerd's `save` event for each image saved.
+    pub(crate) fn saved(&self, report: &SaveReport) {
+        for id in &report.images {
+            self.event("save", id, id);
+        }
     }
 
     /// [`ImageStore::save`] into `path`, through a temporary file beside it renamed into
@@ -149,6 +158,7 @@ impl ImageStore {
             .map_err(ImageError::io_fn("chmod", path))?;
         tmp.persist(path)
             .map_err(|e| ImageError::io("rename temp file to", path, e.error))?;
+        self.saved(&report);
         Ok(report)
     }
 

@@ -48,6 +48,9 @@ pub(crate) const LAYER_BLOB: &str = "blob";
 #[derive(Debug, Clone)]
 pub struct ImageStore {
     dir: PathBuf,
+    /// The instance whose events journal hears of tags, deletions, loads and imports (none
+    /// for a store opened by directory alone).
+    events: Option<Paths>,
 }
 
 /// `repositories.json`: familiar repository name -> familiar reference -> image id.
@@ -145,12 +148,32 @@ pub(crate) struct LayerMeta {
 impl ImageStore {
     /// Opens (creating as needed) the store at `paths.images_dir()`.
     pub fn open(paths: &Paths) -> Result<ImageStore, ImageError> {
-        Self::open_dir(paths.images_dir())
+        let mut store = Self::open_dir(paths.images_dir())?;
+        store.events = Some(paths.clone());
+        Ok(store)
+    }
+
+    /// The same store, recording no events (a pull's import is a `pull`, not a `load`).
+    pub(crate) fn without_events(&self) -> ImageStore {
+        ImageStore {
+            dir: self.dir.clone(),
+            events: None,
+        }
+    }
+
+    /// Records an image event (see [`crate::events::image`]) in the instance's journal.
+    pub(crate) fn event(&self, action: &str, id: &str, name: &str) {
+        if let Some(paths) = &self.events {
+            crate::events::image(paths, action, id, name);
+        }
     }
 
     /// Opens (creating as needed) a store in `dir`.
     pub fn open_dir(dir: impl Into<PathBuf>) -> Result<ImageStore, ImageError> {
-        let store = ImageStore { dir: dir.into() };
+        let store = ImageStore {
+            dir: dir.into(),
+            events: None,
+        };
         for sub in [IMAGES_DIR, LAYERS_DIR, BLOBS_DIR, TMP_DIR] {
             let p = store.dir.join(sub);
             std::fs::create_dir_all(&p).map_err(ImageError::io_fn("create directory", &p))?;

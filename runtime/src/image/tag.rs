@@ -48,6 +48,7 @@ impl ImageStore {
         self.write_record(&record)?;
         self.write_repositories(&repos)?;
         repos.attach(&mut record);
+        self.event("tag", &record.id, &target.familiar());
         Ok(record)
     }
 }

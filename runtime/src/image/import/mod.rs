@@ -202,6 +202,7 @@ impl ImageStore {
             };
             let record =
                 self.import_one(src.as_ref(), image, &names, progress, &mut outcome.notices)?;
+            self.event("load", &record.id, &record.id);
             outcome.loaded.push(LoadedImage {
                 image: record,
                 names: names.iter().map(|n| n.familiar()).collect(),

@@ -402,6 +402,7 @@ pub fn pull_as(
     } else {
         format!("Status: Downloaded newer image for {familiar}")
     });
+    store.event("pull", &familiar, &name_ref.familiar_name());
     Ok(Pulled {
         image,
         digest: top_digest.to_string(),
@@ -494,7 +495,9 @@ fn fetch_and_import(
         let to = blobs.join(digest.hex());
         std::fs::hard_link(&from, &to).map_err(io("link", &to))?;
     }
-    let outcome = store.import_all(layout.path(), None, false)?;
+    let outcome = store
+        .without_events()
+        .import_all(layout.path(), None, false)?;
     let image = outcome
         .loaded
         .into_iter()
