@@ -101,10 +101,9 @@ fn host_mounts_are_invisible_and_root_is_overlay() {
     // hybrid hosts; see in_container_view.rs for what they show), and Docker 28's masked
     // per-CPU thermal_throttle directories where the host has them.
     assert!(points.contains(&"/sys/fs/cgroup"), "{mounts}");
-    points.retain(|p| {
-        !p.starts_with("/sys/fs/cgroup")
-            && !(p.starts_with("/sys/devices/system/cpu/cpu") && p.ends_with("/thermal_throttle"))
-    });
+    let thermal =
+        |p: &str| p.starts_with("/sys/devices/system/cpu/cpu") && p.ends_with("/thermal_throttle");
+    points.retain(|p| !p.starts_with("/sys/fs/cgroup") && !thermal(p));
     let mut expected = vec![
         "/",
         "/dev",
