@@ -354,6 +354,11 @@ fn failures_name_their_line_exit_1_and_leave_nothing_behind() {
         ("FROM busybox\nCOPY --from=nosuch /x /x\n", &[], "Dockerfile:2: invalid from flag value nosuch"),
         ("FROM busybox\nRUN [\"/no/such/binary\"]\n", &[], "Dockerfile:2:"),
         ("", &[], "file with no instructions"),
+        (
+            "FROM busybox\nCOPY --exclude=*.log . /x\n",
+            &[],
+            "Dockerfile:2: COPY --exclude is not supported",
+        ),
     ];
     for (dockerfile, args, expected) in cases {
         let ctx = context(&[("Dockerfile", dockerfile)]);

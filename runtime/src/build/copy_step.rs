@@ -26,6 +26,23 @@ pub(super) fn copy(
 ) -> Result<(), BuildError> {
     let what = if add { "ADD" } else { "COPY" };
     let err = |m: String| BuildError::step(line, format!("{what} failed: {m}"));
+    // BuildKit-only options the classic builder does not carry out either: refused by name
+    // (`--link` only changes how BuildKit caches, so it is accepted).
+    for (given, flag) in [
+        (!c.exclude.is_empty(), "--exclude"),
+        (c.parents, "--parents"),
+        (c.checksum.is_some(), "--checksum"),
+        (c.keep_git_dir.is_some(), "--keep-git-dir"),
+    ] {
+        if given {
+            return Err(BuildError::step(
+                line,
+                format!("{what} {flag} is not supported by ebrun's builder (the classic builder)"),
+            ));
+        }
+    }
+    // `ADD --unpack=false` copies a local archive as it is.
+    let add = add && c.unpack != Some(false);
     let ex = |s: &StageState, w: &str| s.expand(w).map_err(|e| BuildError::step(line, e.message()));
     let mut dest = ex(state, &c.dest)?;
     if !dest.starts_with('/') {
