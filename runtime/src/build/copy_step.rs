@@ -8,12 +8,14 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use super::context_match::resolve_in_context;
 use super::copy_tar::{self, Ownership, Placement};
 use super::dockerfile::{CopyInstr, Heredoc};
 use super::error::BuildError;
 use super::executor::Builder;
 use super::stage::StageState;
 use super::step_container::StepContainer;
+use super::tar_moves;
 use crate::container::{self, ExtractOptions};
 use crate::image::ImageRecord;
 
@@ -100,9 +102,8 @@ pub(super) fn copy(
             matched.extend(found);
         }
         let single = matched.len() == 1
-            && !copy_tar::resolve_in_root(&b.opts.context, &matched[0])
-                .map(|p| p.is_dir())
-                .unwrap_or(false)
+            && !resolve_in_context(&b.opts.context, &matched[0].to_string_lossy(), &b.ignore)
+                .is_ok_and(|p| b.opts.context.join(p).is_dir())
             && !sources.iter().any(|s| has_glob(s));
         let sum = copy_tar::write_context_tar(
             &b.opts.context,
@@ -183,9 +184,9 @@ pub(super) fn copy(
         };
         if !exists {
             let source_dir = match matched.as_slice() {
-                [one] => copy_tar::resolve_in_root(&b.opts.context, one)
+                [one] => resolve_in_context(&b.opts.context, &one.to_string_lossy(), &b.ignore)
                     .ok()
-                    .and_then(|p| std::fs::metadata(p).ok())
+                    .and_then(|p| std::fs::metadata(b.opts.context.join(p)).ok())
                     .filter(|m| m.is_dir()),
                 _ => None,
             };
@@ -195,7 +196,7 @@ pub(super) fn copy(
                     .unwrap_or(0o755)
             });
             let dir_tar = scratch.path().join("dest-dir.tar");
-            copy_tar::write_dir_entry(dir, ownership.owner.unwrap_or((0, 0)), mode, &dir_tar)
+            tar_moves::write_dir_entry(dir, ownership.owner.unwrap_or((0, 0)), mode, &dir_tar)
                 .map_err(BuildError::io("write", &dir_tar))?;
             tars.push(dir_tar);
         }
@@ -377,7 +378,7 @@ fn copy_from_image(
             container::archive_path(b.paths, &src.config, "build", &read_path, rename.as_deref())
                 .map_err(|e| BuildError::step(line, format!("COPY --from failed: {path}: {e}")))?;
         let dir = if dir.is_empty() { "/".to_string() } else { dir };
-        copy_tar::write_moved_tar(&mut reader, &dir, ownership, &mut out)
+        tar_moves::write_moved_tar(&mut reader, &dir, ownership, &mut out)
             .map_err(|e| BuildError::step(line, format!("COPY --from failed: {path}: {e}")))?;
         reader
             .finish()

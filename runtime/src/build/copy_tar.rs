@@ -6,16 +6,19 @@
 //! which keys the build cache as Docker's `file:`/`dir:` hashes do.
 //!
 //! Sources are read inside the context: a symlink named as a source is followed within the
-//! context root (never out of it); symlinks inside copied directories are copied as links.
+//! context root (never out of it, see [`resolve_in_context`]); symlinks inside copied
+//! directories are copied as links.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 use tar::{EntryType, Header, HeaderMode};
 
+use super::context_match::resolve_in_context;
 use super::dockerignore::DockerIgnore;
+use super::tar_moves::under;
 use crate::image::compression;
 
 /// Where one source lands.
@@ -58,7 +61,9 @@ pub fn write_context_tar(
     };
     let mut kinds = Vec::new();
     for rel in sources {
-        let path = resolve_in_root(root, rel)?;
+        let path = root.join(
+            resolve_in_context(root, &rel.to_string_lossy(), ignore).map_err(io::Error::other)?,
+        );
         let meta = fs::metadata(&path)?;
         kinds.push(meta.is_dir());
         w.hash.update(rel.as_os_str().as_encoded_bytes());
@@ -220,99 +225,6 @@ impl Writer<'_> {
     }
 }
 
-/// Rewrites a tar stream (the archive of a path in another stage's image, top entry named
-/// `name` or `.`) into `out` with every entry moved under directory `dir` (absolute, in the
-/// container), `ownership` applied. Returns the number of entries written.
-pub fn write_moved_tar(
-    input: impl Read,
-    dir: &str,
-    ownership: Ownership,
-    out: &mut tar::Builder<BufWriter<File>>,
-) -> io::Result<u64> {
-    let prefix = dir.trim_matches('/').to_string();
-    let mut archive = tar::Archive::new(input);
-    let mut n = 0;
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        let name = under(dir, &path)?;
-        if name == prefix {
-            // The directory copied itself: its contents land in `dir`, which stays as it is.
-            continue;
-        }
-        let mut header = entry.header().clone();
-        if let Some((uid, gid)) = ownership.owner {
-            header.set_uid(uid.into());
-            header.set_gid(gid.into());
-        }
-        if let (Some(mode), false) = (ownership.mode, header.entry_type().is_symlink()) {
-            header.set_mode(mode);
-        }
-        match header.entry_type() {
-            EntryType::Symlink => {
-                let target = entry
-                    .link_name()?
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                out.append_link(&mut header, &name, target)?;
-            }
-            EntryType::Link => continue,
-            _ => {
-                let mut content = Vec::new();
-                entry.read_to_end(&mut content)?;
-                out.append_data(&mut header, &name, content.as_slice())?;
-            }
-        }
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// A tar holding only the directory `dir` (absolute, in the container) with `owner` and
-/// `mode`: a destination directory a copy step creates.
-pub fn write_dir_entry(dir: &str, owner: (u32, u32), mode: u32, out: &Path) -> io::Result<()> {
-    let mut builder = tar::Builder::new(BufWriter::new(File::create(out)?));
-    let mut header = Header::new_gnu();
-    header.set_entry_type(EntryType::Directory);
-    header.set_mode(mode);
-    header.set_uid(owner.0.into());
-    header.set_gid(owner.1.into());
-    header.set_size(0);
-    header.set_mtime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    );
-    let name = format!("{}/", dir.trim_matches('/'));
-    builder.append_data(&mut header, name, io::empty())?;
-    builder.into_inner()?.flush()
-}
-
-/// The tar entry name of archive member `path` placed under directory `dir` (absolute, in
-/// the container): `dir/path` without its leading slash; a member with `..` is refused.
-fn under(dir: &str, path: &Path) -> io::Result<String> {
-    let mut out = dir.trim_matches('/').to_string();
-    for c in path.components() {
-        match c {
-            Component::Normal(n) => {
-                if !out.is_empty() {
-                    out.push('/');
-                }
-                out.push_str(&n.to_string_lossy());
-            }
-            Component::CurDir | Component::RootDir => {}
-            _ => {
-                return Err(io::Error::other(format!(
-                    "archive entry {} would leave the destination",
-                    path.display()
-                )))
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Whether `path` is a tar archive (plain, gzip or zstd), as `ADD` unpacks it.
 fn is_archive(path: &Path) -> io::Result<bool> {
     let mut reader = BufReader::new(File::open(path)?);
@@ -333,57 +245,6 @@ fn is_archive(path: &Path) -> io::Result<bool> {
         }
     }
     Ok(got == 512 && &block[257..262] == b"ustar")
-}
-
-/// The context file `rel` as a path on disk, following symlinks but never out of `root`
-/// (an absolute or `..`-climbing link target is taken relative to the context root).
-pub fn resolve_in_root(root: &Path, rel: &Path) -> io::Result<PathBuf> {
-    let mut parts: Vec<std::ffi::OsString> = Vec::new();
-    let mut todo: Vec<std::ffi::OsString> = components(rel);
-    todo.reverse();
-    let mut hops = 0;
-    while let Some(c) = todo.pop() {
-        if c == ".." {
-            parts.pop();
-            continue;
-        }
-        let candidate: PathBuf = std::iter::once(root.as_os_str().to_owned())
-            .chain(parts.iter().cloned())
-            .chain(std::iter::once(c.clone()))
-            .collect();
-        match fs::symlink_metadata(&candidate) {
-            Ok(m) if m.file_type().is_symlink() => {
-                hops += 1;
-                if hops > 40 {
-                    return Err(io::Error::other(format!(
-                        "too many levels of symbolic links: {}",
-                        rel.display()
-                    )));
-                }
-                let target = fs::read_link(&candidate)?;
-                if target.is_absolute() {
-                    parts.clear();
-                }
-                let mut more = components(&target);
-                more.reverse();
-                todo.extend(more);
-            }
-            _ => parts.push(c),
-        }
-    }
-    Ok(std::iter::once(root.as_os_str().to_owned())
-        .chain(parts)
-        .collect())
-}
-
-fn components(p: &Path) -> Vec<std::ffi::OsString> {
-    p.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn path_name(p: &Path) -> String {
@@ -410,29 +271,6 @@ pub fn parse_chmod(text: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn symlinks_are_followed_inside_the_context_only() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        fs::create_dir(root.join("sub")).unwrap();
-        fs::write(root.join("sub/f"), "x").unwrap();
-        std::os::unix::fs::symlink("/sub/f", root.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../../sub/f", root.join("climb")).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", root.join("host")).unwrap();
-        assert_eq!(
-            resolve_in_root(root, Path::new("abs")).unwrap(),
-            root.join("sub/f")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("climb")).unwrap(),
-            root.join("sub/f")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("host")).unwrap(),
-            root.join("etc/passwd")
-        );
-    }
 
     fn names(tar_path: &Path) -> Vec<(String, u64, u64, u32)> {
         let mut a = tar::Archive::new(File::open(tar_path).unwrap());

@@ -24,6 +24,7 @@ pub mod output;
 mod run_step;
 pub mod stage;
 mod step_container;
+mod tar_moves;
 
 pub use changes::apply_changes;
 pub use error::BuildError;
