@@ -808,3 +808,57 @@ fn diff_export_and_import_round_trip_a_root_filesystem() {
     assert_eq!(docker.ok(&["run", "--rm", "viacli:1"]), "exported\n");
     inst.ok(&["rm", "src"]);
 }
+
+/// The other clients that build: the Python SDK (`client.images.build` with build args, and
+/// its BuildError in Docker's words) and docker-compose's `build:` services.
+#[test]
+fn the_python_sdk_and_docker_compose_build_through_the_engine_api() {
+    let inst = instance(13);
+    let _serve = Serve::start(&inst, &[]);
+    let docker = DockerCli::new(&inst);
+    let ctx = context(&[
+        ("Dockerfile", "FROM busybox\nARG X=1\nRUN echo \"x=$X\" > /x\nCMD [\"cat\", \"/x\"]\n"),
+        (
+            "docker-compose.yml",
+            "version: \"3\"\nservices:\n  app:\n    build:\n      context: .\n      args:\n        X: \"9\"\n    image: compapp:1\n    network_mode: none\n",
+        ),
+    ]);
+    let script = r#"
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1], version="auto")
+img, logs = c.images.build(path=sys.argv[2], tag="py:1", buildargs={"X": "7"})
+assert "py:1" in img.tags, img.tags
+assert c.containers.run("py:1", remove=True) == b"x=7\n"
+try:
+    c.images.build(path=sys.argv[2], dockerfile="nope")
+    raise SystemExit("no BuildError")
+except docker.errors.BuildError as e:
+    assert "Cannot locate specified Dockerfile: nope" in str(e), e
+print("built")
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script, &docker.host(), ctx.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out), "built\n");
+
+    let compose = Command::new("docker-compose")
+        .arg("build")
+        .current_dir(ctx.path())
+        .env("DOCKER_HOST", docker.host())
+        .env("DOCKER_CONFIG", docker.config_dir())
+        .output()
+        .unwrap();
+    assert!(
+        compose.status.success(),
+        "{}\n{}",
+        stdout(&compose),
+        stderr(&compose)
+    );
+    assert_eq!(
+        inst.ok(&["run", "--rm", "--network", "none", "compapp:1"]),
+        "x=9\n"
+    );
+    assert!(leftovers(&inst).is_empty(), "{:?}", leftovers(&inst));
+}

@@ -26,12 +26,17 @@ pub fn read_dockerfile(context: &Path, source: &DockerfileSource) -> Result<Stri
             }
         }
     };
-    let meta = std::fs::metadata(&path).map_err(|e| {
-        BuildError::Context(format!(
+    let meta = std::fs::metadata(&path).map_err(|e| match source {
+        // Docker's words, naming the Dockerfile as the user gave it (not the context's
+        // scratch directory a tar was unpacked into).
+        DockerfileSource::InContext(rel) if e.kind() == std::io::ErrorKind::NotFound => {
+            BuildError::Context(format!("Cannot locate specified Dockerfile: {rel}"))
+        }
+        _ => BuildError::Context(format!(
             "unable to find Dockerfile {}: {}",
             path.display(),
             crate::state::describe(&e)
-        ))
+        )),
     })?;
     if meta.len() > MAX_DOCKERFILE {
         return Err(BuildError::Context(format!(
