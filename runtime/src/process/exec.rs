@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use nix::fcntl::OFlag;
@@ -94,12 +94,19 @@ pub fn spawn_exec(
             flag,
         ));
     }
-    // Children of this process are born in the container's PID namespace.
-    nix::sched::setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID)
-        .map_err(sys("join pid namespace"))?;
+    // The PID namespace is joined last, by an intermediate child that has already entered
+    // every other namespace (the mount namespace included): the process the container can
+    // see in its /proc is born inside it, never holding the host's root, cwd or files
+    // (CVE-2016-9962). A container sharing this process's PID namespace joins nothing.
+    if ino(format!("/proc/{}/ns/pid", target.init_pid)) != ino("/proc/self/ns/pid".into()) {
+        joins.push((OwnedFd::from(pid_ns), CloneFlags::CLONE_NEWPID));
+    } else {
+        drop(pid_ns);
+    }
 
     let (go_rx, go_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let (err_rx, err_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+    let (pid_rx, pid_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let console = if spec.terminal {
         Some(std::os::unix::net::UnixStream::pair().map_err(io("socketpair"))?)
     } else {
@@ -109,6 +116,7 @@ pub fn spawn_exec(
         .map_err(io("open /dev/null"))?
         .into();
     supervise::block_forwarded_signals().map_err(sys("block signals"))?;
+    let mut process_stack = vec![0u8; 1 << 20];
     let ctx = ExecChild {
         spec,
         joins: joins
@@ -117,32 +125,45 @@ pub fn spawn_exec(
             .collect(),
         go: go_rx.as_raw_fd(),
         errors: err_tx.as_raw_fd(),
+        pid_out: pid_tx.as_raw_fd(),
         console: console.as_ref().map(|(_, child)| child.as_raw_fd()),
         devnull: devnull.as_raw_fd(),
+        stack: process_stack.as_mut_ptr(),
+        stack_len: process_stack.len(),
     };
     let mut stack = vec![0u8; 1 << 20];
     // SAFETY: the caller is single-threaded; the child gets its own copy of the address space
-    // (no CLONE_VM) and ends in exec or _exit.
-    let pid = unsafe {
+    // (no CLONE_VM) and ends in _exit.
+    let joiner = unsafe {
         nix::sched::clone(
-            Box::new(|| exec_child(&ctx)),
+            Box::new(|| join_child(&ctx)),
             &mut stack,
             CloneFlags::empty(),
             Some(nix::sys::signal::Signal::SIGCHLD as i32),
         )
     }
     .map_err(sys("clone"))?;
-    drop((go_rx, err_tx, devnull, joins));
-    for dir in &target.cgroup_dirs {
-        // A cgroup that refuses the process (e.g. removed meanwhile) is not fatal here.
-        let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+    drop((go_rx, err_tx, pid_tx, devnull, joins));
+    let mut pid_bytes = [0u8; 4];
+    let got_pid = File::from(pid_rx).read_exact(&mut pid_bytes).is_ok();
+    let _ = nix::sys::wait::waitpid(joiner, None);
+    let pid = Pid::from_raw(i32::from_ne_bytes(pid_bytes));
+    if got_pid {
+        for dir in &target.cgroup_dirs {
+            // A cgroup that refuses the process (e.g. removed meanwhile) is not fatal here.
+            let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+        }
+        let mut go = File::from(go_tx);
+        let _ = go.write_all(b"g");
+    } else {
+        drop(go_tx);
     }
-    let mut go = File::from(go_tx);
-    let _ = go.write_all(b"g");
     let mut report = String::new();
     let _ = File::from(err_rx).read_to_string(&mut report);
-    if !report.is_empty() {
-        let _ = nix::sys::wait::waitpid(pid, None);
+    if !report.is_empty() || !got_pid {
+        if got_pid {
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
         let (code, message) = report
             .split_once(' ')
             .and_then(|(c, m)| Some((c.parse().ok()?, m.to_string())))
@@ -164,18 +185,17 @@ struct ExecChild<'a> {
     joins: Vec<(RawFd, CloneFlags)>,
     go: RawFd,
     errors: RawFd,
+    /// Where the joining child writes the pid of the process it started.
+    pid_out: RawFd,
     console: Option<RawFd>,
     devnull: RawFd,
+    /// The stack of the container's process, allocated before the first clone.
+    stack: *mut u8,
+    stack_len: usize,
 }
 
-fn exec_child(ctx: &ExecChild<'_>) -> isize {
-    let mut byte = [0u8; 1];
-    // SAFETY: reading one byte from a pipe fd this process owns into a stack buffer.
-    if unsafe { libc::read(ctx.go, byte.as_mut_ptr().cast(), 1) } != 1 {
-        // SAFETY: exiting without running the parent's destructors twice.
-        unsafe { libc::_exit(EXIT_RUNTIME) };
-    }
-    let Err((code, message)) = join_and_exec(ctx);
+/// Reports a failure on the error pipe and exits.
+fn report_and_exit(ctx: &ExecChild<'_>, (code, message): Failure) -> ! {
     let report = format!("{code} {message}");
     // SAFETY: writing a valid buffer to our pipe fd, then exiting without unwinding.
     unsafe {
@@ -184,7 +204,42 @@ fn exec_child(ctx: &ExecChild<'_>) -> isize {
     }
 }
 
-fn join_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failure> {
+/// The intermediate child: not dumpable (a container process cannot reach it through
+/// /proc), it joins the container's namespaces, starts the container's process there (a
+/// child of the exec'ing process, CLONE_PARENT) and reports its pid.
+fn join_child(ctx: &ExecChild<'_>) -> isize {
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if let Err(failure) = join(ctx) {
+        report_and_exit(ctx, failure);
+    }
+    // SAFETY: the stack was allocated for this by the exec'ing process, and this process has
+    // its own copy of it.
+    let stack = unsafe { std::slice::from_raw_parts_mut(ctx.stack, ctx.stack_len) };
+    // SAFETY: this process is single-threaded; the child gets its own copy of the address
+    // space (no CLONE_VM) and ends in exec or _exit.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(|| exec_child(ctx)),
+            stack,
+            CloneFlags::CLONE_PARENT,
+            None,
+        )
+    };
+    match pid {
+        Ok(pid) => {
+            let bytes = pid.as_raw().to_ne_bytes();
+            // SAFETY: writing a valid buffer to our pipe fd, then exiting without unwinding.
+            unsafe {
+                libc::write(ctx.pid_out, bytes.as_ptr().cast(), bytes.len());
+                libc::_exit(0)
+            }
+        }
+        Err(e) => report_and_exit(ctx, (EXIT_RUNTIME, format!("clone: {e}"))),
+    }
+}
+
+fn join(ctx: &ExecChild<'_>) -> Result<(), Failure> {
     for (fd, flag) in &ctx.joins {
         // SAFETY: `fd` is an open namespace file descriptor this process owns.
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
@@ -197,6 +252,21 @@ fn join_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failur
             nix::unistd::setresuid(uid, uid, uid).map_err(fail(EXIT_RUNTIME, "setresuid"))?;
         }
     }
+    Ok(())
+}
+
+fn exec_child(ctx: &ExecChild<'_>) -> isize {
+    let mut byte = [0u8; 1];
+    // SAFETY: reading one byte from a pipe fd this process owns into a stack buffer.
+    if unsafe { libc::read(ctx.go, byte.as_mut_ptr().cast(), 1) } != 1 {
+        // SAFETY: exiting without running the parent's destructors twice.
+        unsafe { libc::_exit(EXIT_RUNTIME) };
+    }
+    let Err(failure) = enter_and_exec(ctx);
+    report_and_exit(ctx, failure)
+}
+
+fn enter_and_exec(ctx: &ExecChild<'_>) -> Result<std::convert::Infallible, Failure> {
     nix::unistd::chdir("/").map_err(fail(EXIT_RUNTIME, "chdir /"))?;
     nix::unistd::setsid().map_err(fail(EXIT_RUNTIME, "setsid"))?;
     if let Some(console) = ctx.console {
