@@ -9,6 +9,7 @@ use clap::Parser;
 const EXIT_RUNTIME_ERROR: i32 = 125;
 
 fn main() {
+    ebrun::process::sealed::reexec_sealed();
     if let Some(args) = cli::oci::oci_args() {
         std::process::exit(cli::oci::main(args));
     }

@@ -13,6 +13,7 @@ mod exit_wait;
 mod hooks;
 mod pty;
 mod rlimits;
+pub mod sealed;
 mod seccomp;
 mod security;
 mod signals;
