@@ -233,7 +233,12 @@ pub fn rename(
     }
     let mut config = store.lookup(&config.id)?;
     config.name = new_name.to_string();
-    store.save_config(&config)
+    store.save_config(&config)?;
+    // The embedded DNS answers the new name (a running container's endpoint record).
+    if let Err(e) = crate::network::endpoints::rename(paths, &config.id, new_name) {
+        tracing::warn!(id = %config.id, error = %e, "could not rename the network endpoint");
+    }
+    Ok(())
 }
 
 /// Whether the container is running (observed).

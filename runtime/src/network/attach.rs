@@ -160,7 +160,18 @@ pub fn setup(
                 }
                 state.attachments.push(a);
             }
-            write_file(&resolv, &dns::resolv_conf(spec, &config, false))?;
+            // Docker: the embedded DNS server on user-defined networks, none on the default
+            // bridge (its containers keep the host's resolvers and have no names).
+            if state
+                .attachments
+                .first()
+                .is_some_and(|a| a.network_name != "bridge")
+            {
+                super::resolver::start(paths, container_id, pid, dns::upstreams(spec, &config))?;
+                write_file(&resolv, &dns::resolv_conf_embedded(spec, &config))?;
+            } else {
+                write_file(&resolv, &dns::resolv_conf(spec, &config, false))?;
+            }
             Ok(state)
         }
     }
@@ -422,6 +433,7 @@ fn attach_bridge(
             .dir(container_id)
             .join("hosts"),
         own_hosts: dns::own_hosts(spec, &meta.hostname, &own_addrs),
+        embedded_dns: n.name != "bridge",
         attachments: vec![attachment.clone()],
         ports: ports.clone(),
     };

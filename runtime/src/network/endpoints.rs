@@ -27,6 +27,10 @@ pub struct EndpointRecord {
     pub hosts_file: PathBuf,
     /// Its own part of /etc/hosts (localhost, --add-host, its own name).
     pub own_hosts: String,
+    /// Its names come from the embedded DNS server (started on a user-defined network):
+    /// its /etc/hosts names only itself, as Docker's.
+    #[serde(default)]
+    pub embedded_dns: bool,
     pub attachments: Vec<Attachment>,
     pub ports: Vec<PublishedPort>,
 }
@@ -165,10 +169,12 @@ fn peer_lines(peer: &EndpointRecord, networks: &HashSet<String>) -> String {
 }
 
 /// Rewrites, in place (the file is bind-mounted into the container), the /etc/hosts of every
-/// live endpoint so that it names the containers sharing a user-defined network with it.
+/// live endpoint without the embedded DNS server (started on the default bridge, connected
+/// to user-defined networks later) so that it names the containers sharing a user-defined
+/// network with it.
 pub fn refresh_hosts(endpoints: &Endpoints) {
     let all: Vec<EndpointRecord> = endpoints.list().into_iter().filter(|r| r.alive()).collect();
-    for r in &all {
+    for r in all.iter().filter(|r| !r.embedded_dns) {
         let nets: HashSet<String> = r
             .attachments
             .iter()
@@ -191,6 +197,24 @@ pub fn refresh_hosts(endpoints: &Endpoints) {
             tracing::warn!(file = %r.hosts_file.display(), error = %e, "could not update /etc/hosts");
         }
     }
+}
+
+/// `rename`: the container's endpoint takes its new name (the embedded DNS answers it from
+/// the record). Nothing to do for a container without an endpoint.
+pub fn rename(paths: &Paths, container_id: &str, new_name: &str) -> Result<(), NetworkError> {
+    let store = super::NetworkStore::new(paths);
+    if !store.dir().exists() {
+        return Ok(());
+    }
+    let _lock = store.lock()?;
+    let eps = Endpoints::new(paths);
+    let Some(mut r) = eps.get(container_id) else {
+        return Ok(());
+    };
+    r.container_name = new_name.to_string();
+    eps.save(&r)?;
+    refresh_hosts(&eps);
+    Ok(())
 }
 
 /// Whether `a` and `b` (None: all addresses) can both bind the same port.

@@ -9,6 +9,7 @@
 //! - [`firewall`]: the nftables table (NAT, published ports, isolation)
 //! - [`ports`]: choosing and checking host ports
 //! - [`dns`]: /etc/hosts and /etc/resolv.conf
+//! - [`resolver`]: the embedded DNS server at 127.0.0.11 of containers on user networks
 //! - [`attach`]: wiring a container to a network (run, connect, disconnect)
 //! - [`connections`]: `network connect/disconnect` of a container: the networks recorded for
 //!   later starts, and the interfaces of a running one
@@ -34,6 +35,7 @@ pub mod netlink;
 pub mod networks;
 mod nft_netlink;
 pub mod ports;
+pub mod resolver;
 pub mod spec;
 pub mod store;
 pub mod sysctl;
