@@ -29,6 +29,7 @@ fn main() {
     let ctx = cli::Context {
         paths: ebrun::Paths::new(&cli.root),
     };
+    ctx.paths.secure_root();
     let code = match cli::dispatch(&ctx, cli.command) {
         Ok(code) => code,
         Err(e) => {

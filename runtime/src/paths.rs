@@ -29,6 +29,20 @@ impl Paths {
         cmd
     }
 
+    /// Keeps the root out of other host users' reach (CVE-2021-21284, CVE-2021-41091): made
+    /// 0700 when missing, and an existing root that others may read or write (an older
+    /// ebrun's 0755) loses that; searchable bits that a remapped container's directories add
+    /// (see `container::userns_dirs`) stay. The per-boot directory is 0711: not listable, but
+    /// the Engine API's socket in it stays reachable to the `docker` group. Only as root;
+    /// errors are left to the command.
+    pub fn secure_root(&self) {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        secure_dir(&self.root, 0o700);
+        secure_dir(&self.run_dir(), 0o711);
+    }
+
     /// Paths for the instance rooted at `root` (made absolute; not created).
     pub fn new(root: impl AsRef<Path>) -> Self {
         let root = std::path::absolute(root.as_ref()).unwrap_or_else(|_| root.as_ref().into());
@@ -76,6 +90,23 @@ impl Paths {
     /// Where this instance pins its BPF programs, maps and links.
     pub fn bpffs_dir(&self) -> PathBuf {
         PathBuf::from("/sys/fs/bpf").join(&self.prefix)
+    }
+}
+
+/// Creates `dir` with `mode` if missing; takes read and write from group and others if an
+/// existing `dir` grants them.
+fn secure_dir(dir: &Path, mode: u32) {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::DirBuilder::new().mode(mode).create(dir);
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let current = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() && current & 0o066 != 0 {
+            let _ =
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(current & !0o066));
+        }
     }
 }
 
