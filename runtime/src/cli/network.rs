@@ -41,7 +41,7 @@ pub enum NetworkCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Driver to manage the network (only `bridge`).
+    /// Driver to manage the network (`bridge`, `macvlan`, `ipvlan`).
     #[arg(short = 'd', long, default_value = "bridge")]
     driver: String,
     /// Subnet in CIDR format.
@@ -53,6 +53,9 @@ pub struct CreateArgs {
     /// Allocate container addresses from a sub-range.
     #[arg(long = "ip-range")]
     ip_range: Option<String>,
+    /// Auxiliary IPv4 addresses used by the network driver (NAME=IP; macvlan, ipvlan).
+    #[arg(long = "aux-address")]
+    aux_address: Vec<String>,
     /// Restrict external access to the network.
     #[arg(long)]
     internal: bool,
@@ -205,6 +208,12 @@ fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
         labels: key_values("--label", &a.label)?,
         ..Default::default()
     };
+    for (name, ip) in key_values("--aux-address", &a.aux_address)? {
+        let ip = ip
+            .parse()
+            .map_err(|_| anyhow!("invalid --aux-address {name}={ip}: an IPv4 address"))?;
+        o.aux_addresses.insert(name, ip);
+    }
     o.set_ipam(&ipam_configs(&a)?)?;
     match network::create_network(&ctx.paths, &o) {
         Ok(n) => {

@@ -225,7 +225,7 @@ fn resolve_network(
     } else {
         NetworkStore::new(paths).lookup(key)?
     };
-    if !n.is_bridge() {
+    if !n.is_bridge() && !n.is_lan() {
         return Err(NetworkError::Invalid(format!(
             "container cannot be connected to network {} (driver {}): use --network {}",
             n.name, n.driver, n.name
@@ -241,7 +241,10 @@ fn allocate(
     n: &NetworkRecord,
     requested: (Option<std::net::Ipv4Addr>, Option<std::net::Ipv6Addr>),
 ) -> Result<(Option<std::net::Ipv4Addr>, Option<std::net::Ipv6Addr>), NetworkError> {
-    let (used4, used6) = eps.used_addresses(&n.id);
+    let (mut used4, used6) = eps.used_addresses(&n.id);
+    if n.is_lan() {
+        used4.extend(super::lan::reserved(n));
+    }
     let v4 = match requested.0 {
         Some(ip) => {
             if used4.contains(&ip) || Some(ip) == n.gateway {
@@ -273,8 +276,12 @@ fn allocate(
     Ok((v4, v6))
 }
 
-/// Creates the veth pair for attachment `a` of network `n` in the namespace of `pid`.
+/// Creates the veth pair for attachment `a` of network `n` in the namespace of `pid` (or,
+/// on a macvlan or ipvlan network, the parent's child link).
 fn plug(nl: &Netlink, n: &NetworkRecord, a: &Attachment, pid: i32) -> Result<(), NetworkError> {
+    if n.is_lan() {
+        return plug_lan(nl, n, a, pid);
+    }
     let bridge_index = nl
         .link_index(&n.bridge)?
         .ok_or_else(|| NetworkError::Invalid(format!("bridge {} is missing", n.bridge)))?;
@@ -300,8 +307,37 @@ fn plug(nl: &Netlink, n: &NetworkRecord, a: &Attachment, pid: i32) -> Result<(),
         }),
         gateway_v4: a.gateway,
         gateway_v6: a.ipv6_gateway,
+        default_dev: false,
     };
     nl.add_container_link(&a.host_veth, bridge_index, pid, &link)
+}
+
+fn plug_lan(nl: &Netlink, n: &NetworkRecord, a: &Attachment, pid: i32) -> Result<(), NetworkError> {
+    let parent = super::lan::ensure_parent(nl, n)?;
+    let mtu = match n.mtu {
+        Some(m) => m,
+        None => nl.mtu(n.parent())?.unwrap_or(1500),
+    };
+    let mut mac = [0u8; 6];
+    for (i, b) in a.mac_address.split(':').enumerate().take(6) {
+        mac[i] = u8::from_str_radix(b, 16).unwrap_or(0);
+    }
+    let link = ContainerLink {
+        name: a.interface.clone(),
+        mac,
+        mtu,
+        v4: a.ip_address.map(|ip| IfAddr {
+            addr: IpAddr::V4(ip),
+            prefix_len: a.ip_prefix_len,
+        }),
+        v6: None,
+        gateway_v4: a.gateway,
+        gateway_v6: None,
+        // ipvlan l3: no router answers for the containers' addresses; the first network's
+        // default route goes through the interface itself.
+        default_dev: !n.internal && a.interface == "eth0" && super::lan::routes_by_device(n),
+    };
+    nl.add_lan_link(parent, super::lan::kind(n)?, pid, &link)
 }
 
 fn mac_text(mac: [u8; 6]) -> String {
@@ -327,11 +363,20 @@ fn new_attachment(
         network_id: n.id.clone(),
         endpoint_id: new_id(),
         interface: interface.to_string(),
-        host_veth: veth_name(paths.prefix(), container_id, &n.id),
-        mac_address: mac_text(mac.unwrap_or_else(|| ipam::mac_for(addrs.0))),
+        host_veth: if n.is_lan() {
+            String::new()
+        } else {
+            veth_name(paths.prefix(), container_id, &n.id)
+        },
+        // An ipvlan child has its parent's MAC.
+        mac_address: if n.driver == "ipvlan" {
+            String::new()
+        } else {
+            mac_text(mac.unwrap_or_else(|| ipam::mac_for(addrs.0)))
+        },
         ip_address: addrs.0,
         ip_prefix_len: n.subnet.map(|s| s.prefix_len()).unwrap_or(0),
-        gateway: if n.internal {
+        gateway: if n.internal || super::lan::routes_by_device(n) {
             None
         } else {
             n.default_gateway.or(n.gateway)
@@ -410,7 +455,12 @@ fn attach_bridge(
     } else {
         Vec::new()
     };
-    let ports = ports::resolve(spec, &exposed, config.ip, &eps.used_ports())?;
+    // Docker publishes no ports of macvlan/ipvlan containers: they are on the LAN.
+    let ports = if n.is_lan() {
+        Vec::new()
+    } else {
+        ports::resolve(spec, &exposed, config.ip, &eps.used_ports())?
+    };
     let addrs = allocate(&eps, &n, (spec.ipv4, spec.ipv6))?;
     let mac = spec
         .mac_address
@@ -443,11 +493,13 @@ fn attach_bridge(
         container_id: container_id.to_string(),
     });
     plug(&nl, &n, &attachment, pid)?;
-    journal.record(HostChange::Veth {
-        name: attachment.host_veth.clone(),
-        pid,
-        pid_start: record.pid_start,
-    });
+    if !attachment.host_veth.is_empty() {
+        journal.record(HostChange::Veth {
+            name: attachment.host_veth.clone(),
+            pid,
+            pid_start: record.pid_start,
+        });
+    }
     let rules = dnat_rules(&ports, &attachment)?;
     let fw = Firewall::new(paths);
     let handles = fw.add_dnat(&rules, container_id)?;
@@ -528,6 +580,9 @@ pub fn connect(
     }
     endpoints::refresh_hosts(&eps);
     crate::events::network(paths, "connect", &n.id, &n.name, Some(container_id));
+    if a.host_veth.is_empty() {
+        return Ok((a, Vec::new())); // a macvlan/ipvlan child: it goes with the namespace
+    }
     let change = HostChange::Veth {
         name: a.host_veth.clone(),
         pid,
@@ -563,7 +618,12 @@ pub fn disconnect(
             ))
         })?;
     let a = record.attachments.remove(pos);
-    Netlink::new()?.delete_link(&a.host_veth)?;
+    let nl = Netlink::new()?;
+    if a.host_veth.is_empty() {
+        nl.delete_link_in(record.pid, &a.interface)?; // a macvlan/ipvlan child
+    } else {
+        nl.delete_link(&a.host_veth)?;
+    }
     eps.save(&record)?;
     endpoints::refresh_hosts(&eps);
     crate::events::network(paths, "disconnect", &n.id, &n.name, Some(container_id));

@@ -6,6 +6,7 @@
 //! - [`store`], [`networks`]: network records, the default bridge, `network create/rm`
 //! - [`ipam`], [`endpoints`]: subnets and addresses; per-container allocations
 //! - [`netlink`], [`sysctl`]: links, addresses, routes; forwarding
+//! - [`lan`]: macvlan and ipvlan networks (a child of a parent interface per container)
 //! - [`firewall`]: the nftables table (NAT, published ports, isolation)
 //! - [`ports`]: choosing and checking host ports
 //! - [`dns`]: /etc/hosts and /etc/resolv.conf
@@ -31,6 +32,7 @@ pub mod firewall;
 pub mod inspect;
 pub mod ipam;
 pub mod iptables_compat;
+pub mod lan;
 pub mod netlink;
 pub mod networks;
 mod nft_netlink;

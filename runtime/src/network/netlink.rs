@@ -12,6 +12,7 @@ use std::os::fd::AsFd;
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
+pub use rtnetlink::packet_route::link::{IpVlanFlags, IpVlanMode, MacVlanMode};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteScope, RouteType};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
@@ -63,6 +64,15 @@ pub struct ContainerLink {
     /// Default routes (none on an `--internal` network's second interface etc.).
     pub gateway_v4: Option<Ipv4Addr>,
     pub gateway_v6: Option<Ipv6Addr>,
+    /// A default route through the interface itself, without a gateway (ipvlan l3).
+    pub default_dev: bool,
+}
+
+/// A LAN child of a parent interface, for macvlan and ipvlan networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LanKind {
+    MacVlan(MacVlanMode),
+    IpVlan(IpVlanMode, IpVlanFlags),
 }
 
 /// A tokio current_thread runtime and an rtnetlink handle in the caller's namespace.
@@ -258,6 +268,9 @@ impl Netlink {
 
     /// Deletes link `name` if it exists.
     pub fn delete_link(&self, name: &str) -> Result<(), NetworkError> {
+        if name.is_empty() {
+            return Ok(());
+        }
         let Some(index) = self.link_index(name)? else {
             return Ok(());
         };
@@ -305,6 +318,86 @@ impl Netlink {
         })?;
         let inner = self.in_netns_of(pid)?;
         configure_inside(&self.rt, &inner, link)
+    }
+
+    /// Creates a macvlan or ipvlan child of link `parent_index` directly inside the network
+    /// namespace of `pid` as `link.name` (it dies with the namespace), then configures it.
+    pub fn add_lan_link(
+        &self,
+        parent_index: u32,
+        kind: LanKind,
+        pid: i32,
+        link: &ContainerLink,
+    ) -> Result<(), NetworkError> {
+        let msg = match kind {
+            LanKind::MacVlan(mode) => rtnetlink::LinkMacVlan::new(&link.name, parent_index, mode)
+                .mtu(link.mtu)
+                .address(link.mac.to_vec())
+                .setns_by_pid(pid as u32)
+                .build(),
+            LanKind::IpVlan(mode, flags) => {
+                rtnetlink::LinkIpVlan::new(&link.name, parent_index, mode)
+                    .flag(flags)
+                    .mtu(link.mtu)
+                    .setns_by_pid(pid as u32)
+                    .build()
+            }
+        };
+        let handle = self.handle.clone();
+        self.rt.block_on(async move {
+            handle
+                .link()
+                .add(msg)
+                .execute()
+                .await
+                .map_err(nl_err("create macvlan/ipvlan link"))
+        })?;
+        let inner = self.in_netns_of(pid)?;
+        configure_inside(&self.rt, &inner, link)
+    }
+
+    /// Deletes link `name` inside the network namespace of `pid` if it exists.
+    pub fn delete_link_in(&self, pid: i32, name: &str) -> Result<(), NetworkError> {
+        let inner = self.in_netns_of(pid)?;
+        let Some(index) = link_index(&self.rt, &inner, name)? else {
+            return Ok(());
+        };
+        self.rt.block_on(async move {
+            match inner.link().del(index).execute().await {
+                Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+                r => r.map_err(nl_err("delete link")),
+            }
+        })
+    }
+
+    /// Creates 802.1q sub-interface `name` (VLAN `id` of link `parent_index`), up.
+    pub fn add_vlan(&self, name: &str, parent_index: u32, id: u16) -> Result<(), NetworkError> {
+        let msg = rtnetlink::LinkVlan::new(name, parent_index, id)
+            .up()
+            .build();
+        let handle = self.handle.clone();
+        self.rt.block_on(async move {
+            handle
+                .link()
+                .add(msg)
+                .execute()
+                .await
+                .map_err(nl_err("create VLAN sub-interface"))
+        })
+    }
+
+    /// Creates dummy link `name`, up (the parent of a macvlan/ipvlan network without one).
+    pub fn add_dummy(&self, name: &str) -> Result<(), NetworkError> {
+        let msg = rtnetlink::LinkDummy::new(name).up().build();
+        let handle = self.handle.clone();
+        self.rt.block_on(async move {
+            handle
+                .link()
+                .add(msg)
+                .execute()
+                .await
+                .map_err(nl_err("create dummy link"))
+        })
     }
 
     /// Brings `lo` up inside the network namespace of `pid` (`--net none`).
@@ -409,6 +502,14 @@ fn configure_inside(
             .attributes
             .push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
         routes.push(b.build());
+    }
+    if link.default_dev && link.gateway_v4.is_none() {
+        routes.push(
+            RouteMessageBuilder::<Ipv4Addr>::new()
+                .output_interface(index)
+                .scope(RouteScope::Link)
+                .build(),
+        );
     }
     let handle = inner.clone();
     rt.block_on(async move {

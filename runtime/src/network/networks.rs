@@ -155,6 +155,9 @@ fn choose_auto_subnet(
 /// Makes sure `n`'s bridge exists with its addresses, that forwarding is on and that the
 /// firewall knows the network. Caller holds the instance lock.
 pub fn bring_up(paths: &Paths, nl: &Netlink, n: &mut NetworkRecord) -> Result<(), NetworkError> {
+    if n.is_lan() {
+        return super::lan::ensure_parent(nl, n).map(|_| ());
+    }
     if !n.is_bridge() {
         return Ok(());
     }
@@ -251,6 +254,8 @@ pub struct CreateOptions {
     pub ipv6: bool,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// `--aux-address NAME=IP` (macvlan and ipvlan networks).
+    pub aux_addresses: BTreeMap<String, std::net::Ipv4Addr>,
 }
 
 /// One of Docker's `IPAM.Config` entries as given (the API's JSON; the CLI's `--subnet`,
@@ -426,10 +431,16 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
             o.name
         )));
     }
-    if !matches!(o.driver.as_str(), "" | "bridge") {
+    let lan = matches!(o.driver.as_str(), "macvlan" | "ipvlan");
+    if !lan && !matches!(o.driver.as_str(), "" | "bridge") {
         return Err(NetworkError::UnknownDriver(o.driver.clone()));
     }
-    for (key, value) in &o.options {
+    if !lan && !o.aux_addresses.is_empty() {
+        return Err(NetworkError::Invalid(
+            "auxiliary addresses are supported on macvlan and ipvlan networks only".into(),
+        ));
+    }
+    for (key, value) in o.options.iter().filter(|_| !lan) {
         if ![OPT_BRIDGE_NAME, OPT_MTU, OPT_MASQUERADE].contains(&key.as_str()) {
             return Err(NetworkError::Invalid(format!(
                 "unsupported option {key:?} (allowed: {OPT_BRIDGE_NAME}, {OPT_MTU}, {OPT_MASQUERADE})"
@@ -448,7 +459,7 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
         return Err(NetworkError::NameExists(o.name.clone()));
     }
     let id = new_id();
-    let bridge = match o.options.get(OPT_BRIDGE_NAME) {
+    let bridge = match o.options.get(OPT_BRIDGE_NAME).filter(|_| !lan) {
         Some(b) if !valid_ifname(b) => {
             return Err(NetworkError::Invalid(format!(
                 "invalid {OPT_BRIDGE_NAME} {b:?}: an interface name of 1-15 characters"
@@ -477,6 +488,9 @@ pub fn create(paths: &Paths, o: &CreateOptions) -> Result<NetworkRecord, Network
     n.options = o.options.clone();
     n.labels = o.labels.clone();
     n.ipv6 = o.ipv6 || o.subnet_v6.is_some();
+    if lan {
+        return super::lan::create(paths, &store, o, n);
+    }
     let nl = Netlink::new()?;
     if nl.link_index(&n.bridge)?.is_some() {
         return Err(NetworkError::Invalid(format!(
@@ -598,6 +612,11 @@ pub fn remove(paths: &Paths, key: &str) -> Result<NetworkRecord, NetworkError> {
         )));
     }
     store.delete(&n)?;
+    if n.is_lan() {
+        super::lan::remove_links(&Netlink::new()?, &n);
+        crate::events::network(paths, "destroy", &n.id, &n.name, None);
+        return Ok(n);
+    }
     sync_firewall(paths, false)?;
     if !n.existing_bridge {
         Netlink::new()?.delete_link(&n.bridge)?;
@@ -632,6 +651,9 @@ pub fn teardown(paths: &Paths) -> Result<(), NetworkError> {
     let nl = Netlink::new()?;
     for n in store.bridges().iter().filter(|n| !n.existing_bridge) {
         nl.delete_link(&n.bridge)?;
+    }
+    for n in store.list().iter().filter(|n| n.is_lan()) {
+        super::lan::remove_links(&nl, n);
     }
     let _ = super::iptables_compat::sync_forward_accepts(paths.prefix(), &[]);
     Firewall::new(paths).remove_table()

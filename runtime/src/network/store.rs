@@ -65,12 +65,30 @@ pub struct NetworkRecord {
     pub options: BTreeMap<String, String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// `--aux-address NAME=IP`: addresses never given to containers (macvlan, ipvlan).
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
+    /// The link ebrun created as the parent (a VLAN sub-interface, or a dummy when no
+    /// parent was given), deleted with the network. Empty: the parent was the user's.
+    #[serde(default)]
+    pub created_link: String,
 }
 
 impl NetworkRecord {
     /// Whether containers on it get an interface and an address.
     pub fn is_bridge(&self) -> bool {
         self.driver == "bridge"
+    }
+
+    /// A macvlan or ipvlan network: containers get a child of the parent interface, with
+    /// their own address on its LAN.
+    pub fn is_lan(&self) -> bool {
+        matches!(self.driver.as_str(), "macvlan" | "ipvlan")
+    }
+
+    /// The parent interface of a macvlan or ipvlan network (`-o parent=`).
+    pub fn parent(&self) -> &str {
+        self.options.get("parent").map(String::as_str).unwrap_or("")
     }
 
     /// Whether traffic leaving the network is masqueraded (Docker's
