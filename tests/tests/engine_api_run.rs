@@ -331,10 +331,10 @@ fn bad_create_requests_get_dockers_errors_and_leave_nothing_behind() {
         "{}",
         stderr(&out)
     );
-    let out = docker.run(&["run", "--rm", "--ulimit", "nofile=10", "busybox", "true"]);
+    let out = docker.run(&["run", "--rm", "--device", "/dev/fuse", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
-        stderr(&out).contains("HostConfig.Ulimits (--ulimit) is not supported"),
+        stderr(&out).contains("HostConfig.Devices (--device) is not supported"),
         "{}",
         stderr(&out)
     );

@@ -1,8 +1,6 @@
 //! `ebrun start|stop|restart|kill|wait|pause|unpause|rename`: one container operation each,
 //! applied to every named container, printing what Docker prints.
 
-use std::time::Duration;
-
 use anyhow::Result;
 use clap::Args;
 use nix::sys::signal::Signal;
@@ -20,9 +18,10 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container.
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    time: u64,
+    /// Seconds to wait before killing the container (default: the container's
+    /// --stop-timeout, else 10).
+    #[arg(short = 't', long = "time", allow_negative_numbers = true)]
+    time: Option<i64>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -80,14 +79,14 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
 }
 
 pub fn stop(ctx: &Context, args: StopArgs) -> Result<i32> {
-    let grace = Duration::from_secs(args.time);
+    let grace = args.time;
     each(ctx, &args.containers, true, |c| {
         container::stop(&ctx.paths, c, grace).map(|()| None)
     })
 }
 
 pub fn restart(ctx: &Context, args: StopArgs) -> Result<i32> {
-    let grace = Duration::from_secs(args.time);
+    let grace = args.time;
     each(ctx, &args.containers, true, |c| {
         container::stop(&ctx.paths, c, grace)?;
         container::start_existing(&ctx.paths, c).map(|()| None)

@@ -32,12 +32,14 @@ pub mod pull;
 pub mod resource_flags;
 pub mod rm;
 pub mod run;
+pub mod run_option_flags;
 pub mod save;
 pub mod serve;
 pub mod stats;
 pub mod system;
 pub mod top;
 pub mod update;
+pub mod version;
 pub mod volume;
 pub mod volume_flags;
 
@@ -97,6 +99,10 @@ pub enum Command {
     Import(image::ImportArgs),
     /// Create and run a new container from an image.
     Run(Box<run::RunArgs>),
+    /// Create a new container (run's flags; `ebrun start` starts it).
+    Create(Box<run::RunArgs>),
+    /// Show the ebrun version information.
+    Version(version::VersionArgs),
     /// Remove one or more containers.
     Rm(rm::RmArgs),
     /// Return low-level information on containers.
@@ -202,6 +208,8 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Diff(args) => diff::diff(ctx, args),
         Command::Import(args) => image::import(ctx, args),
         Command::Run(args) => run::run(ctx, *args),
+        Command::Create(args) => run::create(ctx, *args),
+        Command::Version(args) => version::version(ctx, args),
         Command::Rm(args) => rm::rm(ctx, args),
         Command::Inspect(args) => inspect::inspect(ctx, args),
         Command::Network(cmd) => network::network_command(ctx, cmd),

@@ -311,7 +311,7 @@ impl Flags {
 }
 
 /// go-units `RAMInBytes`: `64m`, `1.5g`, `512k`, `100` (bytes), `64MiB`; binary multiples.
-fn ram(flag: &str, value: &str) -> Result<i64> {
+pub(super) fn ram(flag: &str, value: &str) -> Result<i64> {
     let err = || {
         anyhow::anyhow!("invalid argument \"{value}\" for \"{flag}\" flag: invalid size: '{value}' (a number with an optional unit b, k, m, g, t or p, e.g. 64m)")
     };

@@ -7,6 +7,7 @@ use clap::Args;
 
 use ebrun::container::{self, RunSpec};
 
+use super::run_option_flags::{pull_first, CidFile};
 use super::Context;
 
 #[derive(Debug, Args)]
@@ -96,6 +97,8 @@ pub struct RunArgs {
     volumes: super::volume_flags::VolumeFlags,
     #[command(flatten)]
     health: super::health_flags::HealthFlags,
+    #[command(flatten)]
+    options: super::run_option_flags::RunOptionFlags,
     /// Set platform if server is multi-platform capable (os/arch[/variant]).
     #[arg(long)]
     platform: Option<String>,
@@ -129,6 +132,7 @@ fn read_env_file(path: &PathBuf) -> Result<Vec<String>> {
 
 impl RunArgs {
     fn into_spec(self) -> Result<RunSpec> {
+        let options = self.options.to_options()?;
         let mut env = Vec::new();
         for file in &self.env_file {
             env.extend(read_env_file(file)?);
@@ -217,6 +221,7 @@ impl RunArgs {
             stdin_once: false,
             console_size: None,
             healthcheck: self.health.to_config()?,
+            options,
         })
     }
 }
@@ -239,20 +244,66 @@ fn check_detach_keys(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `run` and `create` do before the container exists: the spec, `--cidfile`, `--pull`.
+fn prepare(ctx: &Context, args: RunArgs) -> Result<(RunSpec, CidFile)> {
+    let policy = args.options.pull_policy()?;
+    let quiet = args.options.quiet();
+    let cidfile = args.options.cidfile().map(PathBuf::from);
+    let spec = args.into_spec()?;
+    let cid = CidFile::create(cidfile.as_deref())?;
+    if let Err(e) = pull_first(
+        &ctx.paths,
+        &spec.image,
+        spec.platform.as_ref(),
+        policy,
+        quiet,
+    ) {
+        cid.remove();
+        return Err(e);
+    }
+    Ok((spec, cid))
+}
+
 pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
     check_detach_keys(&args)?;
-    let spec = args.into_spec()?;
+    let (spec, cid) = prepare(ctx, args)?;
     let result = if spec.detach {
-        container::run_detached(&ctx.paths, &spec).map(|id| {
+        container::run_detached_with(&ctx.paths, &spec, &mut |id| {
+            let _ = cid.write(id);
+        })
+        .map(|id| {
             println!("{id}");
             0
         })
     } else {
-        container::run_foreground(&ctx.paths, &spec)
+        container::run_foreground_with(&ctx.paths, &spec, &mut |id| {
+            let _ = cid.write(id);
+        })
     };
     match result {
         Ok(code) => Ok(code),
         Err(e) => {
+            if !cid.written() {
+                cid.remove();
+            }
+            eprintln!("ebrun: {e}");
+            Ok(e.exit_code())
+        }
+    }
+}
+
+/// `ebrun create`: run's flags, the container made but not started; prints its id.
+pub fn create(ctx: &Context, args: RunArgs) -> Result<i32> {
+    let (mut spec, cid) = prepare(ctx, args)?;
+    spec.detach = true;
+    match container::create(&ctx.paths, &spec) {
+        Ok(created) => {
+            cid.write(&created.config.id)?;
+            println!("{}", created.config.id);
+            Ok(0)
+        }
+        Err(e) => {
+            cid.remove();
             eprintln!("ebrun: {e}");
             Ok(e.exit_code())
         }

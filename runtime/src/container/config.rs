@@ -62,6 +62,10 @@ pub struct ContainerConfig {
     /// `--health-*` (`--no-healthcheck`: `["NONE"]`); see the health module.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<crate::image::HealthConfig>,
+    /// `--init`, `--ulimit`, `--shm-size`, `--stop-signal`, `--group-add`, ... (see
+    /// run_options).
+    #[serde(default)]
+    pub options: super::RunOptions,
     /// Host changes that live as long as the container; `rm` undoes them.
     pub changes: Vec<HostChange>,
 }

@@ -77,6 +77,7 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         security: spec.security.clone(),
     };
     spec.network.validate(paths)?;
+    spec.options.validate()?;
     if let Some(hc) = &spec.healthcheck {
         super::health::validate(hc)?;
     }
@@ -210,6 +211,15 @@ pub fn create(paths: &Paths, spec: &RunSpec) -> Result<Created, ContainerError> 
         userns,
         labels,
         healthcheck,
+        options: super::RunOptions {
+            // The image's STOPSIGNAL unless --stop-signal, as Docker merges them.
+            stop_signal: spec
+                .options
+                .stop_signal
+                .clone()
+                .or_else(|| image_config.and_then(|c| c.stop_signal().clone())),
+            ..spec.options.clone()
+        },
         changes: journal.changes().to_vec(),
     };
     containers.save_state(&id, &ContainerState::default())?;

@@ -124,7 +124,37 @@ pub fn inspect_document(paths: &Paths, c: &ContainerConfig, s: &ContainerState) 
     if !c.sysctls.is_empty() {
         doc["HostConfig"]["Sysctls"] = json!(c.sysctls);
     }
+    options_fields(&mut doc, &c.options);
     doc
+}
+
+/// `--init`, `--ulimit`, `--shm-size`, ... where Docker's inspect shows them.
+fn options_fields(doc: &mut Value, o: &super::RunOptions) {
+    let host = &mut doc["HostConfig"];
+    host["Init"] = if o.init { json!(true) } else { Value::Null };
+    host["Ulimits"] = json!(o.effective_ulimits());
+    host["ShmSize"] = json!(o.shm_size.unwrap_or(super::run_options::DEFAULT_SHM_SIZE));
+    host["GroupAdd"] = if o.group_add.is_empty() {
+        Value::Null
+    } else {
+        json!(o.group_add)
+    };
+    host["Runtime"] = json!(if o.runtime.is_empty() {
+        "runc"
+    } else {
+        o.runtime.as_str()
+    });
+    doc["Config"]["Domainname"] = json!(o.domainname);
+    // Docker leaves these out unless given.
+    if let Some(sig) = &o.stop_signal {
+        doc["Config"]["StopSignal"] = json!(sig);
+    }
+    if let Some(t) = o.stop_timeout {
+        doc["Config"]["StopTimeout"] = json!(t);
+    }
+    if !o.annotations.is_empty() {
+        doc["HostConfig"]["Annotations"] = json!(o.annotations);
+    }
 }
 
 /// `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.

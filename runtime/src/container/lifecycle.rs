@@ -145,13 +145,20 @@ pub fn kill_container(
     })
 }
 
-/// `stop -t SECS`: SIGTERM, then SIGKILL after the grace period; waits for the exit to be
-/// recorded.
+/// `stop -t SECS`: the container's stop signal (`--stop-signal`, SIGTERM by default), then
+/// SIGKILL after the grace period (`grace`, else the container's `--stop-timeout`, else 10 s;
+/// negative: no SIGKILL); waits for the exit to be recorded.
 pub fn stop(
     paths: &Paths,
     config: &ContainerConfig,
-    grace: Duration,
+    grace: Option<i64>,
 ) -> Result<(), ContainerError> {
+    let grace = match grace {
+        Some(t) if t < 0 => None,
+        Some(t) => Some(Duration::from_secs(t as u64)),
+        None => config.options.stop_grace(),
+    };
+    let signal = config.options.stop_signal();
     let state = observe(paths, config)?;
     if !is_running(&state) {
         return Ok(());
@@ -164,10 +171,20 @@ pub fn stop(
     }
     let pid = Pid::from_raw(state.pid);
     if process_alive(state.pid, state.pid_start_time) {
-        crate::events::container(paths, "kill", config, &[("signal", "15".into())]);
-        let _ = kill(pid, Signal::SIGTERM);
+        crate::events::container(
+            paths,
+            "kill",
+            config,
+            &[("signal", (signal as i32).to_string())],
+        );
+        let _ = kill(pid, signal);
         crate::faults::point("stop:signalled");
-        wait_for_exit(state.pid, grace);
+        match grace {
+            Some(grace) => {
+                wait_for_exit(state.pid, grace);
+            }
+            None => while !wait_for_exit(state.pid, Duration::from_secs(3600)) {},
+        }
         if process_alive(state.pid, state.pid_start_time) {
             crate::events::container(paths, "kill", config, &[("signal", "9".into())]);
             let _ = kill(pid, Signal::SIGKILL);

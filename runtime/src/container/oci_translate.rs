@@ -40,7 +40,7 @@ fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Mount 
 
 /// Docker's default mounts: /proc, /dev, /dev/pts, /sys and /sys/fs/cgroup (read-only
 /// unless privileged), /dev/mqueue, /dev/shm.
-fn kernel_mounts(privileged: bool) -> Vec<Mount> {
+fn kernel_mounts(privileged: bool, shm_size: u64) -> Vec<Mount> {
     let rw = if privileged { "rw" } else { "ro" };
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
@@ -81,7 +81,13 @@ fn kernel_mounts(privileged: bool) -> Vec<Mount> {
             "/dev/shm",
             "tmpfs",
             "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            &[
+                "nosuid",
+                "noexec",
+                "nodev",
+                "mode=1777",
+                &format!("size={}k", shm_size / 1024),
+            ],
         ),
     ]
 }
@@ -175,18 +181,73 @@ pub(crate) fn read_in_layers(upper: &Path, layers: &[PathBuf], file: &str) -> Op
     None
 }
 
-/// `-u USER[:GROUP]` resolved against the container's own /etc/passwd and /etc/group.
+/// `-u USER[:GROUP]` resolved against the container's own /etc/passwd and /etc/group, with
+/// `--group-add`'s groups (names looked up in /etc/group, or numbers) added.
 fn user(dir: &Path, config: &ContainerConfig) -> Result<crate::process::UserSpec, ContainerError> {
     let upper = dir.join("upper");
     let passwd = read_in_layers(&upper, &config.layers, "etc/passwd");
     let group = read_in_layers(&upper, &config.layers, "etc/group");
-    crate::process::resolve_user_with(&config.process.user, passwd.as_deref(), group.as_deref())
-        .map_err(|e| {
-            ContainerError::Start(crate::process::StartFailure {
-                exit_code: 125,
-                message: e,
-            })
+    let failed = |message: String| {
+        ContainerError::Start(crate::process::StartFailure {
+            exit_code: 125,
+            message,
         })
+    };
+    let mut user = crate::process::resolve_user_with(
+        &config.process.user,
+        passwd.as_deref(),
+        group.as_deref(),
+    )
+    .map_err(failed)?;
+    for added in &config.options.group_add {
+        let gid = group
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 3 && f[0] == added)
+            .and_then(|f| f[2].parse::<u32>().ok())
+            .or_else(|| added.parse().ok())
+            .ok_or_else(|| {
+                failed(format!(
+                    "Unable to find group {added}: no matching entries in group file"
+                ))
+            })?;
+        if !user.groups.contains(&gid) {
+            user.groups.push(gid);
+        }
+    }
+    Ok(user)
+}
+
+/// `--ulimit`s on top of Docker's default open-files limit (a nofile given replaces it).
+fn rlimits(config: &ContainerConfig) -> Vec<oci_spec::runtime::PosixRlimit> {
+    use super::run_options::rlim;
+    let build = |typ, soft, hard| {
+        oci_spec::runtime::PosixRlimitBuilder::default()
+            .typ(typ)
+            .soft(soft)
+            .hard(hard)
+            .build()
+            .expect("an rlimit builds")
+    };
+    let ulimits = config.options.effective_ulimits();
+    let mut out: Vec<_> = crate::process::docker_default_rlimits()
+        .iter()
+        .filter(|_| !ulimits.iter().any(|u| u.name == "nofile"))
+        .map(|r| {
+            build(
+                oci_spec::runtime::PosixRlimitType::RlimitNofile,
+                r.soft,
+                r.hard,
+            )
+        })
+        .collect();
+    out.extend(ulimits.iter().filter_map(|u| {
+        u.oci_type()
+            .map(|typ| build(typ, rlim(u.soft), rlim(u.hard)))
+    }));
+    out
 }
 
 /// Docker's capability sets: a root process holds the container's set in the bounding,
@@ -256,21 +317,19 @@ pub fn spec_for(
         .additional_gids(user.groups.clone())
         .build()
         .map_err(|e| invalid("process.user", e))?;
-    let rlimits: Vec<oci_spec::runtime::PosixRlimit> = crate::process::docker_default_rlimits()
-        .iter()
-        .map(|r| {
-            oci_spec::runtime::PosixRlimitBuilder::default()
-                .typ(oci_spec::runtime::PosixRlimitType::RlimitNofile)
-                .soft(r.soft)
-                .hard(r.hard)
-                .build()
-                .expect("an rlimit builds")
-        })
-        .collect();
+    let rlimits = rlimits(config);
+    let args: Vec<String> = if config.options.init {
+        [super::run_options::INIT_PATH.to_string(), "--".to_string()]
+            .into_iter()
+            .chain(p.args.iter().cloned())
+            .collect()
+    } else {
+        p.args.clone()
+    };
     let mut process = ProcessBuilder::default()
         .terminal(p.tty)
         .user(uid_user)
-        .args(p.args.clone())
+        .args(args)
         .env(p.env.clone())
         .cwd(p.cwd.clone())
         .capabilities(capabilities(&security.capabilities, root_user))
@@ -290,7 +349,13 @@ pub fn spec_for(
     }
     let process = process.build().map_err(|e| invalid("process", e))?;
 
-    let mut mounts = kernel_mounts(security.privileged);
+    let mut mounts = kernel_mounts(
+        security.privileged,
+        config
+            .options
+            .shm_size
+            .unwrap_or(super::run_options::DEFAULT_SHM_SIZE),
+    );
     mounts.extend(user_mounts(config));
     mounts.extend(etc_mounts(&dir, config));
     let (masked, readonly): (Vec<String>, Vec<String>) = if security.privileged {
@@ -344,8 +409,24 @@ pub fn spec_for(
         linux = linux.seccomp(seccomp);
     }
     let linux = linux.build().map_err(|e| invalid("linux", e))?;
-    SpecBuilder::default()
-        .version(OCI_VERSION)
+    let mut annotations: std::collections::HashMap<String, String> =
+        config.options.annotations.clone().into_iter().collect();
+    annotations.insert(
+        "org.opencontainers.image.ref.name".to_string(),
+        config.image.clone(),
+    );
+    annotations.insert("io.ebrun.container.name".to_string(), config.name.clone());
+    if config.options.init {
+        annotations.insert(
+            super::run_options::INIT_ANNOTATION.to_string(),
+            "true".to_string(),
+        );
+    }
+    let mut spec = SpecBuilder::default();
+    if !config.options.domainname.is_empty() {
+        spec = spec.domainname(config.options.domainname.clone());
+    }
+    spec.version(OCI_VERSION)
         .root(
             RootBuilder::default()
                 .path(dir.join("merged"))
@@ -357,17 +438,7 @@ pub fn spec_for(
         .process(process)
         .mounts(mounts)
         .linux(linux)
-        .annotations(
-            [
-                (
-                    "org.opencontainers.image.ref.name".to_string(),
-                    config.image.clone(),
-                ),
-                ("io.ebrun.container.name".to_string(), config.name.clone()),
-            ]
-            .into_iter()
-            .collect::<std::collections::HashMap<_, _>>(),
-        )
+        .annotations(annotations)
         .build()
         .map_err(|e| invalid("spec", e))
 }

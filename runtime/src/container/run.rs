@@ -13,7 +13,17 @@ use crate::Paths;
 /// Runs a container in the foreground and returns its exit code (Docker's: the command's
 /// own, 128+signal, or 125/126/127 when it could not start).
 pub fn run_foreground(paths: &Paths, spec: &RunSpec) -> Result<i32, ContainerError> {
+    run_foreground_with(paths, spec, &mut |_| {})
+}
+
+/// [`run_foreground`], telling `created` the id once the container exists (`--cidfile`).
+pub fn run_foreground_with(
+    paths: &Paths,
+    spec: &RunSpec,
+    created: &mut dyn FnMut(&str),
+) -> Result<i32, ContainerError> {
     let config = create(paths, spec)?.config;
+    created(&config.id);
     let outcome = match start(paths, &config, StdioMode::Relayed) {
         Ok(mut started) => {
             let health =
@@ -37,7 +47,17 @@ pub fn run_foreground(paths: &Paths, spec: &RunSpec) -> Result<i32, ContainerErr
 /// its process has started. A failed start leaves a "created" container (or none with
 /// `--rm`), as Docker does.
 pub fn run_detached(paths: &Paths, spec: &RunSpec) -> Result<String, ContainerError> {
+    run_detached_with(paths, spec, &mut |_| {})
+}
+
+/// [`run_detached`], telling `created` the id once the container exists (`--cidfile`).
+pub fn run_detached_with(
+    paths: &Paths,
+    spec: &RunSpec,
+    created: &mut dyn FnMut(&str),
+) -> Result<String, ContainerError> {
     let config = create(paths, spec)?.config;
+    created(&config.id);
     match super::monitor::spawn_monitor(paths, &config.id) {
         Ok(()) => Ok(config.id),
         Err(e) => {

@@ -59,6 +59,9 @@ pub struct RunSpec {
     /// `--health-cmd`, `--health-interval`, ..., `--no-healthcheck` (`["NONE"]`): the fields
     /// given; the others (0, no test) come from the image's HEALTHCHECK.
     pub healthcheck: Option<crate::image::HealthConfig>,
+    /// `--init`, `--ulimit`, `--shm-size`, `--stop-signal`, `--group-add`, ... (see
+    /// run_options).
+    pub options: super::RunOptions,
 }
 
 /// `--label KEY=VALUE` (or `KEY`, with an empty value) as Docker splits it.

@@ -76,9 +76,6 @@ fn to_run_spec(body: CreateBody) -> Result<(RunSpec, Vec<String>), Reply> {
     let hc = &body.host_config;
     refuse_unsupported(hc)?;
     let mut warnings = Vec::new();
-    if !body.stop_signal.is_empty() || body.stop_timeout.is_some() {
-        warnings.push("StopSignal and StopTimeout are not kept by ebrun yet: stop sends SIGTERM and waits the t= given to it".to_string());
-    }
     let mut security = crate::process::SecuritySpec {
         capabilities: crate::process::resolve_capabilities(
             hc.privileged,
@@ -148,18 +145,38 @@ fn to_run_spec(body: CreateBody) -> Result<(RunSpec, Vec<String>), Reply> {
         mounts: mounts(&body)?,
         labels: body.labels.clone(),
         healthcheck: body.healthcheck.clone(),
+        options: options(&body)?,
         ..Default::default()
     };
     Ok((spec, warnings))
 }
 
+/// `--init`, `--ulimit`, `--shm-size`, `--stop-signal`, `--group-add`, ...: the same
+/// [`RunOptions`](crate::container::RunOptions) `ebrun run`'s flags give, checked by the same
+/// rules at create.
+fn options(body: &CreateBody) -> Result<crate::container::RunOptions, Reply> {
+    let hc = &body.host_config;
+    if hc.shm_size < 0 {
+        return Err(bad("SHM size can not be less than 0"));
+    }
+    Ok(crate::container::RunOptions {
+        init: hc.init == Some(true),
+        ulimits: hc.ulimits.clone(),
+        shm_size: (hc.shm_size > 0).then_some(hc.shm_size as u64),
+        stop_signal: (!body.stop_signal.is_empty()).then(|| body.stop_signal.clone()),
+        stop_timeout: body.stop_timeout,
+        group_add: hc.group_add.clone(),
+        domainname: body.domainname.clone(),
+        annotations: hc.annotations.clone(),
+        runtime: hc.runtime.clone(),
+    })
+}
+
 /// Options ebrun does not carry out yet: refused by name rather than ignored.
 fn refuse_unsupported(hc: &HostConfig) -> Result<(), Reply> {
-    let set: [(&str, &str, bool); 12] = [
-        ("Ulimits", "--ulimit", !hc.ulimits.is_empty()),
+    let set: [(&str, &str, bool); 8] = [
         ("Devices", "--device", !hc.devices.is_empty()),
         ("DeviceRequests", "--gpus", !hc.device_requests.is_empty()),
-        ("GroupAdd", "--group-add", !hc.group_add.is_empty()),
         ("Links", "--link", !hc.links.is_empty()),
         ("PidMode", "--pid", !hc.pid_mode.is_empty()),
         (
@@ -168,16 +185,10 @@ fn refuse_unsupported(hc: &HostConfig) -> Result<(), Reply> {
             !matches!(hc.ipc_mode.as_str(), "" | "private" | "shareable"),
         ),
         ("UTSMode", "--uts", !hc.uts_mode.is_empty()),
-        ("Init", "--init", hc.init == Some(true)),
         (
             "CgroupParent",
             "--cgroup-parent",
             !hc.cgroup_parent.is_empty(),
-        ),
-        (
-            "Runtime",
-            "--runtime",
-            !matches!(hc.runtime.as_str(), "" | "runc" | "ebrun"),
         ),
         (
             "LogConfig",
@@ -543,7 +554,7 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            err(r#"{"Image":"b","HostConfig":{"Ulimits":[{"Name":"nofile"}]}}"#),
+            err(r#"{"Image":"b","HostConfig":{"Devices":[{"PathOnHost":"/dev/fuse"}]}}"#),
             StatusCode::BAD_REQUEST
         );
         assert_eq!(

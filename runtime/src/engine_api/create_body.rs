@@ -180,9 +180,13 @@ pub struct HostConfig {
     pub blkio_device_read_i_ops: Vec<ThrottleBody>,
     #[serde(deserialize_with = "super::request::nullable")]
     pub blkio_device_write_i_ops: Vec<ThrottleBody>,
-    // What ebrun does not do yet: refused when set (see `unsupported`).
+    /// `--ulimit`: `[{"Name": "nofile", "Soft": 1024, "Hard": 2048}]`.
     #[serde(deserialize_with = "super::request::nullable")]
-    pub ulimits: Vec<serde_json::Value>,
+    pub ulimits: Vec<crate::container::Ulimit>,
+    /// `--annotation`.
+    #[serde(deserialize_with = "super::request::nullable")]
+    pub annotations: BTreeMap<String, String>,
+    // What ebrun does not do yet: refused when set (see `unsupported`).
     /// `--sysctl` (runc's namespace rules are checked at create).
     #[serde(deserialize_with = "super::request::nullable")]
     pub sysctls: BTreeMap<String, String>,

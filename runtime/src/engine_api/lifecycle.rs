@@ -1,8 +1,6 @@
 //! A container's endpoints: inspect, start, stop, restart, kill, pause, unpause, wait,
 //! delete, through the library calls the `ebrun` CLI makes.
 
-use std::time::Duration;
-
 use hyper::StatusCode;
 use serde_json::json;
 
@@ -31,8 +29,9 @@ pub(super) fn error(e: ContainerError) -> Reply {
 }
 
 /// `t=` seconds, else Docker's 10.
-fn grace(query: &Query) -> Duration {
-    Duration::from_secs(query.get("t").and_then(|t| t.parse().ok()).unwrap_or(10))
+/// `t=`: seconds before SIGKILL; none: the container's StopTimeout (else 10).
+fn grace(query: &Query) -> Option<i64> {
+    query.get("t").and_then(|t| t.parse().ok())
 }
 
 /// One container operation: `action` is the path after the id (`json`, `start`, ...; empty

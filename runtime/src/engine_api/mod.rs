@@ -43,6 +43,7 @@ mod volumes;
 pub use containers::list as container_summaries;
 pub use endpoint::{Endpoint, TlsFiles};
 pub use listen::{bind, default_socket, serve_tcp, serve_unix};
+pub use system::version as version_document;
 pub use tls::acceptor as tls_acceptor;
 
 /// The newest API version served (the docker CLI of these machines speaks it).

@@ -12,6 +12,12 @@ pub fn docker_table(text: &str) -> String {
     .format(text)
 }
 
+/// Go's `tabwriter.NewWriter(out, minwidth, 1, padding, ' ', 0)` over `text` (the docker
+/// CLI's `version` uses 20 and 1).
+pub fn layout(text: &str, minwidth: usize, padding: usize) -> String {
+    Writer { minwidth, padding }.format(text)
+}
+
 struct Writer {
     minwidth: usize,
     padding: usize,

@@ -67,6 +67,7 @@ pub fn as_container(state: &OciState, boot: &str) -> (ContainerConfig, Container
         userns: None,
         labels: Default::default(),
         healthcheck: None,
+        options: Default::default(),
         changes: Vec::new(),
     };
     let status = match (state.started, state.paused) {

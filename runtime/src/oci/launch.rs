@@ -488,7 +488,28 @@ pub fn process(spec: &Spec) -> Result<ProcessSpec, OciError> {
         .process()
         .as_ref()
         .ok_or_else(|| OciError::invalid("process", "missing: the spec must name a process"))?;
-    process_of(p, spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))
+    let mut process = process_of(p, spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
+    if own_init(spec, &process.args) {
+        process.args.drain(..2);
+        process.init = true;
+    }
+    Ok(process)
+}
+
+/// Docker's `--init` as ebrun writes it: `process.args` are `/sbin/docker-init -- CMD...`
+/// and the annotation `io.ebrun.init` is "true": the executor plays that init itself (see
+/// process::init) instead of exec'ing a binary; without the annotation (Docker's tini
+/// bind-mounted there) the spec's args are exec'd as they are.
+fn own_init(spec: &Spec, args: &[String]) -> bool {
+    use crate::container::run_options::{INIT_ANNOTATION, INIT_PATH};
+    args.len() >= 3
+        && args[0] == INIT_PATH
+        && args[1] == "--"
+        && spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(INIT_ANNOTATION))
+            .is_some_and(|v| v == "true")
 }
 
 /// Resolves one `process` object; `seccomp` is the container's filter.
@@ -570,5 +591,6 @@ pub fn process_of(
         oom_score_adj: p.oom_score_adj(),
         seccomp,
         preserve_fds: 0,
+        init: false,
     })
 }

@@ -137,6 +137,17 @@ pub(super) fn become_and_exec(
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
+    if spec.init {
+        // `--init`: this process stays as PID 1; its child goes on to exec the command.
+        super::init::fork_init(&spec.args, &|| {
+            if spec.no_new_privileges {
+                seccomp::install(&spec.seccomp).map_err(|e| e.to_string())
+            } else {
+                Ok(())
+            }
+        })
+        .map_err(|e| (EXIT_RUNTIME, e))?;
+    }
     if spec.no_new_privileges {
         // The filter goes on last, so set-up syscalls are never filtered.
         seccomp::install(&spec.seccomp).map_err(fail(EXIT_RUNTIME, "seccomp"))?;

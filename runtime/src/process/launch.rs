@@ -153,4 +153,7 @@ pub struct ProcessSpec {
     pub seccomp: Vec<BpfProgram>,
     /// Descriptors 3..3+N the caller passes on (`--preserve-fds N`); the rest are closed.
     pub preserve_fds: u32,
+    /// `--init`: the process forks, stays as the container's init and its child execs
+    /// `args` (see the init module).
+    pub init: bool,
 }

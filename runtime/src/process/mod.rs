@@ -11,6 +11,7 @@ mod exec;
 mod exec_path;
 mod exit_wait;
 mod hooks;
+mod init;
 mod pty;
 mod rlimits;
 pub mod sealed;
