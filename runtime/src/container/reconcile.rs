@@ -37,10 +37,29 @@ fn start_journal_pid(name: &str) -> Option<i32> {
 }
 
 /// Whether the starter still runs: a zombie does not (a monitor is nobody's child once it
-/// detached, so its corpse waits for init to reap it, and may still be signalable).
+/// detached, so its corpse waits for init to reap it, and may still be signalable), nor does
+/// a process already exiting (killed: its pipes are closed, so its caller has reported the
+/// failure, but it is not a zombie yet; it runs no more code of its own).
 fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
         && super::config::process_start_time(pid) != 0
+        && !exiting(pid)
+}
+
+/// The kernel's PF_EXITING flag in the task's flags (`/proc/PID/stat`'s 9th field).
+fn exiting(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    // After the command: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
+    rest.split_whitespace()
+        .nth(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_EXITING != 0)
 }
 
 /// Takes the containers lock and reconciles every container.
@@ -134,5 +153,19 @@ fn abandon_start(paths: &Paths, config: &ContainerConfig, dir: &Path) {
                 let _ = store.save_state(&config.id, &state);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_process_is_not_exiting_and_a_gone_one_is_not_alive() {
+        assert!(!exiting(std::process::id() as i32));
+        assert!(alive(std::process::id() as i32));
+        // A pid above the kernel's maximum never exists.
+        assert!(!alive(i32::MAX));
+        assert!(exiting(i32::MAX));
     }
 }
