@@ -43,6 +43,8 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     "hyperfine",
     "jq",
+    // The escape tests trace `cp` (CVE-2019-14271: no library of the container is loaded).
+    "strace",
     // The network tests' outside host fetches with curl and talks UDP with python3.
     "curl",
     "python3",
