@@ -411,8 +411,8 @@ fn bad_network_requests_get_dockers_errors() {
         "invalid subnet 10.242.1.7/24: it should be 10.242.1.0/24",
     );
     docker.fails(
-        &["network", "create", "-d", "macvlan", "bad42"],
-        "plugin \"macvlan\" not found",
+        &["network", "create", "-d", "nosuchdriver", "bad42"],
+        "plugin \"nosuchdriver\" not found",
     );
     docker.fails(
         &["network", "create", "bridge"],
