@@ -322,40 +322,25 @@ mod tests {
             ]
         );
         // Same content, new times: same checksum; changed content: another one.
-        let again = write_context_tar(
-            &root,
-            &[PathBuf::from("one")],
-            &Placement::AsFile("/x".into()),
-            Ownership::default(),
-            &ignore,
-            false,
-            &out,
-        )
-        .unwrap();
+        let copy_one = || {
+            write_context_tar(
+                &root,
+                &[PathBuf::from("one")],
+                &Placement::AsFile("/x".into()),
+                Ownership::default(),
+                &ignore,
+                false,
+                &out,
+            )
+            .unwrap()
+        };
+        let again = copy_one();
         assert_eq!(names(&out), [("x".to_string(), 0, 0, 0o644)]);
         filetime_touch(&root.join("one"));
-        let touched = write_context_tar(
-            &root,
-            &[PathBuf::from("one")],
-            &Placement::AsFile("/x".into()),
-            Ownership::default(),
-            &ignore,
-            false,
-            &out,
-        )
-        .unwrap();
+        let touched = copy_one();
         assert_eq!(again, touched);
         fs::write(root.join("one"), "2").unwrap();
-        let changed = write_context_tar(
-            &root,
-            &[PathBuf::from("one")],
-            &Placement::AsFile("/x".into()),
-            Ownership::default(),
-            &ignore,
-            false,
-            &out,
-        )
-        .unwrap();
+        let changed = copy_one();
         assert_ne!(again, changed);
     }
 
