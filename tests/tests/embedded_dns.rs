@@ -8,31 +8,10 @@
 //! Addresses: 10.249.10-13.0/24 for the first test (default bridge, two user networks, the
 //! link to the test's resolver), 10.249.15-17.0/24 for the second.
 
-use ebrun_tests::common::{self, Instance};
+use ebrun_tests::common::{self, sh, sh_ok, text, Instance};
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn sh(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn sh_ok(args: &[&str]) -> String {
-    let out = sh(args);
-    assert!(out.status.success(), "{args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A DNS server of the test's own (python3) in a network namespace joined to the host by a
 /// veth: host side 10.249.N.1, server 10.249.N.2:53 (UDP and TCP). It answers

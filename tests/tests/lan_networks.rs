@@ -7,30 +7,7 @@
 //!
 //! Addresses: 10.249.21.0/24 to 10.249.25.0/24, on links and namespaces the test creates.
 
-use ebrun_tests::common::Instance;
-
-use std::process::{Command, Output};
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn sh(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn sh_ok(args: &[&str]) -> String {
-    let out = sh(args);
-    assert!(out.status.success(), "{args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use ebrun_tests::common::{sh, sh_ok, text, Instance};
 
 fn link_exists(name: &str) -> bool {
     std::path::Path::new("/sys/class/net").join(name).exists()

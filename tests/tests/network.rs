@@ -9,28 +9,7 @@ use ebrun_tests::common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::Instance;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn sh(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn sh_ok(args: &[&str]) -> String {
-    let out = sh(args);
-    assert!(out.status.success(), "{args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{sh, sh_ok, text, Instance};
 
 /// Polls `f` until it is true or `secs` pass.
 fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {

@@ -18,6 +18,30 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// The ebrun binary under test: `EBRUN_BIN`, else the workspace's debug build.
+/// A command's stdout and stderr together, for messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs a host command (`args[0]` with the rest as its arguments) and returns its output.
+pub fn sh(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// [`sh`], asserting success; returns stdout.
+pub fn sh_ok(args: &[&str]) -> String {
+    let out = sh(args);
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn ebrun_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("EBRUN_BIN") {
         return PathBuf::from(p);
