@@ -209,20 +209,11 @@ impl Netlink {
             self.add_missing_addresses(index, addrs)?;
             return Ok(false);
         }
-        let handle = self.handle.clone();
         let mut msg = LinkBridge::new(name).up();
         if let Some(mtu) = mtu {
             msg = msg.mtu(mtu);
         }
-        let msg = msg.build();
-        self.rt.block_on(async move {
-            handle
-                .link()
-                .add(msg)
-                .execute()
-                .await
-                .map_err(nl_err("create bridge"))
-        })?;
+        self.add_link(msg.build(), "create bridge")?;
         let index = self
             .link_index(name)?
             .ok_or_else(|| NetworkError::Invalid(format!("bridge {name} vanished")))?;
@@ -343,15 +334,7 @@ impl Netlink {
                     .build()
             }
         };
-        let handle = self.handle.clone();
-        self.rt.block_on(async move {
-            handle
-                .link()
-                .add(msg)
-                .execute()
-                .await
-                .map_err(nl_err("create macvlan/ipvlan link"))
-        })?;
+        self.add_link(msg, "create macvlan/ipvlan link")?;
         let inner = self.in_netns_of(pid)?;
         configure_inside(&self.rt, &inner, link)
     }
@@ -375,29 +358,24 @@ impl Netlink {
         let msg = rtnetlink::LinkVlan::new(name, parent_index, id)
             .up()
             .build();
-        let handle = self.handle.clone();
-        self.rt.block_on(async move {
-            handle
-                .link()
-                .add(msg)
-                .execute()
-                .await
-                .map_err(nl_err("create VLAN sub-interface"))
-        })
+        self.add_link(msg, "create VLAN sub-interface")
     }
 
     /// Creates dummy link `name`, up (the parent of a macvlan/ipvlan network without one).
     pub fn add_dummy(&self, name: &str) -> Result<(), NetworkError> {
         let msg = rtnetlink::LinkDummy::new(name).up().build();
+        self.add_link(msg, "create dummy link")
+    }
+
+    /// Adds the link `msg` describes; errors name the operation `op`.
+    fn add_link(
+        &self,
+        msg: rtnetlink::packet_route::link::LinkMessage,
+        op: &'static str,
+    ) -> Result<(), NetworkError> {
         let handle = self.handle.clone();
-        self.rt.block_on(async move {
-            handle
-                .link()
-                .add(msg)
-                .execute()
-                .await
-                .map_err(nl_err("create dummy link"))
-        })
+        self.rt
+            .block_on(async move { handle.link().add(msg).execute().await.map_err(nl_err(op)) })
     }
 
     /// Brings `lo` up inside the network namespace of `pid` (`--net none`).
