@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 
 use ebrun::container::{self, CommitOptions, ContainerStore};
-use ebrun::image::{ImageStore, Reference};
+use ebrun::image::Reference;
 
 use super::Context;
 
@@ -51,13 +51,7 @@ pub fn commit(ctx: &Context, args: CommitArgs) -> Result<i32> {
     let Some(config) = super::lookup_or_report(&store, &args.container) else {
         return Ok(1);
     };
-    let images = ImageStore::open(&ctx.paths)?;
-    let base = images
-        .resolve(&config.image_id)
-        .ok()
-        .and_then(|i| images.config_json(&i).ok())
-        .unwrap_or_default();
-    let image_config = container::container_image_config(&base, &config);
+    let image_config = container::container_image_config(&ctx.paths, &config);
     let image_config = match ebrun::build::apply_changes(image_config, &args.change) {
         Ok(c) => c,
         Err(e) => {

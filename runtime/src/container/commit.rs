@@ -26,7 +26,14 @@ pub struct CommitOptions {
 
 /// The container's config as an image config object: its image's, with what the container
 /// was created with on top (Docker commits the container's `Config`).
-pub fn container_image_config(base: &Value, config: &ContainerConfig) -> Value {
+pub fn container_image_config(paths: &Paths, config: &ContainerConfig) -> Value {
+    let base = ImageStore::open(paths)
+        .ok()
+        .and_then(|images| {
+            let image = images.resolve(&config.image_id).ok()?;
+            images.config_json(&image).ok()
+        })
+        .unwrap_or_default();
     let mut out = base.get("config").cloned().unwrap_or_else(|| json!({}));
     let env: Vec<&String> = config
         .process

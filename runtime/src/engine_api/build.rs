@@ -17,7 +17,7 @@ use super::request;
 use super::response::{self, Reply};
 use super::router::Call;
 use crate::container::{self, CommitOptions, ContainerStore};
-use crate::image::{ImageStore, Reference};
+use crate::image::Reference;
 
 /// `POST /build`.
 pub fn build(call: &Call) -> Reply {
@@ -189,16 +189,7 @@ pub fn commit(call: &Call) -> Reply {
         }
         None => None,
     };
-    let images = match ImageStore::open(&call.paths) {
-        Ok(s) => s,
-        Err(e) => return response::error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
-    let base = images
-        .resolve(&config.image_id)
-        .ok()
-        .and_then(|i| images.config_json(&i).ok())
-        .unwrap_or_default();
-    let mut image_config = container::container_image_config(&base, &config);
+    let mut image_config = container::container_image_config(&call.paths, &config);
     // A config in the body overrides field by field (Docker's MergeAndVerifyConfig).
     if !call.body.is_empty() {
         match request::json_body::<Value>(&call.body) {
